@@ -1,0 +1,200 @@
+"""Wires the pure core (targets, render, bazel flags) to the edges (probe, proc, files)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cross_compiler import bazel, config, debroot, elf, probe, proc, resources
+from cross_compiler.bazel import BazelCommand, BazelMode, BazelVersion
+from cross_compiler.errors import BuildError, ToolMissingError
+from cross_compiler.render import PACKAGE, RenderRequest, render_toolchain
+from cross_compiler.targets import Target, load_targets
+from cross_compiler.workspace import (
+    TreeChanges,
+    check_workspace,
+    package_dir,
+    plan_tree,
+    write_tree,
+)
+
+log = logging.getLogger(__name__)
+
+DEBIAN_RULES_JAVA = Path("/usr/share/bazel/rules/java")
+
+
+def default_workspace(cache_dir: Path) -> Path:
+    """The embedded example; copied out of an installed (read-only) package first."""
+    example = resources.example_workspace()
+    if (example.parent.parent / "pyproject.toml").is_file():  # a source checkout
+        return example
+    copy = cache_dir / "example"
+    if not copy.exists():
+        shutil.copytree(example, copy)
+    return copy
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    workspace: Path
+    files: dict[str, bytes]
+    changes: TreeChanges
+
+
+def render(
+    workspace: Path, cpus: list[str], cache_dir: Path, *, check: bool = False,
+    dry_run: bool = False,
+) -> RenderResult:
+    """Render //cross_compiler for ``cpus`` into ``workspace`` (or only compare, with check)."""
+    root = check_workspace(workspace)
+    targets = load_targets(cpus, resources.toolchains_dir())
+    request = RenderRequest(
+        toolchains=tuple(probe.toolchain_inputs(t, cache_dir) for t in targets),
+        exec_constraints=probe.host_exec_constraints(),
+        host_system_name=probe.host_system_name(),
+    )
+    files = render_toolchain(request)
+    directory = package_dir(root)
+    if check or dry_run:
+        changes = plan_tree(directory, files)
+    else:
+        changes = write_tree(directory, files)
+    return RenderResult(root, files, changes)
+
+
+@dataclass(frozen=True)
+class BazelSetup:
+    program: str
+    version: BazelVersion
+    overrides: Mapping[str, Path]
+
+
+def probe_bazel(program: str) -> BazelSetup:
+    """Bazel's version and, for Debian's offline bazel-bootstrap, the repository overrides."""
+    hint = "install Bazel (Debian: apt-get install bazel-bootstrap bazel-rules-java)"
+    result = proc.run([program, "--version"], missing_hint=hint)
+    if result.returncode != 0:
+        raise ToolMissingError(f"`{program} --version` failed: {result.stderr.strip()}", hint)
+    version = bazel.parse_version(result.stdout)
+    overrides: dict[str, Path] = {}
+    if version is None and "no_version" in result.stdout:
+        # Debian's bazel-bootstrap is a no_version build; its package knows the version.
+        pkg = proc.run(["dpkg-query", "-W", "-f=${Version}", "bazel-bootstrap"])
+        version = bazel.parse_version(pkg.stdout) if pkg.returncode == 0 else None
+        if version is not None:
+            if not DEBIAN_RULES_JAVA.is_dir():
+                raise ToolMissingError(
+                    f"offline Bazel {version} needs rules_java at {DEBIAN_RULES_JAVA}",
+                    "apt-get install bazel-rules-java",
+                )
+            own = resources.bazel_overrides_dir()
+            overrides = {
+                "rules_java": DEBIAN_RULES_JAVA,
+                "rules_cc": own / "rules_cc",
+                "remote_coverage_tools": own / "remote_coverage_tools",
+            }
+    if version is None:
+        raise ToolMissingError(
+            f"cannot tell the Bazel version from {result.stdout.strip()!r}", hint
+        )
+    return BazelSetup(program, version, overrides)
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything a build will do, computed before anything runs (what --dry-run prints)."""
+
+    workspace: Path
+    target: Target
+    mode: BazelMode
+    build: BazelCommand
+    cquery: BazelCommand
+    info: BazelCommand
+
+
+def plan_build(
+    workspace: Path, target: Target, settings: config.Settings, setup: BazelSetup,
+) -> BuildPlan:
+    mode = bazel.choose_mode(setup.version, settings["bazel_mode"])
+    flags = bazel.build_flags(
+        target, mode, setup.version, setup.overrides, settings["compilation_mode"],
+        settings["bazel_flags"],
+    )
+    startup = tuple(settings["bazel_startup_options"])
+    labels = tuple(settings["targets"])
+    return BuildPlan(
+        workspace=workspace,
+        target=target,
+        mode=mode,
+        build=BazelCommand(setup.program, "build", flags, labels, startup),
+        cquery=BazelCommand(
+            setup.program, "cquery", (*flags, *bazel.cquery_files_flags(setup.version)),
+            (" + ".join(labels),), startup,
+        ),
+        info=BazelCommand(setup.program, "info", flags, ("execution_root",), startup),
+    )
+
+
+@dataclass
+class BuildResult:
+    plans: list[BuildPlan] = field(default_factory=list)
+    render: RenderResult | None = None
+    outputs: dict[str, list[Path]] = field(default_factory=dict)  # cpu -> ELF files checked
+
+
+def _run_bazel(command: BazelCommand, workspace: Path, what: str) -> proc.Result:
+    argv = command.argv()
+    if command.command == "info":
+        argv = argv[: argv.index("--")] + list(command.targets)  # `info` takes no "--"
+    result = proc.run(argv, cwd=workspace, stream=command.command == "build")
+    if result.returncode != 0:
+        detail = "" if command.command == "build" else f": {result.stderr.strip()[-500:]}"
+        raise BuildError(
+            f"{what} failed with exit code {result.returncode}{detail}",
+            "see the Bazel output above",
+        )
+    return result
+
+
+def build(
+    workspace: Path | None, cpus: list[str], env: Mapping[str, str], cli: Mapping[str, Any],
+    *, dry_run: bool = False,
+) -> BuildResult:
+    """Render, build with Bazel, find the outputs, and check every ELF is for the target."""
+    cache = config.cache_dir(env)
+    root = check_workspace(workspace or default_workspace(cache))
+    file_values, file_name = config.read_config_file(root)
+    settings = config.resolve(file_values, file_name, env, cli)
+    setup = probe_bazel(settings["bazel"])
+    targets = load_targets(cpus, resources.toolchains_dir())
+    result = BuildResult()
+    result.plans = [plan_build(root, t, settings, setup) for t in targets]
+    result.render = render(root, [t.cpu for t in targets], cache, dry_run=dry_run)
+    if dry_run:
+        return result
+    for plan in result.plans:
+        cpu = plan.target.cpu
+        log.info("==> %s: bazel build (%s mode, Bazel %s)", cpu, plan.mode.value, setup.version)
+        _run_bazel(plan.build, root, f"bazel build for {cpu}")
+        files = _run_bazel(plan.cquery, root, f"bazel cquery for {cpu}").stdout.split()
+        execroot = Path(_run_bazel(plan.info, root, "bazel info").stdout.strip())
+        paths = [execroot / f for f in files]
+        result.outputs[cpu] = elf.check_files(paths, plan.target)
+        if not result.outputs[cpu]:
+            log.warning("%s: the build produced no ELF files to check", cpu)
+        for path in result.outputs[cpu]:
+            log.info("%s: %s ok (%s)", cpu, path.relative_to(execroot), plan.target.triple)
+    return result
+
+
+def fetch_python(cpus: list[str], env: Mapping[str, str]) -> dict[str, Path]:
+    """Download each target's Python root (headers + interpreter) into the cache."""
+    cache = config.cache_dir(env)
+    return {t.cpu: debroot.fetch(t, cache) for t in load_targets(cpus, resources.toolchains_dir())}
+
+
+__all__ = ["PACKAGE", "BuildResult", "RenderResult", "build", "fetch_python", "render"]

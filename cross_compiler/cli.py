@@ -1,0 +1,153 @@
+"""Thin invoke tasks: parse flags, call cross_compiler.api, map errors to Exit.
+
+Also the ``cross-compiler`` console script (invoke's Program over the same tasks).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from invoke import Collection, Exit, Program, task  # type: ignore[attr-defined]
+
+from cross_compiler import __version__, api
+from cross_compiler.errors import CrossCompilerError, DriftError
+from cross_compiler.targets import parse_cpu_list
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _setup_logging() -> None:
+    level = os.environ.get("CROSS_COMPILER_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO), stream=sys.stderr,
+        format="cross_compiler: %(message)s", force=True,
+    )
+
+
+def _errors_to_exit(fn: F) -> F:
+    """The one place a CrossCompilerError becomes a one-line message and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _setup_logging()
+        try:
+            return fn(*args, **kwargs)
+        except CrossCompilerError as e:
+            raise Exit(f"cross_compiler: error: {e}", code=e.exit_code) from e
+        except KeyboardInterrupt:
+            raise Exit("cross_compiler: interrupted", code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _workspace(value: str) -> Path | None:
+    return Path(value) if value else None
+
+
+_CPU_HELP = "target cpu(s), comma-separated: aarch64, armv7hf, riscv64, ppc64le, s390x or all"
+_WS_HELP = "Bazel workspace directory (default: the embedded example workspace)"
+
+
+@task(help={
+    "cpu": _CPU_HELP,
+    "workspace": _WS_HELP,
+    "check": "report drift from what would be rendered, write nothing (exit 4 on drift)",
+    "dry_run": "list the files that would be written, write nothing",
+})
+@_errors_to_exit
+def toolchain(c: Any, cpu: str = "aarch64", workspace: str = "", check: bool = False,
+              dry_run: bool = False) -> None:
+    """Render the Bazel cross toolchain package //cross_compiler into a workspace."""
+    env = dict(os.environ)
+    from cross_compiler.config import cache_dir
+
+    ws = _workspace(workspace) or api.default_workspace(cache_dir(env))
+    result = api.render(ws, parse_cpu_list(cpu), cache_dir(env), check=check, dry_run=dry_run)
+    pkg = result.workspace / api.PACKAGE
+    if check:
+        if result.changes.drift:
+            raise DriftError(
+                f"{pkg} is out of date: {len(result.changes.written)} file(s) differ or are "
+                f"missing, {len(result.changes.removed)} stale: "
+                + ", ".join(result.changes.drift[:5]),
+                "re-render with `invoke toolchain`",
+            )
+        print(f"{pkg} is up to date ({len(result.files)} files)")
+        return
+    verb = "would write" if dry_run else "wrote"
+    for rel in result.changes.written:
+        print(f"{verb} {pkg / rel}")
+    for rel in result.changes.removed:
+        print(f"{'would remove' if dry_run else 'removed'} {pkg / rel}")
+    print(f"{pkg}: {len(result.changes.written)} written, {len(result.changes.removed)} "
+          f"removed, {result.changes.unchanged} unchanged")
+
+
+@task(
+    iterable=["target", "bazel_flag"],
+    help={
+        "cpu": _CPU_HELP,
+        "workspace": _WS_HELP,
+        "runner": "where Bazel runs: auto or local",
+        "target": "Bazel label to build (repeatable; default from cross_compiler.toml or //...)",
+        "bazel_mode": "auto (by Bazel version), legacy (--crosstool_top) or platforms",
+        "compilation_mode": "Bazel --compilation_mode (default opt)",
+        "bazel_flag": "extra Bazel build flag (repeatable)",
+        "dry_run": "print the rendered file list and the exact Bazel argv, run nothing",
+    },
+)
+@_errors_to_exit
+def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
+          target: list[str] | None = None, bazel_mode: str = "", compilation_mode: str = "",
+          bazel_flag: list[str] | None = None, dry_run: bool = False) -> None:
+    """Cross-compile a Bazel workspace for the target cpu(s) and check every binary."""
+    cli: dict[str, Any] = {}
+    if runner:
+        cli["runner"] = runner
+    if target:
+        cli["targets"] = list(target)
+    if bazel_mode:
+        cli["bazel_mode"] = bazel_mode
+    if compilation_mode:
+        cli["compilation_mode"] = compilation_mode
+    if bazel_flag:
+        cli["bazel_flags"] = list(bazel_flag)
+    result = api.build(_workspace(workspace), parse_cpu_list(cpu), dict(os.environ), cli,
+                       dry_run=dry_run)
+    if dry_run:
+        assert result.render is not None
+        pkg = result.render.workspace / api.PACKAGE
+        print(f"# rendered files ({len(result.render.files)}) in {pkg}:")
+        for rel in sorted(result.render.files):
+            state = "changed" if rel in result.render.changes.written else "unchanged"
+            print(f"{pkg / rel}  [{state}]")
+        for plan in result.plans:
+            print(f"# {plan.target.cpu} ({plan.mode.value} mode), in {plan.workspace}:")
+            print(shlex.join(plan.build.argv()))
+        return
+    for cpu_name, files in result.outputs.items():
+        for path in files:
+            print(f"{cpu_name}\t{path}")
+
+
+@task(help={"cpu": _CPU_HELP})
+@_errors_to_exit
+def fetch_python(c: Any, cpu: str = "all") -> None:
+    """Download the target's Python (headers and interpreter) into the tool's cache."""
+    for name, root in api.fetch_python(parse_cpu_list(cpu), dict(os.environ)).items():
+        print(f"{name}\t{root}")
+
+
+ns = Collection(toolchain, build, fetch_python)
+
+
+def main() -> None:
+    Program(namespace=ns, name="cross-compiler", binary="cross-compiler",
+            version=__version__).run()

@@ -1,0 +1,134 @@
+"""Settings: defaults < workspace ``cross_compiler.toml`` < environment < CLI. Pure.
+
+Every setting knows where its value came from, for error messages and ``config --show``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shlex
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cross_compiler.errors import ConfigError
+
+CONFIG_FILE = "cross_compiler.toml"
+ENV_PREFIX = "CROSS_COMPILER_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    kind: type  # str or list
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("targets", list, ["//..."], "Bazel labels to build"),
+    Setting("bazel", str, "bazel", "Bazel program"),
+    Setting("bazel_mode", str, "auto", "auto, legacy (--crosstool_top) or platforms"),
+    Setting("compilation_mode", str, "opt", "Bazel --compilation_mode: opt, dbg or fastbuild"),
+    Setting("bazel_flags", list, [], "extra flags for every Bazel build"),
+    Setting("bazel_startup_options", list, [], "Bazel startup options, e.g. --output_user_root=…"),
+    Setting("runner", str, "auto", "where Bazel runs: auto or local"),
+)
+_BY_KEY = {s.key: s for s in SETTINGS}
+_CHOICES = {
+    "bazel_mode": ("auto", "legacy", "platforms"),
+    "compilation_mode": ("opt", "dbg", "fastbuild"),
+    "runner": ("auto", "local"),
+}
+
+
+@dataclass(frozen=True)
+class ResolvedSetting:
+    value: Any
+    source: str  # "default", "<file>", "env NAME" or "command line"
+
+
+@dataclass(frozen=True)
+class Settings:
+    values: Mapping[str, ResolvedSetting]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key].value
+
+
+def _check_key(key: str, where: str) -> Setting:
+    if key not in _BY_KEY:
+        close = difflib.get_close_matches(key, list(_BY_KEY), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(_BY_KEY)}"
+        raise ConfigError(f"{where}: unknown setting {key!r}", hint)
+    return _BY_KEY[key]
+
+
+def _coerce(setting: Setting, value: Any, where: str) -> Any:
+    if setting.kind is list:
+        if isinstance(value, str):
+            value = shlex.split(value)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: {setting.key} must be a list of strings")
+    elif not isinstance(value, str):
+        raise ConfigError(f"{where}: {setting.key} must be a string, got {type(value).__name__}")
+    choices = _CHOICES.get(setting.key)
+    if choices and value not in choices:
+        raise ConfigError(
+            f"{where}: {setting.key} must be one of {', '.join(choices)}, got {value!r}"
+        )
+    return value
+
+
+def read_config_file(workspace: Path) -> tuple[dict[str, Any], str]:
+    """The ``[build]`` table of the workspace's config file (empty if there is none)."""
+    path = workspace / CONFIG_FILE
+    if not path.is_file():
+        return {}, str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    for table in data:
+        if table != "build":
+            raise ConfigError(f"{path}: unknown table [{table}]", "settings go under [build]")
+    build = data.get("build", {})
+    if not isinstance(build, dict):
+        raise ConfigError(f"{path}: [build] must be a table")
+    return build, str(path)
+
+
+def resolve(
+    file_values: Mapping[str, Any],
+    file_name: str,
+    env: Mapping[str, str],
+    cli: Mapping[str, Any],
+) -> Settings:
+    """Merge the layers; ``cli`` holds only flags the user actually gave."""
+    for key in file_values:
+        _check_key(key, file_name)
+    for key in cli:
+        _check_key(key, "command line")
+    resolved: dict[str, ResolvedSetting] = {}
+    for s in SETTINGS:
+        value, source = s.default, "default"
+        if s.key in file_values:
+            value, source = _coerce(s, file_values[s.key], file_name), file_name
+        env_name = ENV_PREFIX + s.key.upper()
+        if env.get(env_name):
+            value, source = _coerce(s, env[env_name], f"env {env_name}"), f"env {env_name}"
+        if s.key in cli and cli[s.key] is not None:
+            value, source = _coerce(s, cli[s.key], "command line"), "command line"
+        resolved[s.key] = ResolvedSetting(value, source)
+    return Settings(resolved)
+
+
+def cache_dir(env: Mapping[str, str]) -> Path:
+    """Where fetched target roots live: $CROSS_COMPILER_CACHE, else the XDG cache dir."""
+    if env.get("CROSS_COMPILER_CACHE"):
+        return Path(env["CROSS_COMPILER_CACHE"])
+    base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME", "/tmp"), ".cache")
+    return Path(base) / "cross_compiler"

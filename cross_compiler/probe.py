@@ -1,0 +1,213 @@
+"""Probe the machine: cross compilers, their include directories, target Python headers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import posixpath
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from cross_compiler import proc
+from cross_compiler.errors import CrossCompilerError, ToolMissingError
+from cross_compiler.render import ToolchainInputs
+from cross_compiler.targets import Target
+
+log = logging.getLogger(__name__)
+
+# Bazel tool_path names -> GNU program names.
+_TOOLS = {
+    "ar": "ar", "cpp": "cpp", "dwp": "dwp", "gcc": "gcc", "gcov": "gcov", "ld": "ld",
+    "nm": "nm", "objcopy": "objcopy", "objdump": "objdump", "strip": "strip",
+}
+_OPTIONAL_TOOLS = {"dwp", "gcov"}
+# Directories that belong to the build machine, never to the target.
+HOST_INCLUDE_DIRS = ("/usr/include", "/usr/local/include")
+
+_HOST_CPU_CONSTRAINTS = {
+    "x86_64": "@platforms//cpu:x86_64",
+    "amd64": "@platforms//cpu:x86_64",
+    "aarch64": "@platforms//cpu:aarch64",
+    "arm64": "@platforms//cpu:aarch64",
+}
+
+
+class IncludeOrderError(CrossCompilerError):
+    exit_code = 3
+
+
+def host_exec_constraints() -> tuple[str, ...]:
+    """Constraint values of the machine that runs the compilers."""
+    machine = platform.machine().lower()
+    cpu = _HOST_CPU_CONSTRAINTS.get(machine, f"@platforms//cpu:{machine}")
+    return (cpu, "@platforms//os:linux")
+
+
+def host_system_name() -> str:
+    return f"{platform.machine()}-linux-gnu"
+
+
+def _which(target: Target, name: str) -> str | None:
+    found = shutil.which(target.tool(name))
+    return os.path.abspath(found) if found else None
+
+
+def tool_paths(target: Target) -> dict[str, str]:
+    """Absolute paths of the target's GNU tools; errors name the Debian package to install."""
+    paths: dict[str, str] = {}
+    for bazel_name, gnu_name in _TOOLS.items():
+        found = _which(target, gnu_name)
+        if found is None:
+            if bazel_name in _OPTIONAL_TOOLS:
+                # Bazel requires an entry; point it at a program that exists but is unused.
+                found = _which(target, "strip") or "/bin/false"
+            else:
+                raise ToolMissingError(
+                    f"cross compiler for {target.cpu} not found: {target.tool(gnu_name)} "
+                    "is not on PATH",
+                    f"install it with: apt-get install {target.compiler_package}",
+                )
+        paths[bazel_name] = found
+    # g++ must exist too: C++ sources are compiled through the gcc driver, which runs cc1plus.
+    if _which(target, "g++") is None:
+        raise ToolMissingError(
+            f"C++ cross compiler for {target.cpu} not found: {target.tool('g++')}",
+            f"install it with: apt-get install {target.compiler_package}",
+        )
+    return paths
+
+
+def parse_search_dirs(verbose_output: str) -> list[str]:
+    """The ``#include <...>`` search list from ``gcc -E -v`` output, in order."""
+    dirs: list[str] = []
+    inside = False
+    for line in verbose_output.splitlines():
+        if line.startswith("#include <...> search starts here:"):
+            inside = True
+        elif line.startswith("End of search list."):
+            break
+        elif inside and line.startswith(" "):
+            entry = line.strip()
+            if entry.endswith("(framework directory)"):
+                continue
+            dirs.append(entry)
+    return dirs
+
+
+def normalize_include_dirs(raw: list[str], sysroot: str) -> list[str]:
+    """Normalize (lexically and through symlinks), dedupe, keep order; sysroot -> %sysroot%.
+
+    Both spellings are kept: gcc writes the lexical one into .d files
+    (-fno-canonical-system-headers) and Bazel compares against these entries.
+    """
+    out: list[str] = []
+    for entry in raw:
+        for candidate in (posixpath.normpath(entry), os.path.realpath(entry)):
+            root = sysroot.rstrip("/")
+            if root and (candidate == root or candidate.startswith(root + "/")):
+                candidate = "%sysroot%" + candidate[len(root):]
+            if candidate not in out:
+                out.append(candidate)
+    return out
+
+
+def check_include_order(target: Target, dirs: list[str]) -> None:
+    """Host directories may only come after every target directory (the ``__float128`` trap)."""
+    seen_host = ""
+    for entry in dirs:
+        if entry in HOST_INCLUDE_DIRS:
+            seen_host = seen_host or entry
+        elif seen_host:
+            raise IncludeOrderError(
+                f"{target.tool('gcc')} searches host headers {seen_host} before target "
+                f"headers {entry}",
+                f"set a sysroot in {target.source} or reinstall {target.compiler_package}",
+            )
+
+
+def discover_include_dirs(target: Target, gcc: str) -> tuple[str, ...]:
+    """Ask the cross compiler where it looks for headers, for C and for C++."""
+    raw: list[str] = []
+    sysroot_flags = [f"--sysroot={target.sysroot}"] if target.sysroot else []
+    for language in ("c", "c++"):
+        argv = [gcc, *sysroot_flags, *target.compile_flags, "-E", "-x", language, "-", "-v"]
+        result = proc.run(argv, stdin="")
+        if result.returncode != 0:
+            raise ToolMissingError(
+                f"{gcc} failed to preprocess an empty {language} file: "
+                f"{result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ''}",
+                f"reinstall {target.compiler_package}",
+            )
+        searched = normalize_include_dirs(parse_search_dirs(result.stderr), target.sysroot)
+        check_include_order(target, searched)
+        raw.extend(searched)
+    merged = list(dict.fromkeys(raw))
+    # One list for C and C++: every target directory first, host directories last.
+    return tuple(sorted(merged, key=lambda d: d in HOST_INCLUDE_DIRS))
+
+
+@dataclass(frozen=True)
+class PythonHeaderRoot:
+    include_dir: Path  # .../usr/include/python3.11 (architecture-independent headers)
+    pyconfig: Path  # .../usr/include/<triple>/python3.11/pyconfig.h
+
+
+def python_header_roots(target: Target, cache_dir: Path) -> list[Path]:
+    """Root file systems searched, in order, for the target's Python headers."""
+    if target.sysroot:
+        return [Path(target.sysroot)]
+    return [cache_dir / "debroot" / target.debian_arch, Path("/")]
+
+
+def find_python_headers(target: Target, cache_dir: Path) -> PythonHeaderRoot | None:
+    version = f"python{target.python_version}"
+    for root in python_header_roots(target, cache_dir):
+        include_dir = root / "usr" / "include" / version
+        for pyconfig in (
+            root / "usr" / "include" / target.triple / version / "pyconfig.h",
+            # A target root file system (sysroot) keeps the real pyconfig.h in place.
+            include_dir / "pyconfig.h",
+        ):
+            if (include_dir / "Python.h").is_file() and pyconfig.is_file():
+                if pyconfig.parent == include_dir and _is_debian_pyconfig_wrapper(pyconfig):
+                    continue
+                return PythonHeaderRoot(include_dir, pyconfig)
+    return None
+
+
+def _is_debian_pyconfig_wrapper(pyconfig: Path) -> bool:
+    # Debian's /usr/include/python3.X/pyconfig.h only dispatches on arch macros to
+    # <triple>/python3.X/pyconfig.h, which a cross include path would not find.
+    return b"# include <" in pyconfig.read_bytes()[:4096] and b"SIZEOF_LONG" not in (
+        pyconfig.read_bytes()
+    )
+
+
+def read_python_headers(found: PythonHeaderRoot) -> dict[str, bytes]:
+    """{relative path: bytes} of every header, with the target's pyconfig.h in place."""
+    headers: dict[str, bytes] = {}
+    for path in sorted(found.include_dir.rglob("*.h")):
+        if path.is_file():
+            headers[path.relative_to(found.include_dir).as_posix()] = path.read_bytes()
+    headers["pyconfig.h"] = found.pyconfig.read_bytes()
+    return headers
+
+
+def toolchain_inputs(target: Target, cache_dir: Path) -> ToolchainInputs:
+    """Probe everything rendering needs for one target."""
+    paths = tool_paths(target)
+    include_dirs = discover_include_dirs(target, paths["gcc"])
+    found = find_python_headers(target, cache_dir)
+    if found is None:
+        reason = (
+            f"no Python {target.python_version} headers for {target.cpu} "
+            f"(looked in {', '.join(str(r) for r in python_header_roots(target, cache_dir))}); "
+            f"run `cross-compiler fetch-python --cpu={target.cpu}` or set sysroot in "
+            f"{target.source.name}"
+        )
+        log.warning("%s", reason)
+        return ToolchainInputs(target, paths, include_dirs, {}, reason)
+    log.info("%s: Python headers from %s and %s", target.cpu, found.include_dir, found.pyconfig)
+    return ToolchainInputs(target, paths, include_dirs, read_python_headers(found))

@@ -1,0 +1,35 @@
+"""The one place that finds shipped data (toolchains, templates, example, Bazel overrides).
+
+In a source checkout (and an editable install) the data sits at the top of the checkout;
+in a wheel it is force-included under ``cross_compiler/_data``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """Absolute path of the shipped data folder ``name`` (e.g. "toolchains")."""
+    for candidate in (_PACKAGE_DIR / "_data" / name, _PACKAGE_DIR.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"cross_compiler data folder {name!r} is missing from the installation")
+
+
+def toolchains_dir() -> Path:
+    return data_dir("toolchains")
+
+
+def templates_dir() -> Path:
+    return data_dir("templates")
+
+
+def example_workspace() -> Path:
+    return data_dir("examples") / "pyext"
+
+
+def bazel_overrides_dir() -> Path:
+    return data_dir("bazel_overrides")

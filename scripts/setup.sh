@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian/Ubuntu machine for cross_compiler, idempotently:
+#  - system packages (Bazel, cross compilers, qemu-user), with sudo when not root;
+#  - a virtualenv in .venv with the tool installed editable (and its test extra);
+#  - each target's Python (headers + interpreter) in the tool's cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# Target architectures whose Python the tool fetches with `apt-get download`; apt must
+# know their package indices. (Debian 12 has no riscv64 archive.)
+FOREIGN_ARCHES="arm64 armhf ppc64el s390x"
+PYTHON_CPUS="aarch64,armv7hf,ppc64le,s390x"
+PACKAGES=(
+  bazel-bootstrap bazel-rules-java
+  g++-aarch64-linux-gnu g++-arm-linux-gnueabihf g++-riscv64-linux-gnu
+  g++-powerpc64le-linux-gnu g++-s390x-linux-gnu
+  qemu-user-static binutils file
+  python3 python3-venv python3-dev
+)
+
+need_update=""
+for arch in $FOREIGN_ARCHES; do
+  if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    $SUDO dpkg --add-architecture "$arch"
+    need_update=1
+  fi
+done
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ -n "$need_update" ] || [ "${#missing[@]}" -gt 0 ]; then
+  # Debian's mirrors are sometimes caught mid-sync ("File has unexpected size"); retry,
+  # because the target packages must come from complete indices.
+  for attempt in 1 2 3 4 5; do
+    if $SUDO apt-get update -q 2>&1 | tee /tmp/cross_compiler-apt-update.log | grep -q '^E:'; then
+      echo "apt-get update incomplete (attempt $attempt), retrying" >&2; sleep $((attempt * 5))
+    else
+      break
+    fi
+  done
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/cross-compiler fetch-python --cpu="$PYTHON_CPUS"

@@ -1,0 +1,18 @@
+"""Tasks for `invoke` in this checkout: the tool's own tasks plus developer tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import Collection, task  # type: ignore[attr-defined]
+
+from cross_compiler import cli
+
+
+@task(help={"cpu": "cpu(s) to refresh, comma-separated, or all"})
+def update_golden(c: Any, cpu: str = "all") -> None:
+    """Rewrite tests/golden/<cpu>/ from the current templates (explicit, never automatic)."""
+    c.run(f"python -m tests.golden_inputs --update --cpu={cpu}", pty=False)
+
+
+ns = Collection(*cli.ns.tasks.values(), update_golden)

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cross_compiler import resources
+from cross_compiler.render import RenderRequest, render_toolchain
+from tests.golden_inputs import GOLDEN_DIR, GOLDEN_FILES, golden_request, rendered_golden_files
+
+CPUS = ["aarch64", "armv7hf", "ppc64le", "riscv64", "s390x"]
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_rendered_files_match_golden(cpu: str) -> None:
+    """Refresh with `invoke update-golden` after an intended template change."""
+    for name, content in rendered_golden_files(cpu).items():
+        assert content == (GOLDEN_DIR / cpu / name).read_bytes(), f"{cpu}/{name} drifted"
+
+
+def test_golden_set_is_complete() -> None:
+    assert sorted(p.name for p in GOLDEN_DIR.iterdir()) == CPUS
+    for cpu in CPUS:
+        assert sorted(p.name for p in (GOLDEN_DIR / cpu).iterdir()) == sorted(GOLDEN_FILES)
+
+
+def test_several_cpus_in_one_package() -> None:
+    a, b = golden_request("aarch64"), golden_request("armv7hf")
+    files = render_toolchain(RenderRequest(a.toolchains + b.toolchains, a.exec_constraints,
+                                           a.host_system_name))
+    build = files["BUILD.bazel"].decode()
+    for key in ('"aarch64": ":cc_compiler_aarch64"', '"armv7hf|gcc": ":cc_compiler_armv7hf"'):
+        assert key in build
+    assert build.count("cc_toolchain_config(") == 2
+    assert 'name = "linux_armv7hf"' in build
+    assert "python/aarch64/include/Python.h" in files
+    assert "python/armv7hf/include/Python.h" in files
+
+
+def test_output_is_consistently_formatted() -> None:
+    for cpu in CPUS:
+        text = (GOLDEN_DIR / cpu / "BUILD.bazel").read_text()
+        assert "\t" not in text and not re.search(r" +$", text, re.M)
+        assert "\n\n\n" not in text and text.endswith(")\n")
+        for line in text.splitlines():
+            assert (len(line) - len(line.lstrip(" "))) % 4 == 0, line
+
+
+def test_templates_ship_with_the_package() -> None:
+    names = {p.name for p in (resources.templates_dir() / "bazel").iterdir()}
+    assert {"BUILD.bazel.j2", "cc_toolchain_config.bzl.j2", "platform_mappings.j2"} <= names
