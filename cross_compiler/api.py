@@ -27,15 +27,38 @@ log = logging.getLogger(__name__)
 DEBIAN_RULES_JAVA = Path("/usr/share/bazel/rules/java")
 
 
+# Generated in a workspace by a build; never part of the example's sources.
+_GENERATED = ("bazel-", PACKAGE, "dist")
+
+
+def _is_generated(rel: Path) -> bool:
+    return bool(rel.parts) and rel.parts[0].startswith(_GENERATED)
+
+
 def default_workspace(cache_dir: Path) -> Path:
-    """The embedded example; copied out of an installed (read-only) package first."""
-    example = resources.example_workspace()
-    if (example.parent.parent / "pyproject.toml").is_file():  # a source checkout
-        return example
-    copy = cache_dir / "example"
-    if not copy.exists():
-        shutil.copytree(example, copy)
-    return copy
+    """The embedded example, synced into the cache and built there.
+
+    The shipped copy stays pristine (it may be read-only, and Bazel's symlinks must
+    never end up in the checkout or the wheel), while edits to it still take effect.
+    """
+    source = resources.example_workspace()
+    dest = cache_dir / "example" / source.name
+    wanted = {
+        p.relative_to(source) for p in source.rglob("*")
+        if p.is_file() and not _is_generated(p.relative_to(source))
+    }
+    for rel in wanted:
+        src, dst = source / rel, dest / rel
+        if not dst.is_file() or dst.read_bytes() != src.read_bytes():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+    if dest.is_dir():
+        for path in dest.rglob("*"):
+            rel = path.relative_to(dest)
+            if path.is_file() and not path.is_symlink() and not _is_generated(rel) \
+                    and rel not in wanted:
+                path.unlink()
+    return dest
 
 
 @dataclass(frozen=True)
@@ -46,14 +69,15 @@ class RenderResult:
 
 
 def render(
-    workspace: Path, cpus: list[str], cache_dir: Path, *, check: bool = False,
+    workspace: Path, cpus: list[str], env: Mapping[str, str], *, check: bool = False,
     dry_run: bool = False,
 ) -> RenderResult:
     """Render //cross_compiler for ``cpus`` into ``workspace`` (or only compare, with check)."""
+    targets = load_targets(cpus, config.toolchains_dir(env))
     root = check_workspace(workspace)
-    targets = load_targets(cpus, resources.toolchains_dir())
+    cache = config.cache_dir(env)
     request = RenderRequest(
-        toolchains=tuple(probe.toolchain_inputs(t, cache_dir) for t in targets),
+        toolchains=tuple(probe.toolchain_inputs(t, cache) for t in targets),
         exec_constraints=probe.host_exec_constraints(),
         host_system_name=probe.host_system_name(),
     )
@@ -165,15 +189,15 @@ def build(
     *, dry_run: bool = False,
 ) -> BuildResult:
     """Render, build with Bazel, find the outputs, and check every ELF is for the target."""
+    targets = load_targets(cpus, config.toolchains_dir(env))
     cache = config.cache_dir(env)
     root = check_workspace(workspace or default_workspace(cache))
     file_values, file_name = config.read_config_file(root)
     settings = config.resolve(file_values, file_name, env, cli)
     setup = probe_bazel(settings["bazel"])
-    targets = load_targets(cpus, resources.toolchains_dir())
     result = BuildResult()
     result.plans = [plan_build(root, t, settings, setup) for t in targets]
-    result.render = render(root, [t.cpu for t in targets], cache, dry_run=dry_run)
+    result.render = render(root, [t.cpu for t in targets], env, dry_run=dry_run)
     if dry_run:
         return result
     for plan in result.plans:
@@ -194,7 +218,8 @@ def build(
 def fetch_python(cpus: list[str], env: Mapping[str, str]) -> dict[str, Path]:
     """Download each target's Python root (headers + interpreter) into the cache."""
     cache = config.cache_dir(env)
-    return {t.cpu: debroot.fetch(t, cache) for t in load_targets(cpus, resources.toolchains_dir())}
+    targets = load_targets(cpus, config.toolchains_dir(env))
+    return {t.cpu: debroot.fetch(t, cache) for t in targets}
 
 
 __all__ = ["PACKAGE", "BuildResult", "RenderResult", "build", "fetch_python", "render"]

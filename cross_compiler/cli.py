@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from invoke import Collection, Exit, Program, task  # type: ignore[attr-defined]
 
 from cross_compiler import __version__, api
+from cross_compiler.config import cache_dir
 from cross_compiler.errors import CrossCompilerError, DriftError
 from cross_compiler.targets import parse_cpu_list
 
@@ -66,10 +67,8 @@ def toolchain(c: Any, cpu: str = "aarch64", workspace: str = "", check: bool = F
               dry_run: bool = False) -> None:
     """Render the Bazel cross toolchain package //cross_compiler into a workspace."""
     env = dict(os.environ)
-    from cross_compiler.config import cache_dir
-
     ws = _workspace(workspace) or api.default_workspace(cache_dir(env))
-    result = api.render(ws, parse_cpu_list(cpu), cache_dir(env), check=check, dry_run=dry_run)
+    result = api.render(ws, parse_cpu_list(cpu), env, check=check, dry_run=dry_run)
     pkg = result.workspace / api.PACKAGE
     if check:
         if result.changes.drift:

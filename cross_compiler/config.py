@@ -126,6 +126,15 @@ def resolve(
     return Settings(resolved)
 
 
+def toolchains_dir(env: Mapping[str, str]) -> Path:
+    """Target catalogue: $CROSS_COMPILER_TOOLCHAINS (your own toml files), else the shipped one."""
+    if env.get("CROSS_COMPILER_TOOLCHAINS"):
+        return Path(env["CROSS_COMPILER_TOOLCHAINS"])
+    from cross_compiler.resources import toolchains_dir as shipped
+
+    return shipped()
+
+
 def cache_dir(env: Mapping[str, str]) -> Path:
     """Where fetched target roots live: $CROSS_COMPILER_CACHE, else the XDG cache dir."""
     if env.get("CROSS_COMPILER_CACHE"):

@@ -7,6 +7,7 @@ installed system-wide, so host and target package versions never have to agree.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -39,6 +40,22 @@ def interpreter(target: Target, cache_dir: Path) -> Path:
     return root_dir(target, cache_dir) / "usr" / "bin" / f"python{target.python_version}"
 
 
+def relativize_symlinks(root: Path) -> None:
+    """Point absolute symlinks (``/lib64/ld64.so.2 -> /lib/...``) inside ``root``.
+
+    qemu-user's ``-L`` prefix and compilers' ``--sysroot`` follow links on the host file
+    system, where an absolute target would resolve to the build machine's own files.
+    """
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            link = Path(dirpath) / name
+            if link.is_symlink():
+                target = os.readlink(link)
+                if target.startswith("/"):
+                    link.unlink()
+                    link.symlink_to(os.path.relpath(root / target.lstrip("/"), link.parent))
+
+
 def fetch(target: Target, cache_dir: Path) -> Path:
     """Download and unpack the target's Python root (once); returns the root directory."""
     dest = root_dir(target, cache_dir)
@@ -64,6 +81,7 @@ def fetch(target: Target, cache_dir: Path) -> Path:
             unpacked = proc.run(["dpkg", "-x", str(deb), str(root)])
             if unpacked.returncode != 0:
                 raise ToolMissingError(f"dpkg -x {deb.name} failed: {unpacked.stderr.strip()}")
+        relativize_symlinks(root)
         if dest.exists():
             shutil.rmtree(dest)
         root.rename(dest)

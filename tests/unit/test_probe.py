@@ -84,3 +84,15 @@ def test_discovered_include_dirs_are_the_targets() -> None:
     assert all(".." not in d for d in dirs)
     host = [i for i, d in enumerate(dirs) if d in probe.HOST_INCLUDE_DIRS]
     assert all(i > j for i in host for j, d in enumerate(dirs) if d not in probe.HOST_INCLUDE_DIRS)
+
+
+def test_absolute_symlinks_in_a_target_root_are_made_relative(tmp_path: Path) -> None:
+    from cross_compiler.debroot import relativize_symlinks
+
+    (tmp_path / "lib/ppc").mkdir(parents=True)
+    (tmp_path / "lib/ppc/ld64.so.2").write_bytes(b"loader")
+    (tmp_path / "lib64").mkdir()
+    (tmp_path / "lib64/ld64.so.2").symlink_to("/lib/ppc/ld64.so.2")
+    relativize_symlinks(tmp_path)
+    assert os.readlink(tmp_path / "lib64/ld64.so.2") == "../lib/ppc/ld64.so.2"
+    assert (tmp_path / "lib64/ld64.so.2").read_bytes() == b"loader"

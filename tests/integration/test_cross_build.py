@@ -1,0 +1,134 @@
+"""Real Bazel, real cross compilers, outputs run under qemu-user: acceptance of the build."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cross_compiler import debroot, resources
+from cross_compiler.config import cache_dir
+from cross_compiler.targets import Target, load_targets
+from tests.conftest import have_bazel, require, run_cli, shutdown_bazel
+
+pytestmark = [pytest.mark.bazel, pytest.mark.qemu, pytest.mark.slow]
+
+TARGETS = {t.cpu: t for t in load_targets(["all"], resources.toolchains_dir())}
+COMPILED_FOR = {"aarch64": "aarch64", "armv7hf": "arm", "riscv64": "riscv64",
+                "ppc64le": "ppc64le", "s390x": "s390x"}
+WITH_PYTHON = ["aarch64", "armv7hf", "ppc64le", "s390x"]  # Debian 12 has no riscv64
+
+
+def _require_tools(target: Target) -> None:
+    require(have_bazel(), "bazel (bazel-bootstrap)")
+    require(shutil.which(target.tool("g++")) is not None, target.compiler_package)
+    require(shutil.which(target.qemu) is not None, "qemu-user-static")
+
+
+def _outputs(stdout: str, cpu: str) -> dict[str, Path]:
+    rows = [line.split("\t") for line in stdout.splitlines() if line.startswith(cpu + "\t")]
+    return {Path(path).name: Path(path) for _, path in rows}
+
+
+def _run_on_target(target: Target, argv: list[str], root: str) -> str:
+    result = subprocess.run([target.qemu, "-L", root, *argv], capture_output=True, text=True,
+                            check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _import_extension(target: Target, so: Path, tmp: Path) -> str:
+    """Import the built module in the target's own CPython, run under qemu-user."""
+    root = debroot.root_dir(target, cache_dir(dict(os.environ)))
+    require(debroot.interpreter(target, cache_dir(dict(os.environ))).exists(),
+            f"target Python for {target.cpu} (cross-compiler fetch-python)")
+    pkg = tmp / "site" / "crossdemo"
+    pkg.mkdir(parents=True, exist_ok=True)
+    shutil.copy(resources.example_workspace() / "python/crossdemo/__init__.py", pkg)
+    shutil.copy(so, pkg / "_native.so")
+    code = (f"import sys; sys.path.insert(0, {str(tmp / 'site')!r}); import crossdemo; "
+            "print(crossdemo.fib(90), crossdemo.compiled_for())")
+    return _run_on_target(target, [str(debroot.interpreter(target, cache_dir(dict(os.environ)))),
+                                   "-c", code], str(root))
+
+
+@pytest.mark.parametrize("cpu", sorted(TARGETS))
+def test_example_builds_and_runs_on_target_in_both_modes(
+    cpu: str, example_ws: Path, tmp_path: Path
+) -> None:
+    target = TARGETS[cpu]
+    _require_tools(target)
+    extra = [] if cpu in WITH_PYTHON else ["--target=//cli:hello"]
+    for mode in ("legacy", "platforms"):
+        result = run_cli("build", f"--cpu={cpu}", f"--workspace={example_ws}",
+                         f"--bazel-mode={mode}", *extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"({mode} mode" in result.stderr
+        outputs = _outputs(result.stdout, cpu)
+        assert "hello" in outputs, result.stdout
+        out = _run_on_target(target, [str(outputs["hello"]), "50"], f"/usr/{target.triple}")
+        assert out == f"hello from {COMPILED_FOR[cpu]}: fib(50) = 12586269025\n"
+        if cpu in WITH_PYTHON:
+            assert "_native.so" in outputs
+            got = _import_extension(target, outputs["_native.so"], tmp_path / mode)
+            assert got == f"2880067194370816120 {COMPILED_FOR[cpu]}\n"
+
+
+def test_several_cpus_in_one_workspace(example_ws: Path) -> None:
+    for cpu in ("aarch64", "armv7hf"):
+        _require_tools(TARGETS[cpu])
+    result = run_cli("build", "--cpu=aarch64,armv7hf", f"--workspace={example_ws}",
+                     "--target=//cli:hello")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "hello" in _outputs(result.stdout, "aarch64")
+    assert "hello" in _outputs(result.stdout, "armv7hf")
+    build = (example_ws / "cross_compiler/BUILD.bazel").read_text()
+    assert '"aarch64|gcc"' in build and '"armv7hf|gcc"' in build
+
+
+def test_seed_command_line_works_against_the_rendered_package(example_ws: Path) -> None:
+    """The hand-written command users have today, pointed at our //cross_compiler."""
+    target = TARGETS["aarch64"]
+    _require_tools(target)
+    assert run_cli("toolchain", "--cpu=aarch64", f"--workspace={example_ws}").returncode == 0
+    plan = run_cli("build", "--cpu=aarch64", f"--workspace={example_ws}", "--dry-run")
+    overrides = [a for a in plan.stdout.split() if a.startswith("--override_repository")]
+    seed = ["bazel", "build", *overrides, "--crosstool_top=//cross_compiler:toolchain",
+            "--cpu=aarch64", "--host_crosstool_top=@bazel_tools//tools/cpp:toolchain",
+            "--distinct_host_configuration=true", "//cli:hello"]
+    result = subprocess.run(seed, cwd=example_ws, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = _run_on_target(target, [str(example_ws / "bazel-bin/cli/hello"), "10"],
+                         f"/usr/{target.triple}")
+    assert out == "hello from aarch64: fib(10) = 55\n"
+
+
+def test_any_workspace_with_a_cc_binary(tmp_path: Path) -> None:
+    target = TARGETS["aarch64"]
+    _require_tools(target)
+    ws = tmp_path / "other"
+    (ws / "tools").mkdir(parents=True)
+    (ws / "WORKSPACE").write_text('workspace(name = "other")\n')
+    (ws / "tools/BUILD").write_text('cc_binary(name = "tool", srcs = ["tool.c"])\n')
+    (ws / "tools/tool.c").write_text(
+        '#include <stdio.h>\nint main(void) { printf("tool %d\\n", (int)sizeof(long)); }\n')
+    try:
+        result = run_cli("build", "--cpu=aarch64", f"--workspace={ws}", "--target=//tools:tool")
+        assert result.returncode == 0, result.stderr[-3000:]
+        tool = _outputs(result.stdout, "aarch64")["tool"]
+        assert _run_on_target(target, [str(tool)], f"/usr/{target.triple}") == "tool 8\n"
+    finally:
+        shutdown_bazel(ws)
+
+
+def test_bazel_failure_is_one_line_and_exit_5(example_ws: Path) -> None:
+    _require_tools(TARGETS["aarch64"])
+    (example_ws / "lib/mathlib.cc").write_text("this is not C++\n")
+    result = run_cli("build", "--cpu=aarch64", f"--workspace={example_ws}")
+    assert result.returncode == 5
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == ("cross_compiler: error: bazel build for aarch64 failed with exit code 1; "
+                    "see the Bazel output above")
