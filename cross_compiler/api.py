@@ -11,9 +11,10 @@ from typing import Any
 
 from cross_compiler import bazel, config, debroot, elf, probe, proc, resources
 from cross_compiler.bazel import BazelCommand, BazelMode, BazelVersion
-from cross_compiler.errors import BuildError, ToolMissingError
+from cross_compiler.errors import BuildError, ConfigError, ToolMissingError
 from cross_compiler.render import PACKAGE, RenderRequest, render_toolchain
 from cross_compiler.targets import Target, load_targets
+from cross_compiler.wheel import RetagResult, retag_wheel
 from cross_compiler.workspace import (
     TreeChanges,
     check_workspace,
@@ -213,6 +214,25 @@ def build(
         for path in result.outputs[cpu]:
             log.info("%s: %s ok (%s)", cpu, path.relative_to(execroot), plan.target.triple)
     return result
+
+
+def retag(
+    wheels: list[Path], cpu: str, env: Mapping[str, str], *, platform: str = "auto",
+    out_dir: Path | None = None, verify: bool = True,
+) -> list[RetagResult]:
+    """Retag each wheel for ``cpu``; all are checked before any output is written."""
+    (target,) = load_targets([cpu], config.toolchains_dir(env))
+    if not wheels:
+        raise ConfigError("no wheel given", "pass the path of a .whl file")
+    if platform != "auto" and not platform.endswith("_" + target.wheel_arch):
+        raise ConfigError(
+            f"--platform={platform} is not a {target.cpu} platform tag",
+            f"use auto or a tag ending in _{target.wheel_arch}, e.g. linux_{target.wheel_arch}",
+        )
+    return [
+        retag_wheel(w, out_dir or w.parent, target, platform=platform, verify=verify)
+        for w in wheels
+    ]
 
 
 def fetch_python(cpus: list[str], env: Mapping[str, str]) -> dict[str, Path]:

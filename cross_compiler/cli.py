@@ -6,6 +6,7 @@ Also the ``cross-compiler`` console script (invoke's Program over the same tasks
 from __future__ import annotations
 
 import functools
+import glob
 import logging
 import os
 import shlex
@@ -144,7 +145,38 @@ def fetch_python(c: Any, cpu: str = "all") -> None:
         print(f"{name}\t{root}")
 
 
-ns = Collection(toolchain, build, fetch_python)
+@task(
+    iterable=["wheel"],
+    positional=["wheels"],
+    auto_shortflags=False,
+    help={
+        "wheels": "wheel file(s): a path, comma-separated paths or a glob",
+        "wheel": "another wheel file (repeatable)",
+        "cpu": "the target the wheel's binaries are for (default aarch64)",
+        "platform": "auto (manylinux_2_X_<arch> from the binaries, else linux_<arch>) or a tag",
+        "out_dir": "where to write the retagged wheel (default: beside the input)",
+        "no_verify": "skip the check that every ELF member is for the target",
+    },
+)
+@_errors_to_exit
+def retag(c: Any, wheels: str = "", wheel: list[str] | None = None, cpu: str = "aarch64",
+          platform: str = "auto", out_dir: str = "", no_verify: bool = False) -> None:
+    """Retag wheels for a target platform, after proving their binaries are for it."""
+    paths = [Path(p) for p in _expand(wheels)] + [Path(p) for p in wheel or []]
+    for result in api.retag(paths, cpu, dict(os.environ), platform=platform,
+                            out_dir=Path(out_dir) if out_dir else None, verify=not no_verify):
+        print(f"{result.path}\t{result.platform}\t{result.reason}")
+
+
+def _expand(spec: str) -> list[str]:
+    out: list[str] = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        matches = sorted(glob.glob(part)) if glob.has_magic(part) else [part]
+        out.extend(matches or [part])
+    return out
+
+
+ns = Collection(toolchain, build, retag, fetch_python)
 
 
 def main() -> None:

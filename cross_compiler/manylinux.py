@@ -1,0 +1,98 @@
+"""Infer ``manylinux_2_X_<arch>`` from what the ELF files need, with auditwheel's policy table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import IO, Any
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+from elftools.elf.gnuversions import GNUVerNeedSection
+
+
+@dataclass
+class ElfNeeds:
+    """What one ELF file requires from the system."""
+
+    libraries: set[str] = field(default_factory=set)
+    # Version namespace (GLIBC, GLIBCXX, CXXABI, GCC, ...) -> versions like "2.17".
+    versions: dict[str, set[str]] = field(default_factory=dict)
+
+
+def read_needs(stream: IO[bytes]) -> ElfNeeds:
+    """DT_NEEDED entries and versioned symbol requirements (``.gnu.version_r``)."""
+    needs = ElfNeeds()
+    try:
+        elf = ELFFile(stream)
+        for section in elf.iter_sections():
+            if isinstance(section, DynamicSection):
+                for tag in section.iter_tags():
+                    if tag.entry.d_tag == "DT_NEEDED":
+                        needs.libraries.add(str(tag.needed))  # type: ignore[attr-defined]
+            elif isinstance(section, GNUVerNeedSection):
+                for _verneed, aux_iter in section.iter_versions():
+                    for aux in aux_iter:
+                        namespace, _, version = aux.name.partition("_")
+                        if version:
+                            needs.versions.setdefault(namespace, set()).add(version)
+    except ELFError as e:
+        raise ValueError(f"unreadable ELF: {e}") from e
+    return needs
+
+
+def _policies() -> list[dict[str, Any]]:
+    text = resources.files("auditwheel.policy").joinpath("manylinux-policy.json").read_text()
+    policies: list[dict[str, Any]] = json.loads(text)
+    return sorted(policies, key=lambda p: -int(p["priority"]))
+
+
+@dataclass(frozen=True)
+class PlatformChoice:
+    tag: str
+    reason: str  # why this tag (and not an older manylinux, or why no manylinux at all)
+
+
+def _version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.split(".") if x.isdigit())
+
+
+def choose_platform(needs: Iterable[ElfNeeds], arch: str, bundled: set[str]) -> PlatformChoice:
+    """The oldest (most compatible) manylinux policy that allows every library and version.
+
+    ``bundled`` are library file names shipped inside the wheel itself.
+    """
+    needs = list(needs)
+    if not needs:
+        return PlatformChoice(f"linux_{arch}", "no ELF files to inspect")
+    libraries = {lib for n in needs for lib in n.libraries} - bundled
+    versions: dict[str, set[str]] = {}
+    for n in needs:
+        for ns, vs in n.versions.items():
+            versions.setdefault(ns, set()).update(vs)
+    blockers: list[str] = []
+    for policy in _policies():
+        if policy["name"] == "linux" or arch not in policy["symbol_versions"]:
+            continue
+        allowed = policy["symbol_versions"][arch]
+        missing_libs = sorted(libraries - set(policy["lib_whitelist"]))
+        too_new = sorted(
+            f"{ns}_{v}" for ns, vs in versions.items() if ns in allowed
+            for v in vs if v not in allowed[ns]
+        )
+        if not missing_libs and not too_new:
+            highest = ", ".join(
+                f"{ns}_{max(vs, key=_version_key)}" for ns, vs in sorted(versions.items())
+                if ns in allowed
+            )
+            return PlatformChoice(f"{policy['name']}_{arch}",
+                                  f"highest symbol versions needed: {highest or 'none'}")
+        blockers = missing_libs + too_new
+    return PlatformChoice(
+        f"linux_{arch}",
+        "no manylinux policy allows: " + ", ".join(blockers[:5]) if blockers
+        else f"auditwheel has no manylinux policy for {arch}",
+    )

@@ -1,0 +1,162 @@
+"""Raw ZIP member copying: compressed bytes go from input to output untouched.
+
+``zipfile`` can only inflate and deflate again; a retag changes two small members, so
+everything else is copied as stored bytes (near ``cp`` speed, constant memory). Writes
+ZIP64 records whenever a size, offset or count needs them; never writes data descriptors.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from cross_compiler.errors import CrossCompilerError
+
+LOCAL_SIG = 0x04034B50
+CENTRAL_SIG = 0x02014B50
+ZIP64_EOCD_SIG = 0x06064B50
+ZIP64_LOCATOR_SIG = 0x07064B50
+EOCD_SIG = 0x06054B50
+MAX32 = 0xFFFFFFFF
+MAX16 = 0xFFFF
+FLAG_ENCRYPTED = 0x1
+FLAG_DATA_DESCRIPTOR = 0x8
+FLAG_UTF8 = 0x800
+_COPY_CHUNK = 1 << 20
+
+
+class ZipIOError(CrossCompilerError):
+    """A damaged or unsafe archive."""
+
+    exit_code = 7
+
+
+@dataclass(frozen=True)
+class Member:
+    """One archive member, as the central directory describes it."""
+
+    name: str
+    method: int
+    flags: int
+    dos_time: int
+    dos_date: int
+    crc: int
+    compress_size: int
+    file_size: int
+    header_offset: int
+    external_attr: int
+    create_system: int
+
+    @classmethod
+    def from_info(cls, info: zipfile.ZipInfo) -> Member:
+        y, mo, d, h, mi, s = info.date_time
+        return cls(
+            name=info.filename, method=info.compress_type, flags=info.flag_bits,
+            dos_time=(h << 11) | (mi << 5) | (s // 2),
+            dos_date=((max(y, 1980) - 1980) << 9) | (mo << 5) | d,
+            crc=info.CRC, compress_size=info.compress_size, file_size=info.file_size,
+            header_offset=info.header_offset, external_attr=info.external_attr,
+            create_system=info.create_system,
+        )
+
+
+def data_offset(f: BinaryIO, member: Member) -> int:
+    """Where the member's stored bytes start (after its local header)."""
+    f.seek(member.header_offset)
+    header = f.read(30)
+    if len(header) != 30 or struct.unpack("<I", header[:4])[0] != LOCAL_SIG:
+        raise ZipIOError(f"member {member.name!r} has no valid local header (truncated archive?)")
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    return member.header_offset + 30 + int(name_len) + int(extra_len)
+
+
+def deflate(data: bytes) -> tuple[bytes, int]:
+    """Raw-deflate ``data`` the way zipfile does; returns (compressed, crc)."""
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush(), zlib.crc32(data)
+
+
+class RawZipWriter:
+    """Appends members (raw or new) to a binary stream, then writes the central directory."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._central: list[bytes] = []
+
+    def _local_header(self, m: Member, name: bytes, zip64: bool) -> bytes:
+        extra = struct.pack("<HHQQ", 1, 16, m.file_size, m.compress_size) if zip64 else b""
+        return struct.pack(
+            "<IHHHHHIIIHH", LOCAL_SIG, 45 if zip64 else 20, m.flags, m.method, m.dos_time,
+            m.dos_date, m.crc, MAX32 if zip64 else m.compress_size,
+            MAX32 if zip64 else m.file_size, len(name), len(extra),
+        ) + name + extra
+
+    def _start(self, m: Member) -> tuple[Member, int]:
+        name = m.name.encode("utf-8")
+        flags = m.flags & ~FLAG_DATA_DESCRIPTOR
+        if not m.name.isascii():
+            flags |= FLAG_UTF8
+        placed = Member(**{**m.__dict__, "flags": flags, "header_offset": self._out.tell()})
+        zip64 = m.file_size >= MAX32 or m.compress_size >= MAX32
+        self._out.write(self._local_header(placed, name, zip64))
+        self._central.append(self._central_header(placed, name))
+        return placed, self._out.tell()
+
+    def _central_header(self, m: Member, name: bytes) -> bytes:
+        fields, sizes = [], [m.file_size, m.compress_size, m.header_offset]
+        for value in sizes:
+            if value >= MAX32:
+                fields.append(value)
+        extra = struct.pack(f"<HH{len(fields)}Q", 1, 8 * len(fields), *fields) if fields else b""
+        clamp = [MAX32 if v >= MAX32 else v for v in sizes]
+        return struct.pack(
+            "<IBBHHHHHIIIHHHHHII", CENTRAL_SIG, 45 if fields else 20, m.create_system,
+            45 if fields else 20, m.flags, m.method, m.dos_time, m.dos_date, m.crc,
+            clamp[1], clamp[0], len(name), len(extra), 0, 0, 0, m.external_attr, clamp[2],
+        ) + name + extra
+
+    def copy_raw(self, src: BinaryIO, m: Member) -> None:
+        """Copy a member's stored bytes unchanged."""
+        start = data_offset(src, m)
+        self._start(m)
+        src.seek(start)
+        remaining = m.compress_size
+        while remaining:
+            chunk = src.read(min(_COPY_CHUNK, remaining))
+            if not chunk:
+                raise ZipIOError(f"member {m.name!r} is truncated")
+            self._out.write(chunk)
+            remaining -= len(chunk)
+
+    def rename_raw(self, src: BinaryIO, m: Member, new_name: str) -> None:
+        self.copy_raw(src, Member(**{**m.__dict__, "name": new_name}))
+
+    def write_new(self, like: Member, data: bytes) -> None:
+        """A new deflated member taking its metadata (time, attributes) from ``like``."""
+        compressed, crc = deflate(data)
+        m = Member(**{**like.__dict__, "method": zipfile.ZIP_DEFLATED, "crc": crc,
+                      "compress_size": len(compressed), "file_size": len(data),
+                      "flags": like.flags & ~0x6})
+        self._start(m)
+        self._out.write(compressed)
+
+    def finish(self, comment: bytes = b"") -> None:
+        cd_offset = self._out.tell()
+        for header in self._central:
+            self._out.write(header)
+        cd_size = self._out.tell() - cd_offset
+        count = len(self._central)
+        if count >= MAX16 or cd_size >= MAX32 or cd_offset >= MAX32:
+            eocd64_offset = self._out.tell()
+            self._out.write(struct.pack("<IQHHIIQQQQ", ZIP64_EOCD_SIG, 44, 45, 45, 0, 0,
+                                        count, count, cd_size, cd_offset))
+            self._out.write(struct.pack("<IIQI", ZIP64_LOCATOR_SIG, 0, eocd64_offset, 1))
+        self._out.write(struct.pack(
+            "<IHHHHIIH", EOCD_SIG, 0, 0, min(count, MAX16), min(count, MAX16),
+            min(cd_size, MAX32), min(cd_offset, MAX32), len(comment),
+        ) + comment)
+
+

@@ -1,0 +1,156 @@
+"""Bad wheels: one clear error each, no output file; and a fuzz run over corrupted archives."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cross_compiler import resources
+from cross_compiler.errors import CrossCompilerError
+from cross_compiler.targets import load_targets
+from cross_compiler.wheel import retag_wheel
+from cross_compiler.wheeltags import WheelError
+from tests.wheels import AARCH64_SO, make_wheel, wheel_text
+
+(A64,) = load_targets(["aarch64"], resources.toolchains_dir())
+NAME = "demo-1.0-cp311-cp311-linux_x86_64.whl"
+TAGS = ["cp311-cp311-linux_x86_64"]
+
+
+def _refused(wheel: Path, out: Path, pattern: str) -> None:
+    with pytest.raises(WheelError, match=pattern) as e:
+        retag_wheel(wheel, out, A64, platform="linux_aarch64")
+    assert "\n" not in str(e.value)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def _good(tmp_path: Path) -> Path:
+    return make_wheel(tmp_path, NAME, {"demo/_n.so": AARCH64_SO, "demo/__init__.py": b""}, TAGS)
+
+
+def test_not_a_zip(tmp_path: Path) -> None:
+    (tmp_path / NAME).write_bytes(b"PK but not really a zip file at all")
+    _refused(tmp_path / NAME, tmp_path / "out", "not a valid zip archive")
+
+
+def test_truncated(tmp_path: Path) -> None:
+    wheel = _good(tmp_path)
+    wheel.write_bytes(wheel.read_bytes()[:-40])
+    _refused(wheel, tmp_path / "out", "not a valid zip archive")
+
+
+def test_truncated_member_data(tmp_path: Path) -> None:
+    wheel = _good(tmp_path)
+    data = bytearray(wheel.read_bytes())
+    with zipfile.ZipFile(wheel) as zf:
+        info = zf.getinfo("demo/_n.so")
+    data[info.header_offset + 30 + len(info.filename): info.header_offset + 60] = b"\xff" * (
+        30 - len(info.filename))
+    wheel.write_bytes(bytes(data))
+    with pytest.raises(CrossCompilerError):
+        retag_wheel(wheel, tmp_path / "out", A64, platform="linux_aarch64")
+
+
+@pytest.mark.parametrize("member", ["../evil.py", "/etc/evil.py", "demo/../../evil.py"])
+def test_unsafe_paths(tmp_path: Path, member: str) -> None:
+    wheel = make_wheel(tmp_path, NAME, {"demo/__init__.py": b""}, TAGS,
+                       extra_members=[(member, b"x")])
+    _refused(wheel, tmp_path / "out", "unsafe member path")
+
+
+def test_duplicate_names(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match="Duplicate name"):  # zipfile warns as it writes it
+        wheel = make_wheel(tmp_path, NAME, {"demo/__init__.py": b""}, TAGS,
+                           extra_members=[("demo/__init__.py", b"again")])
+    _refused(wheel, tmp_path / "out", "duplicate member 'demo/__init__.py'")
+
+
+def test_missing_wheel_file(tmp_path: Path) -> None:
+    wheel = tmp_path / NAME
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("demo/__init__.py", b"")
+        zf.writestr("demo-1.0.dist-info/RECORD", b"")
+    _refused(wheel, tmp_path / "out", "missing demo-1.0.dist-info/WHEEL")
+
+
+def test_malformed_wheel_file(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, NAME, {"demo/__init__.py": b""}, TAGS,
+                       wheel_override=b"\xff\xfe garbage")
+    _refused(wheel, tmp_path / "out", "WHEEL is not UTF-8|WHEEL is malformed")
+    wheel = make_wheel(tmp_path, NAME, {"demo/__init__.py": b""}, TAGS,
+                       wheel_override=b"Generator: x\n\n")
+    _refused(wheel, tmp_path / "out", "WHEEL is malformed")
+
+
+def test_filename_tags_differ_from_wheel_tags(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, NAME, {"demo/__init__.py": b""}, TAGS,
+                       wheel_override=wheel_text(["cp310-cp310-linux_x86_64"]).encode())
+    _refused(wheel, tmp_path / "out", "do not match the file name's tags")
+
+
+def test_invalid_file_name(tmp_path: Path) -> None:
+    bad = tmp_path / "demo.whl"
+    bad.write_bytes(_good(tmp_path).read_bytes())
+    _refused(bad, tmp_path / "out", "not a valid wheel file name")
+
+
+def test_encrypted_member(tmp_path: Path) -> None:
+    wheel = _good(tmp_path)
+    data = bytearray(wheel.read_bytes())
+    with zipfile.ZipFile(wheel) as zf:
+        info = zf.getinfo("demo/_n.so")
+    # Set the "encrypted" flag in the local header and in the central directory entry.
+    data[info.header_offset + 6] |= 1
+    start, patched = 0, 0
+    while (pos := data.find(b"PK\x01\x02", start)) != -1:
+        name_len = int.from_bytes(data[pos + 28:pos + 30], "little")
+        if data[pos + 46:pos + 46 + name_len] == b"demo/_n.so":
+            data[pos + 8] |= 1
+            patched += 1
+        start = pos + 4
+    assert patched == 1
+    wheel.write_bytes(bytes(data))
+    _refused(wheel, tmp_path / "out", "is encrypted")
+
+
+@settings(max_examples=3000, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_corrupted_archives_only_raise_our_errors(tmp_path: Path, data: st.DataObject) -> None:
+    original = _FUZZ_BASE.read_bytes()
+    edits = data.draw(st.lists(st.tuples(st.integers(0, len(original) - 1), st.integers(0, 255)),
+                               min_size=1, max_size=8))
+    blob = bytearray(original)
+    for pos, value in edits:
+        blob[pos] = value
+    cut = data.draw(st.one_of(st.none(), st.integers(0, len(blob))))
+    if cut is not None:
+        blob = blob[:cut]
+    case = tmp_path / "fuzz" / NAME
+    case.parent.mkdir(exist_ok=True)
+    case.write_bytes(bytes(blob))
+    out = tmp_path / "fuzz-out"
+    try:
+        result = retag_wheel(case, out, A64, platform="linux_aarch64")
+    except CrossCompilerError as e:
+        assert str(e) and "\n" not in e.message
+        assert not list(out.glob("*.tmp")) if out.exists() else True
+    else:
+        with zipfile.ZipFile(result.path) as zf:
+            assert len(zf.infolist()) >= 3
+        result.path.unlink()
+
+
+_FUZZ_BASE = Path(__file__).parent / "_fuzz_base.whl"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> None:
+    global _FUZZ_BASE
+    directory = tmp_path_factory.mktemp("base")
+    _FUZZ_BASE = make_wheel(directory, NAME, {"demo/_n.so": AARCH64_SO[:200],
+                                              "demo/__init__.py": b"x = 1\n"}, TAGS)
