@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import shutil
+import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import bazel, config, debroot, elf, probe, proc, resources
+from cross_compiler import bazel, config, debroot, elf, probe, proc, resources, smoke
 from cross_compiler.bazel import BazelCommand, BazelMode, BazelVersion
 from cross_compiler.errors import BuildError, ConfigError, ToolMissingError
 from cross_compiler.render import PACKAGE, RenderRequest, render_toolchain
@@ -28,12 +31,10 @@ log = logging.getLogger(__name__)
 DEBIAN_RULES_JAVA = Path("/usr/share/bazel/rules/java")
 
 
-# Generated in a workspace by a build; never part of the example's sources.
-_GENERATED = ("bazel-", PACKAGE, "dist")
-
-
 def _is_generated(rel: Path) -> bool:
-    return bool(rel.parts) and rel.parts[0].startswith(_GENERATED)
+    """Made in a workspace by a build; never part of the example's sources."""
+    return bool(rel.parts) and (rel.parts[0] in (PACKAGE, "dist")
+                                or rel.parts[0].startswith("bazel-"))
 
 
 def default_workspace(cache_dir: Path) -> Path:
@@ -50,9 +51,11 @@ def default_workspace(cache_dir: Path) -> Path:
     }
     for rel in wanted:
         src, dst = source / rel, dest / rel
-        if not dst.is_file() or dst.read_bytes() != src.read_bytes():
+        if (not dst.is_file() or dst.read_bytes() != src.read_bytes()
+                or dst.stat().st_mode != src.stat().st_mode):
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dst)
+            dst.unlink(missing_ok=True)
+            shutil.copy(src, dst)  # with the mode: scripts stay executable
     if dest.is_dir():
         for path in dest.rglob("*"):
             rel = path.relative_to(dest)
@@ -169,6 +172,40 @@ class BuildResult:
     plans: list[BuildPlan] = field(default_factory=list)
     render: RenderResult | None = None
     outputs: dict[str, list[Path]] = field(default_factory=dict)  # cpu -> ELF files checked
+    wheels: dict[str, list[RetagResult]] = field(default_factory=dict)  # cpu -> dist wheels
+
+
+def package_argv(command: str, out: Path) -> list[str]:
+    """The packaging command with ``{out}`` replaced (appended when it has no ``{out}``)."""
+    argv = shlex.split(command)
+    if not any("{out}" in a for a in argv):
+        argv.append(str(out))
+    return [a.replace("{out}", str(out)) for a in argv]
+
+
+def package_and_retag(root: Path, target: Target, settings: config.Settings,
+                      env: Mapping[str, str]) -> list[RetagResult]:
+    """Run the packaging command, then retag each wheel it made into the dist dir."""
+    dist = root / settings["dist_dir"]
+    with tempfile.TemporaryDirectory(prefix="cross_compiler-wheels-") as tmp:
+        argv = package_argv(settings["package_command"], Path(tmp))
+        log.info("==> %s: packaging: %s", target.cpu, shlex.join(argv))
+        # TensorFlow's convention: the packaging script builds the wheel with the host
+        # Python named by PYTHON_BIN_PATH (ours, which has setuptools and wheel).
+        run_env = {**env, "PYTHON_BIN_PATH": env.get("PYTHON_BIN_PATH", sys.executable)}
+        result = proc.run(argv, cwd=root, env=run_env, stream=True,
+                          missing_hint="check package_command in cross_compiler.toml")
+        if result.returncode != 0:
+            raise BuildError(f"packaging command for {target.cpu} failed with exit code "
+                             f"{result.returncode}: {shlex.join(argv)}", "see its output above")
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if not wheels:
+            raise BuildError(f"packaging command for {target.cpu} made no .whl in {{out}}",
+                             "it must write its wheels into the directory it is given")
+        retagged = [retag_wheel(w, dist, target, platform=settings["platform"]) for w in wheels]
+    for r in retagged:
+        log.info("%s: %s (%s: %s)", target.cpu, r.path, r.platform, r.reason)
+    return retagged
 
 
 def _run_bazel(command: BazelCommand, workspace: Path, what: str) -> proc.Result:
@@ -213,6 +250,8 @@ def build(
             log.warning("%s: the build produced no ELF files to check", cpu)
         for path in result.outputs[cpu]:
             log.info("%s: %s ok (%s)", cpu, path.relative_to(execroot), plan.target.triple)
+        if settings["package_command"]:
+            result.wheels[cpu] = package_and_retag(root, plan.target, settings, env)
     return result
 
 
@@ -233,6 +272,12 @@ def retag(
         retag_wheel(w, out_dir or w.parent, target, platform=platform, verify=verify)
         for w in wheels
     ]
+
+
+def test_wheel(wheel: Path, cpu: str, env: Mapping[str, str], command: str = "") -> list[str]:
+    """Install and import ``wheel`` in the target's CPython under qemu-user."""
+    (target,) = load_targets([cpu], config.toolchains_dir(env))
+    return smoke.smoke_test(wheel, target, config.cache_dir(env), command)
 
 
 def fetch_python(cpus: list[str], env: Mapping[str, str]) -> dict[str, Path]:

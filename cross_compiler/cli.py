@@ -101,14 +101,29 @@ def toolchain(c: Any, cpu: str = "aarch64", workspace: str = "", check: bool = F
         "compilation_mode": "Bazel --compilation_mode (default opt)",
         "bazel_flag": "extra Bazel build flag (repeatable)",
         "dry_run": "print the rendered file list and the exact Bazel argv, run nothing",
+        "package_command": "command that writes wheels into {out} after the build",
+        "no_package": "skip the packaging command configured for the workspace",
+        "dist_dir": "where retagged wheels go (default <workspace>/dist)",
+        "platform": "wheel platform tag: auto (manylinux_2_X_<arch> if it fits) or a tag",
     },
 )
 @_errors_to_exit
 def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
           target: list[str] | None = None, bazel_mode: str = "", compilation_mode: str = "",
-          bazel_flag: list[str] | None = None, dry_run: bool = False) -> None:
-    """Cross-compile a Bazel workspace for the target cpu(s) and check every binary."""
+          bazel_flag: list[str] | None = None, dry_run: bool = False,
+          package_command: str = "", no_package: bool = False, dist_dir: str = "",
+          platform: str = "") -> None:
+    """Cross-compile a Bazel workspace for the target cpu(s), check every binary, and
+    retag the wheels its packaging command makes."""
     cli: dict[str, Any] = {}
+    if package_command:
+        cli["package_command"] = package_command
+    if no_package:
+        cli["package_command"] = ""
+    if dist_dir:
+        cli["dist_dir"] = dist_dir
+    if platform:
+        cli["platform"] = platform
     if runner:
         cli["runner"] = runner
     if target:
@@ -135,6 +150,9 @@ def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
     for cpu_name, files in result.outputs.items():
         for path in files:
             print(f"{cpu_name}\t{path}")
+    for cpu_name, wheels in result.wheels.items():
+        for wheel in wheels:
+            print(f"{cpu_name}\t{wheel.path}\t{wheel.platform}\t{wheel.reason}")
 
 
 @task(help={"cpu": _CPU_HELP})
@@ -146,12 +164,9 @@ def fetch_python(c: Any, cpu: str = "all") -> None:
 
 
 @task(
-    iterable=["wheel"],
     positional=["wheels"],
-    auto_shortflags=False,
     help={
-        "wheels": "wheel file(s): a path, comma-separated paths or a glob",
-        "wheel": "another wheel file (repeatable)",
+        "wheels": "wheel file(s): a path, comma-separated paths or a quoted glob",
         "cpu": "the target the wheel's binaries are for (default aarch64)",
         "platform": "auto (manylinux_2_X_<arch> from the binaries, else linux_<arch>) or a tag",
         "out_dir": "where to write the retagged wheel (default: beside the input)",
@@ -159,10 +174,10 @@ def fetch_python(c: Any, cpu: str = "all") -> None:
     },
 )
 @_errors_to_exit
-def retag(c: Any, wheels: str = "", wheel: list[str] | None = None, cpu: str = "aarch64",
-          platform: str = "auto", out_dir: str = "", no_verify: bool = False) -> None:
+def retag(c: Any, wheels: str, cpu: str = "aarch64", platform: str = "auto",
+          out_dir: str = "", no_verify: bool = False) -> None:
     """Retag wheels for a target platform, after proving their binaries are for it."""
-    paths = [Path(p) for p in _expand(wheels)] + [Path(p) for p in wheel or []]
+    paths = [Path(p) for p in _expand(wheels)]
     for result in api.retag(paths, cpu, dict(os.environ), platform=platform,
                             out_dir=Path(out_dir) if out_dir else None, verify=not no_verify):
         print(f"{result.path}\t{result.platform}\t{result.reason}")
@@ -176,7 +191,22 @@ def _expand(spec: str) -> list[str]:
     return out
 
 
-ns = Collection(toolchain, build, retag, fetch_python)
+@task(
+    positional=["wheel"],
+    help={
+        "wheel": "the wheel file to test",
+        "cpu": "the target cpu (default aarch64)",
+        "command": "Python code to run after the imports, e.g. \"import m; assert m.f()\"",
+    },
+)
+@_errors_to_exit
+def test_wheel(c: Any, wheel: str, cpu: str = "aarch64", command: str = "") -> None:
+    """Install a wheel into the target's CPython under qemu-user and import it."""
+    modules = api.test_wheel(Path(wheel), cpu, dict(os.environ), command)
+    print(f"{wheel}: ok on {cpu} (imported {', '.join(modules)})")
+
+
+ns = Collection(toolchain, build, retag, test_wheel, fetch_python)
 
 
 def main() -> None:

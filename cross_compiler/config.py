@@ -36,6 +36,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bazel_flags", list, [], "extra flags for every Bazel build"),
     Setting("bazel_startup_options", list, [], "Bazel startup options, e.g. --output_user_root=…"),
     Setting("runner", str, "auto", "where Bazel runs: auto or local"),
+    Setting("package_command", str, "",
+            "run after the build to make wheels into {out}, e.g. bazel-bin/pkg/build {out}"),
+    Setting("dist_dir", str, "dist", "where retagged wheels go, relative to the workspace"),
+    Setting("platform", str, "auto", "wheel platform tag: auto or e.g. manylinux_2_28_aarch64"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 _CHOICES = {

@@ -23,6 +23,12 @@ class ElfNeeds:
     versions: dict[str, set[str]] = field(default_factory=dict)
 
 
+def is_dynamic_loader(soname: str) -> bool:
+    """ld-linux-*.so, ld64.so.1 (s390x), ld64.so.2 (ppc64le): part of glibc, as auditwheel
+    treats them (aarch64 takes ``__stack_chk_guard`` from the loader)."""
+    return soname.startswith("ld-linux") or soname in ("ld64.so.1", "ld64.so.2")
+
+
 def read_needs(stream: IO[bytes]) -> ElfNeeds:
     """DT_NEEDED entries and versioned symbol requirements (``.gnu.version_r``)."""
     needs = ElfNeeds()
@@ -31,10 +37,13 @@ def read_needs(stream: IO[bytes]) -> ElfNeeds:
         for section in elf.iter_sections():
             if isinstance(section, DynamicSection):
                 for tag in section.iter_tags():
-                    if tag.entry.d_tag == "DT_NEEDED":
-                        needs.libraries.add(str(tag.needed))  # type: ignore[attr-defined]
+                    needed = str(getattr(tag, "needed", ""))
+                    if tag.entry.d_tag == "DT_NEEDED" and not is_dynamic_loader(needed):
+                        needs.libraries.add(needed)
             elif isinstance(section, GNUVerNeedSection):
-                for _verneed, aux_iter in section.iter_versions():
+                for verneed, aux_iter in section.iter_versions():
+                    if is_dynamic_loader(str(verneed.name)):
+                        continue
                     for aux in aux_iter:
                         namespace, _, version = aux.name.partition("_")
                         if version:

@@ -128,6 +128,8 @@ def infer_platform(zf: zipfile.ZipFile, elves: list[str], target: Target,
 def retag_wheel(path: Path, out_dir: Path, target: Target, platform: str = "auto",
                 verify: bool = True) -> RetagResult:
     """Write ``path`` retagged for ``target`` into ``out_dir``; returns where and why."""
+    if not path.is_file():
+        raise WheelError(f"{path}: no such wheel file")
     name = WheelName.parse(path.name)
     zf, members = _open(path)
     with zf:

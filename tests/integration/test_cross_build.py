@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,7 +31,7 @@ def _require_tools(target: Target) -> None:
 
 def _outputs(stdout: str, cpu: str) -> dict[str, Path]:
     rows = [line.split("\t") for line in stdout.splitlines() if line.startswith(cpu + "\t")]
-    return {Path(path).name: Path(path) for _, path in rows}
+    return {Path(row[1]).name: Path(row[1]) for row in rows if len(row) == 2}
 
 
 def _run_on_target(target: Target, argv: list[str], root: str) -> str:
@@ -61,7 +62,7 @@ def test_example_builds_and_runs_on_target_in_both_modes(
 ) -> None:
     target = TARGETS[cpu]
     _require_tools(target)
-    extra = [] if cpu in WITH_PYTHON else ["--target=//cli:hello"]
+    extra = [] if cpu in WITH_PYTHON else ["--target=//cli:hello", "--no-package"]
     for mode in ("legacy", "platforms"):
         result = run_cli("build", f"--cpu={cpu}", f"--workspace={example_ws}",
                          f"--bazel-mode={mode}", *extra)
@@ -75,6 +76,24 @@ def test_example_builds_and_runs_on_target_in_both_modes(
             assert "_native.so" in outputs
             got = _import_extension(target, outputs["_native.so"], tmp_path / mode)
             assert got == f"2880067194370816120 {COMPILED_FOR[cpu]}\n"
+    if cpu in WITH_PYTHON:
+        _check_dist_wheel(target, example_ws, result.stdout)
+
+
+def _check_dist_wheel(target: Target, ws: Path, stdout: str) -> None:
+    """The packaging step left one retagged wheel in dist/ that works on the target."""
+    (wheel,) = (ws / "dist").glob("*.whl")
+    assert re.fullmatch(rf"crossdemo-1\.0\.0-cp311-cp311-(manylinux_2_\d+|linux)_"
+                        rf"{target.wheel_arch}\.whl", wheel.name), wheel.name
+    rows = [line.split("\t") for line in stdout.splitlines()]
+    (row,) = [r for r in rows if len(r) == 4 and r[1] == str(wheel)]
+    assert row[2] in wheel.name and row[3]  # the tag, and the reason it was chosen
+    check = ("import crossdemo; assert crossdemo.fib(90) == 2880067194370816120; "
+             "print(crossdemo.compiled_for())")
+    result = run_cli("test-wheel", str(wheel), f"--cpu={target.cpu}", f"--command={check}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"ok on {target.cpu}" in result.stdout
+    assert f"cross_compiler: {COMPILED_FOR[target.cpu]}\n" in result.stderr
 
 
 def test_several_cpus_in_one_workspace(example_ws: Path) -> None:

@@ -65,6 +65,9 @@ def test_default_workspace_is_a_synced_copy_of_the_example(tmp_path: Path) -> No
     ws = api.default_workspace(tmp_path)
     example = resources.example_workspace()
     assert (ws / "WORKSPACE").read_bytes() == (example / "WORKSPACE").read_bytes()
+    assert (ws / "cross_compiler.toml").read_bytes() == (
+        example / "cross_compiler.toml").read_bytes()
+    assert (ws / "pip_package/build_pip_package.sh").stat().st_mode & 0o111
     (ws / "lib/mathlib.cc").write_text("edited")
     (ws / "lib/extra.cc").write_text("stale")
     (ws / "cross_compiler").mkdir()
