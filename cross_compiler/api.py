@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
-import shlex
 import shutil
-import sys
-import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import bazel, config, debroot, elf, probe, proc, resources, smoke
-from cross_compiler.bazel import BazelCommand, BazelMode, BazelVersion
-from cross_compiler.errors import BuildError, ConfigError, ToolMissingError
+from cross_compiler import config, debroot, probe, resources, smoke
+from cross_compiler.errors import ConfigError
+from cross_compiler.localbuild import BuildResult, build_local, plan_build, probe_bazel
 from cross_compiler.render import PACKAGE, RenderRequest, render_toolchain
-from cross_compiler.targets import Target, load_targets
+from cross_compiler.targets import load_targets
 from cross_compiler.wheel import RetagResult, retag_wheel
 from cross_compiler.workspace import (
     TreeChanges,
@@ -28,7 +27,6 @@ from cross_compiler.workspace import (
 
 log = logging.getLogger(__name__)
 
-DEBIAN_RULES_JAVA = Path("/usr/share/bazel/rules/java")
 
 
 def _is_generated(rel: Path) -> bool:
@@ -94,165 +92,83 @@ def render(
     return RenderResult(root, files, changes)
 
 
-@dataclass(frozen=True)
-class BazelSetup:
-    program: str
-    version: BazelVersion
-    overrides: Mapping[str, Path]
+def choose_runner(requested: str, env: Mapping[str, str]) -> str:
+    """docker or local; ``auto`` is docker when an engine answers (never inside the builder)."""
+    if requested in ("local", "docker"):
+        return requested
+    if env.get("CROSS_COMPILER_IN_CONTAINER"):
+        return "local"
+    from cross_compiler import container
 
-
-def probe_bazel(program: str) -> BazelSetup:
-    """Bazel's version and, for Debian's offline bazel-bootstrap, the repository overrides."""
-    hint = "install Bazel (Debian: apt-get install bazel-bootstrap bazel-rules-java)"
-    result = proc.run([program, "--version"], missing_hint=hint)
-    if result.returncode != 0:
-        raise ToolMissingError(f"`{program} --version` failed: {result.stderr.strip()}", hint)
-    version = bazel.parse_version(result.stdout)
-    overrides: dict[str, Path] = {}
-    if version is None and "no_version" in result.stdout:
-        # Debian's bazel-bootstrap is a no_version build; its package knows the version.
-        pkg = proc.run(["dpkg-query", "-W", "-f=${Version}", "bazel-bootstrap"])
-        version = bazel.parse_version(pkg.stdout) if pkg.returncode == 0 else None
-        if version is not None:
-            if not DEBIAN_RULES_JAVA.is_dir():
-                raise ToolMissingError(
-                    f"offline Bazel {version} needs rules_java at {DEBIAN_RULES_JAVA}",
-                    "apt-get install bazel-rules-java",
-                )
-            own = resources.bazel_overrides_dir()
-            overrides = {
-                "rules_java": DEBIAN_RULES_JAVA,
-                "rules_cc": own / "rules_cc",
-                "remote_coverage_tools": own / "remote_coverage_tools",
-            }
-    if version is None:
-        raise ToolMissingError(
-            f"cannot tell the Bazel version from {result.stdout.strip()!r}", hint
-        )
-    return BazelSetup(program, version, overrides)
-
-
-@dataclass(frozen=True)
-class BuildPlan:
-    """Everything a build will do, computed before anything runs (what --dry-run prints)."""
-
-    workspace: Path
-    target: Target
-    mode: BazelMode
-    build: BazelCommand
-    cquery: BazelCommand
-    info: BazelCommand
-
-
-def plan_build(
-    workspace: Path, target: Target, settings: config.Settings, setup: BazelSetup,
-) -> BuildPlan:
-    mode = bazel.choose_mode(setup.version, settings["bazel_mode"])
-    flags = bazel.build_flags(
-        target, mode, setup.version, setup.overrides, settings["compilation_mode"],
-        settings["bazel_flags"],
-    )
-    startup = tuple(settings["bazel_startup_options"])
-    labels = tuple(settings["targets"])
-    return BuildPlan(
-        workspace=workspace,
-        target=target,
-        mode=mode,
-        build=BazelCommand(setup.program, "build", flags, labels, startup),
-        cquery=BazelCommand(
-            setup.program, "cquery", (*flags, *bazel.cquery_files_flags(setup.version)),
-            (" + ".join(labels),), startup,
-        ),
-        info=BazelCommand(setup.program, "info", flags, ("execution_root",), startup),
-    )
-
-
-@dataclass
-class BuildResult:
-    plans: list[BuildPlan] = field(default_factory=list)
-    render: RenderResult | None = None
-    outputs: dict[str, list[Path]] = field(default_factory=dict)  # cpu -> ELF files checked
-    wheels: dict[str, list[RetagResult]] = field(default_factory=dict)  # cpu -> dist wheels
-
-
-def package_argv(command: str, out: Path) -> list[str]:
-    """The packaging command with ``{out}`` replaced (appended when it has no ``{out}``)."""
-    argv = shlex.split(command)
-    if not any("{out}" in a for a in argv):
-        argv.append(str(out))
-    return [a.replace("{out}", str(out)) for a in argv]
-
-
-def package_and_retag(root: Path, target: Target, settings: config.Settings,
-                      env: Mapping[str, str]) -> list[RetagResult]:
-    """Run the packaging command, then retag each wheel it made into the dist dir."""
-    dist = root / settings["dist_dir"]
-    with tempfile.TemporaryDirectory(prefix="cross_compiler-wheels-") as tmp:
-        argv = package_argv(settings["package_command"], Path(tmp))
-        log.info("==> %s: packaging: %s", target.cpu, shlex.join(argv))
-        # TensorFlow's convention: the packaging script builds the wheel with the host
-        # Python named by PYTHON_BIN_PATH (ours, which has setuptools and wheel).
-        run_env = {**env, "PYTHON_BIN_PATH": env.get("PYTHON_BIN_PATH", sys.executable)}
-        result = proc.run(argv, cwd=root, env=run_env, stream=True,
-                          missing_hint="check package_command in cross_compiler.toml")
-        if result.returncode != 0:
-            raise BuildError(f"packaging command for {target.cpu} failed with exit code "
-                             f"{result.returncode}: {shlex.join(argv)}", "see its output above")
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if not wheels:
-            raise BuildError(f"packaging command for {target.cpu} made no .whl in {{out}}",
-                             "it must write its wheels into the directory it is given")
-        retagged = [retag_wheel(w, dist, target, platform=settings["platform"]) for w in wheels]
-    for r in retagged:
-        log.info("%s: %s (%s: %s)", target.cpu, r.path, r.platform, r.reason)
-    return retagged
-
-
-def _run_bazel(command: BazelCommand, workspace: Path, what: str) -> proc.Result:
-    argv = command.argv()
-    if command.command == "info":
-        argv = argv[: argv.index("--")] + list(command.targets)  # `info` takes no "--"
-    result = proc.run(argv, cwd=workspace, stream=command.command == "build")
-    if result.returncode != 0:
-        detail = "" if command.command == "build" else f": {result.stderr.strip()[-500:]}"
-        raise BuildError(
-            f"{what} failed with exit code {result.returncode}{detail}",
-            "see the Bazel output above",
-        )
-    return result
+    if container.engine_available():
+        return "docker"
+    log.info("no Docker engine answers: building with the local runner")
+    return "local"
 
 
 def build(
     workspace: Path | None, cpus: list[str], env: Mapping[str, str], cli: Mapping[str, Any],
-    *, dry_run: bool = False,
+    *, dry_run: bool = False, result_json: Path | None = None,
 ) -> BuildResult:
-    """Render, build with Bazel, find the outputs, and check every ELF is for the target."""
+    """Render, build with Bazel (here or in the builder container), check every ELF is for
+    the target, and retag the wheels the packaging command makes."""
     targets = load_targets(cpus, config.toolchains_dir(env))
     cache = config.cache_dir(env)
     root = check_workspace(workspace or default_workspace(cache))
     file_values, file_name = config.read_config_file(root)
     settings = config.resolve(file_values, file_name, env, cli)
-    setup = probe_bazel(settings["bazel"])
     result = BuildResult()
-    result.plans = [plan_build(root, t, settings, setup) for t in targets]
-    result.render = render(root, [t.cpu for t in targets], env, dry_run=dry_run)
-    if dry_run:
+    if choose_runner(settings["runner"], env) == "docker":
+        from cross_compiler import dockerrun
+
+        dockerrun.build_in_container(root, targets, settings, env, result, dry_run)
         return result
-    for plan in result.plans:
-        cpu = plan.target.cpu
-        log.info("==> %s: bazel build (%s mode, Bazel %s)", cpu, plan.mode.value, setup.version)
-        _run_bazel(plan.build, root, f"bazel build for {cpu}")
-        files = _run_bazel(plan.cquery, root, f"bazel cquery for {cpu}").stdout.split()
-        execroot = Path(_run_bazel(plan.info, root, "bazel info").stdout.strip())
-        paths = [execroot / f for f in files]
-        result.outputs[cpu] = elf.check_files(paths, plan.target)
-        if not result.outputs[cpu]:
-            log.warning("%s: the build produced no ELF files to check", cpu)
-        for path in result.outputs[cpu]:
-            log.info("%s: %s ok (%s)", cpu, path.relative_to(execroot), plan.target.triple)
-        if settings["package_command"]:
-            result.wheels[cpu] = package_and_retag(root, plan.target, settings, env)
+    setup = probe_bazel(settings["bazel"])
+    result.plans = [plan_build(root, t, settings, setup) for t in targets]
+    rendered = render(root, [t.cpu for t in targets], env, dry_run=dry_run)
+    result.rendered = sorted(rendered.files)
+    result.changed = list(rendered.changes.written)
+    if not dry_run:
+        build_local(root, targets, settings, env, result)
+    if result_json is not None:
+        write_result_json(result, result_json)
     return result
+
+
+def write_result_json(result: BuildResult, path: Path) -> None:
+    """What a build made, for the host side of a container build."""
+    data = {
+        "outputs": {cpu: [str(p) for p in paths] for cpu, paths in result.outputs.items()},
+        "wheels": {cpu: [{"path": str(w.path), "platform": w.platform, "reason": w.reason,
+                          "renamed": w.renamed} for w in wheels]
+                   for cpu, wheels in result.wheels.items()},
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)
+
+
+def builder_image(workspace: Path | None, env: Mapping[str, str],
+                  cli: Mapping[str, Any]) -> tuple[str, str]:
+    """Build or reuse the builder image; returns (tag, what happened)."""
+    from cross_compiler import container, dockerrun
+
+    file_values, file_name = ({}, "") if workspace is None else config.read_config_file(
+        check_workspace(workspace))
+    settings = config.resolve(file_values, file_name, env, cli)
+    spec = dockerrun.builder_image(settings, env)
+    prepare = functools.partial(dockerrun.download_wheels, spec.requirements)
+    return spec.tag, container.build_image(container.connect(), spec, prepare)
+
+
+def clean(remove: bool) -> dict[str, list[str]]:
+    from cross_compiler import container
+
+    client = container.connect()
+    found = container.tool_resources(client)
+    if remove:
+        container.remove_tool_resources(client)
+    return found
 
 
 def retag(
@@ -287,4 +203,4 @@ def fetch_python(cpus: list[str], env: Mapping[str, str]) -> dict[str, Path]:
     return {t.cpu: debroot.fetch(t, cache) for t in targets}
 
 
-__all__ = ["PACKAGE", "BuildResult", "RenderResult", "build", "fetch_python", "render"]
+__all__ = ["PACKAGE", "BuildResult", "RenderResult", "build", "fetch_python", "render", "retag"]

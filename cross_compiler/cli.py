@@ -90,59 +90,65 @@ def toolchain(c: Any, cpu: str = "aarch64", workspace: str = "", check: bool = F
           f"removed, {result.changes.unchanged} unchanged")
 
 
+_BUILD_FLAGS = {
+    # CLI flag -> setting; empty values mean "not given" (the config layers decide).
+    "runner": "runner", "target": "targets", "bazel_mode": "bazel_mode",
+    "compilation_mode": "compilation_mode", "bazel_flag": "bazel_flags",
+    "bazel_startup_option": "bazel_startup_options", "package_command": "package_command",
+    "dist_dir": "dist_dir", "platform": "platform", "env": "env", "cache_dir": "cache_dir",
+    "base_image": "base_image", "extra_package": "extra_packages", "network": "network",
+}
+
+
 @task(
-    iterable=["target", "bazel_flag"],
+    iterable=["target", "bazel_flag", "bazel_startup_option", "env", "extra_package"],
     help={
         "cpu": _CPU_HELP,
         "workspace": _WS_HELP,
-        "runner": "where Bazel runs: auto or local",
+        "runner": "where Bazel runs: docker, local, or auto (docker when an engine answers)",
         "target": "Bazel label to build (repeatable; default from cross_compiler.toml or //...)",
         "bazel_mode": "auto (by Bazel version), legacy (--crosstool_top) or platforms",
         "compilation_mode": "Bazel --compilation_mode (default opt)",
         "bazel_flag": "extra Bazel build flag (repeatable)",
-        "dry_run": "print the rendered file list and the exact Bazel argv, run nothing",
+        "bazel_startup_option": "Bazel startup option (repeatable)",
+        "dry_run": "print the rendered files (or the container request) and the exact Bazel "
+                   "argv, run nothing",
         "package_command": "command that writes wheels into {out} after the build",
         "no_package": "skip the packaging command configured for the workspace",
         "dist_dir": "where retagged wheels go (default <workspace>/dist)",
         "platform": "wheel platform tag: auto (manylinux_2_X_<arch> if it fits) or a tag",
+        "env": "docker runner: pass NAME (from here) or NAME=value into the container",
+        "cache_dir": "docker runner: where Bazel's caches persist (default <cache>/docker)",
+        "base_image": "docker runner: base of the builder image (default debian:bookworm)",
+        "extra_package": "docker runner: another Debian package for the image (repeatable)",
+        "network": "docker runner: bridge (default) or host",
+        "result_json": "also write what was built to this JSON file",
     },
 )
 @_errors_to_exit
 def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
           target: list[str] | None = None, bazel_mode: str = "", compilation_mode: str = "",
-          bazel_flag: list[str] | None = None, dry_run: bool = False,
-          package_command: str = "", no_package: bool = False, dist_dir: str = "",
-          platform: str = "") -> None:
+          bazel_flag: list[str] | None = None, bazel_startup_option: list[str] | None = None,
+          dry_run: bool = False, package_command: str = "", no_package: bool = False,
+          dist_dir: str = "", platform: str = "", env: list[str] | None = None,
+          cache_dir: str = "", base_image: str = "", extra_package: list[str] | None = None,
+          network: str = "", result_json: str = "") -> None:
     """Cross-compile a Bazel workspace for the target cpu(s), check every binary, and
     retag the wheels its packaging command makes."""
-    cli: dict[str, Any] = {}
-    if package_command:
-        cli["package_command"] = package_command
+    given = locals()
+    cli = {setting: given[flag] for flag, setting in _BUILD_FLAGS.items() if given[flag]}
     if no_package:
         cli["package_command"] = ""
-    if dist_dir:
-        cli["dist_dir"] = dist_dir
-    if platform:
-        cli["platform"] = platform
-    if runner:
-        cli["runner"] = runner
-    if target:
-        cli["targets"] = list(target)
-    if bazel_mode:
-        cli["bazel_mode"] = bazel_mode
-    if compilation_mode:
-        cli["compilation_mode"] = compilation_mode
-    if bazel_flag:
-        cli["bazel_flags"] = list(bazel_flag)
     result = api.build(_workspace(workspace), parse_cpu_list(cpu), dict(os.environ), cli,
-                       dry_run=dry_run)
+                       dry_run=dry_run, result_json=Path(result_json) if result_json else None)
     if dry_run:
-        assert result.render is not None
-        pkg = result.render.workspace / api.PACKAGE
-        print(f"# rendered files ({len(result.render.files)}) in {pkg}:")
-        for rel in sorted(result.render.files):
-            state = "changed" if rel in result.render.changes.written else "unchanged"
-            print(f"{pkg / rel}  [{state}]")
+        if result.container:
+            print("# container request:")
+            print("\n".join(result.container))
+        if result.rendered:
+            print(f"# rendered files of //{api.PACKAGE} ({len(result.rendered)}):")
+            for rel in result.rendered:
+                print(f"{rel}  [{'changed' if rel in result.changed else 'unchanged'}]")
         for plan in result.plans:
             print(f"# {plan.target.cpu} ({plan.mode.value} mode), in {plan.workspace}:")
             print(shlex.join(plan.build.argv()))
@@ -153,6 +159,36 @@ def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
     for cpu_name, wheels in result.wheels.items():
         for wheel in wheels:
             print(f"{cpu_name}\t{wheel.path}\t{wheel.platform}\t{wheel.reason}")
+
+
+@task(
+    iterable=["extra_package"],
+    help={
+        "cpu": "cpus the image holds toolchains for (default all)",
+        "base_image": "base image (default debian:bookworm; bootstrapped if it cannot be pulled)",
+        "extra_package": "another Debian package to install (repeatable)",
+        "workspace": "read image settings from this workspace's cross_compiler.toml",
+    },
+)
+@_errors_to_exit
+def image(c: Any, cpu: str = "", base_image: str = "", extra_package: list[str] | None = None,
+          workspace: str = "") -> None:
+    """Build (or reuse) the builder image: Bazel, cross compilers, target Python."""
+    cli = {k: v for k, v in (("image_cpus", cpu), ("base_image", base_image),
+                             ("extra_packages", extra_package)) if v}
+    tag, how = api.builder_image(_workspace(workspace), dict(os.environ), cli)
+    print(f"{tag}\t{how}")
+
+
+@task(help={"yes": "really remove them (default: only list)"})
+@_errors_to_exit
+def clean(c: Any, yes: bool = False) -> None:
+    """List (or with --yes remove) the tool's containers, images and volumes."""
+    for kind, names in api.clean(remove=yes).items():
+        for name in names:
+            print(f"{'removed' if yes else 'would remove'} {kind[:-1]} {name}")
+    if not yes:
+        print("(dry run: pass --yes to remove)")
 
 
 @task(help={"cpu": _CPU_HELP})
@@ -206,9 +242,13 @@ def test_wheel(c: Any, wheel: str, cpu: str = "aarch64", command: str = "") -> N
     print(f"{wheel}: ok on {cpu} (imported {', '.join(modules)})")
 
 
-ns = Collection(toolchain, build, retag, test_wheel, fetch_python)
+ns = Collection(toolchain, build, image, clean, retag, test_wheel, fetch_python)
 
 
 def main() -> None:
     Program(namespace=ns, name="cross-compiler", binary="cross-compiler",
             version=__version__).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -35,7 +35,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("compilation_mode", str, "opt", "Bazel --compilation_mode: opt, dbg or fastbuild"),
     Setting("bazel_flags", list, [], "extra flags for every Bazel build"),
     Setting("bazel_startup_options", list, [], "Bazel startup options, e.g. --output_user_root=…"),
-    Setting("runner", str, "auto", "where Bazel runs: auto or local"),
+    Setting("runner", str, "auto",
+            "where Bazel runs: docker, local, or auto (docker when an engine answers)"),
+    Setting("base_image", str, "debian:bookworm", "base of the builder image"),
+    Setting("extra_packages", list, [], "more Debian packages for the builder image"),
+    Setting("image_cpus", str, "all", "cpus the builder image holds toolchains for"),
+    Setting("env", list, [], "environment passed into the container: NAME or NAME=value"),
+    Setting("cache_dir", str, "",
+            "persistent Bazel caches for the docker runner (default <user cache>/docker)"),
+    Setting("network", str, "bridge", "container network: bridge or host"),
     Setting("package_command", str, "",
             "run after the build to make wheels into {out}, e.g. bazel-bin/pkg/build {out}"),
     Setting("dist_dir", str, "dist", "where retagged wheels go, relative to the workspace"),
@@ -45,7 +53,8 @@ _BY_KEY = {s.key: s for s in SETTINGS}
 _CHOICES = {
     "bazel_mode": ("auto", "legacy", "platforms"),
     "compilation_mode": ("opt", "dbg", "fastbuild"),
-    "runner": ("auto", "local"),
+    "runner": ("auto", "local", "docker"),
+    "network": ("bridge", "host"),
 }
 
 
@@ -122,7 +131,7 @@ def resolve(
         if s.key in file_values:
             value, source = _coerce(s, file_values[s.key], file_name), file_name
         env_name = ENV_PREFIX + s.key.upper()
-        if env.get(env_name):
+        if env_name in env:  # set, even to "": an empty value clears a file's setting
             value, source = _coerce(s, env[env_name], f"env {env_name}"), f"env {env_name}"
         if s.key in cli and cli[s.key] is not None:
             value, source = _coerce(s, cli[s.key], "command line"), "command line"

@@ -23,6 +23,26 @@ class Result:
     stderr: str
 
 
+# How long a child (Bazel) gets to stop cleanly after Ctrl-C before it is killed.
+INTERRUPT_GRACE_SECONDS = 60
+
+
+def _stream(argv: Sequence[str], cwd: Path | None, env: Mapping[str, str] | None) -> int:
+    """Run with output to our stderr. On Ctrl-C the child (in our process group, so it
+    got the SIGINT too) is given time to stop cleanly, then the interrupt propagates."""
+    child = subprocess.Popen(list(argv), cwd=cwd, env=None if env is None else dict(env),
+                             stdout=sys.stderr, stderr=sys.stderr)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        try:
+            child.wait(timeout=INTERRUPT_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -40,12 +60,7 @@ def run(
     log.debug("run: %s", shlex.join(argv))
     try:
         if stream:
-            completed = subprocess.run(
-                list(argv), cwd=cwd, env=None if env is None else dict(env),
-                stdout=sys.stderr, stderr=sys.stderr, text=True, check=False,
-                input=stdin,
-            )
-            return Result(tuple(argv), completed.returncode, "", "")
+            return Result(tuple(argv), _stream(argv, cwd, env), "", "")
         completed = subprocess.run(
             list(argv), cwd=cwd, env=None if env is None else dict(env),
             capture_output=True, text=True, check=False, input=stdin,

@@ -41,6 +41,8 @@ class Target:
     qemu: str
     elf: ElfSpec
     source: Path
+    # Whether Debian's archive has this architecture's Python (riscv64: not in Debian 12).
+    debian_python: bool = True
 
     def tool(self, name: str) -> str:
         """Program name of a GNU tool for this target, e.g. ``aarch64-linux-gnu-gcc``."""
@@ -53,7 +55,7 @@ _STR_FIELDS = (
 )
 _OPTIONAL_STR_FIELDS = ("sysroot",)
 _LIST_FIELDS = ("constraint_values", "compile_flags", "link_flags")
-_TOP_FIELDS = (*_STR_FIELDS, *_OPTIONAL_STR_FIELDS, *_LIST_FIELDS, "elf")
+_TOP_FIELDS = (*_STR_FIELDS, *_OPTIONAL_STR_FIELDS, *_LIST_FIELDS, "elf", "debian_python")
 _ELF_FIELDS = ("machine", "bits", "endianness", "arm_hard_float")
 
 
@@ -122,6 +124,7 @@ def parse_target(data: dict[str, Any], source: Path) -> Target:
     return Target(
         **strings, sysroot=sysroot, elf=elf, source=source,
         constraint_values=lists["constraint_values"],
+        debian_python=_field(data, "debian_python", bool, where, default=True),
         compile_flags=lists["compile_flags"], link_flags=lists["link_flags"],
     )
 

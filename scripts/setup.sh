@@ -19,6 +19,7 @@ PACKAGES=(
   g++-powerpc64le-linux-gnu g++-s390x-linux-gnu
   qemu-user-static binutils file
   python3 python3-venv python3-dev
+  docker.io debootstrap
 )
 
 need_update=""
@@ -45,6 +46,13 @@ if [ -n "$need_update" ] || [ "${#missing[@]}" -gt 0 ]; then
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Docker's engine: start dockerd when nothing answers (CI machines have no init system).
+if ! docker info >/dev/null 2>&1; then
+  $SUDO sh -c 'nohup dockerd >/var/log/cross_compiler-dockerd.log 2>&1 &'
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/cross_compiler-dockerd.log" >&2; exit 1; }
 fi
 
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi

@@ -34,7 +34,8 @@ def have_bazel() -> bool:
 
 def run_cli(*args: str, cwd: Path | None = None,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    merged = dict(os.environ)
+    # The local runner unless a test asks for docker (CLI flags beat this variable).
+    merged = {**os.environ, "CROSS_COMPILER_RUNNER": "local"}
     merged.update(env or {})
     return subprocess.run([CLI, *args], cwd=cwd or ROOT, env=merged, capture_output=True,
                           text=True, check=False)

@@ -43,3 +43,9 @@ def test_cache_dir() -> None:
     assert config.cache_dir({"CROSS_COMPILER_CACHE": "/c"}) == Path("/c")
     assert config.cache_dir({"HOME": "/h"}) == Path("/h/.cache/cross_compiler")
     assert config.cache_dir({"XDG_CACHE_HOME": "/x", "HOME": "/h"}) == Path("/x/cross_compiler")
+
+
+def test_an_empty_environment_value_clears_the_file_setting() -> None:
+    s = config.resolve({"package_command": "make wheel"}, "f",
+                       {"CROSS_COMPILER_PACKAGE_COMMAND": ""}, {})
+    assert s["package_command"] == ""

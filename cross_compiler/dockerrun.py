@@ -1,0 +1,136 @@
+"""A build inside the builder image: the host plans, the container runs the local build."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import shlex
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from cross_compiler import config, container, elf, proc, resources
+from cross_compiler.errors import BuildError
+from cross_compiler.image import ImageSpec, image_spec, pinned_requirements, source_files
+from cross_compiler.localbuild import BuildResult
+from cross_compiler.plan import CacheLayout, ContainerRequest, allowed_env, cache_layout
+from cross_compiler.plan import container_request as make_request
+from cross_compiler.targets import Target, load_targets
+from cross_compiler.wheel import RetagResult
+
+log = logging.getLogger(__name__)
+
+# Settings forwarded into the container as CROSS_COMPILER_* (already resolved on the host).
+FORWARDED = ("targets", "bazel_mode", "compilation_mode", "bazel_flags",
+             "bazel_startup_options", "package_command", "dist_dir", "platform")
+RESULT_FILE = "result.json"
+
+
+def builder_image(settings: config.Settings, env: Mapping[str, str]) -> ImageSpec:
+    cpus = [c.strip() for c in settings["image_cpus"].split(",") if c.strip()]
+    targets = load_targets(cpus, config.toolchains_dir(env))
+    package_dir = Path(__file__).resolve().parent
+    data = {name: resources.data_dir(name)
+            for name in ("toolchains", "templates", "examples", "bazel_overrides")}
+    return image_spec(targets, settings["base_image"], settings["extra_packages"],
+                      pinned_requirements(), source_files(package_dir, data),
+                      resources.templates_dir())
+
+
+def download_wheels(requirements: tuple[str, ...], context: Path) -> None:
+    """The image's Python dependencies, fetched here, where PyPI (and its proxy) is trusted."""
+    wheels = context / "wheels"
+    wheels.mkdir()
+    result = proc.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+                       "--dest", str(wheels), *requirements])
+    if result.returncode != 0:
+        raise BuildError(f"pip download of the image's dependencies failed: "
+                         f"{(result.stderr.strip().splitlines() or [''])[-1]}",
+                         "the host needs PyPI (or a pip index configured) to build the image")
+
+
+def docker_cache_root(settings: config.Settings, env: Mapping[str, str]) -> Path:
+    if settings["cache_dir"]:
+        return Path(settings["cache_dir"]).expanduser().resolve()
+    return config.cache_dir(env) / "docker"
+
+
+def _settings_env(settings: config.Settings, layout: CacheLayout) -> dict[str, str]:
+    values = {key: settings[key] for key in FORWARDED}
+    values["bazel_startup_options"] = [
+        f"--output_user_root={layout.output_user_root}", *values["bazel_startup_options"]]
+    values["bazel_flags"] = [f"--disk_cache={layout.disk_cache}",
+                             f"--repository_cache={layout.repository_cache}",
+                             *values["bazel_flags"]]
+    env = {}
+    for key, value in values.items():
+        text = shlex.join(value) if isinstance(value, list) else value
+        env[config.ENV_PREFIX + key.upper()] = text
+    return env
+
+
+def plan_container(root: Path, targets: list[Target], settings: config.Settings,
+                   env: Mapping[str, str], spec: ImageSpec, rootless: bool,
+                   extra_args: list[str]) -> tuple[ContainerRequest, CacheLayout]:
+    layout = cache_layout(docker_cache_root(settings, env), spec.tag)
+    inner = ["cross-compiler", "build", "--runner=local",
+             "--cpu=" + ",".join(t.cpu for t in targets), f"--workspace={root}",
+             f"--result-json={layout.root / RESULT_FILE}", *extra_args]
+    request = make_request(
+        image=spec.tag, workspace=root, layout=layout, inner_command=inner,
+        settings_env=_settings_env(settings, layout),
+        passed_env=allowed_env(settings["env"], env),
+        uid=os.getuid(), gid=os.getgid(), rootless=rootless,
+        network_mode=settings["network"],
+    )
+    return request, layout
+
+
+def build_in_container(root: Path, targets: list[Target], settings: config.Settings,
+                       env: Mapping[str, str], result: BuildResult, dry_run: bool) -> None:
+    """Build the image if needed, run the build in a fresh container, check its outputs."""
+    client = container.connect()
+    spec = builder_image(settings, env)
+    rootless = container.is_rootless(client)
+    request, layout = plan_container(root, targets, settings, env, spec, rootless,
+                                     ["--dry-run"] if dry_run else [])
+    result.container = request.describe()
+    if dry_run:
+        if container.image_exists(client, spec.tag):
+            # The exact Bazel argv depends on the image's Bazel: ask the tool inside.
+            _make_dirs(layout)
+            container.run(client, request, stdout_is_result=True)
+        else:
+            log.info("builder image %s is not built yet; `invoke image` builds it", spec.tag)
+        return
+    container.build_image(client, spec, functools.partial(download_wheels, spec.requirements))
+    _make_dirs(layout)
+    result_file = layout.root / RESULT_FILE
+    result_file.unlink(missing_ok=True)
+    code = container.run(client, request)
+    if code != 0:
+        raise BuildError(f"the build in container {spec.tag} failed with exit code {code}",
+                         "see its output above")
+    _collect(result_file, targets, result)
+
+
+def _make_dirs(layout: CacheLayout) -> None:
+    # Created by the invoking user, so the container (running as that user) can write.
+    for directory in layout.dirs():
+        directory.mkdir(parents=True, exist_ok=True)
+
+
+def _collect(result_file: Path, targets: list[Target], result: BuildResult) -> None:
+    """Read what the container built and check every ELF again, here on the host."""
+    try:
+        data = json.loads(result_file.read_text())
+    except (OSError, ValueError) as e:
+        raise BuildError(f"the container left no readable {result_file}: {e}") from e
+    by_cpu = {t.cpu: t for t in targets}
+    for cpu, paths in data.get("outputs", {}).items():
+        result.outputs[cpu] = elf.check_files([Path(p) for p in paths], by_cpu[cpu])
+    for cpu, wheels in data.get("wheels", {}).items():
+        result.wheels[cpu] = [RetagResult(Path(w["path"]), w["platform"], w["reason"],
+                                          dict(w.get("renamed", {})), ()) for w in wheels]

@@ -1,0 +1,113 @@
+"""The builder image: its build context, computed from data (pure), and its content-hash tag."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import jinja2
+
+from cross_compiler import __version__, debroot
+from cross_compiler.targets import Target
+
+IMAGE_REPOSITORY = "cross-compiler-builder"
+LABEL = "cross_compiler"
+# Inside the image: the tool's source, its cache with each target's Python root.
+IMAGE_SRC = "/opt/cross_compiler/src"
+IMAGE_CACHE = "/opt/cross_compiler/cache"
+BASE_PACKAGES = (
+    "bazel-bootstrap", "bazel-rules-java", "binutils", "ca-certificates", "file",
+    "python3", "python3-venv",
+)
+# The tool's own runtime dependencies, pinned in the image to what runs on the host.
+RUNTIME_DEPENDENCIES = (
+    "invoke", "jinja2", "packaging", "wheel", "auditwheel", "pyelftools", "installer",
+)
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    tag: str
+    base_image: str
+    context: Mapping[str, bytes]  # relative path in the build context -> content
+    # Downloaded into the context's wheels/ only when the image is built; the pins (in the
+    # Dockerfile) are what the tag hashes.
+    requirements: tuple[str, ...] = ()
+
+    @property
+    def dockerfile(self) -> str:
+        return self.context["Dockerfile"].decode()
+
+
+def pinned_requirements() -> list[str]:
+    pins = []
+    for name in RUNTIME_DEPENDENCIES:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pins.append(name)
+    return pins
+
+
+def source_files(package_dir: Path, data_dirs: Mapping[str, Path]) -> dict[str, bytes]:
+    """The tool's Python files and shipped data, laid out as an installed package."""
+    files: dict[str, bytes] = {}
+    for path in sorted(package_dir.rglob("*.py")):
+        if "_data" not in path.relative_to(package_dir).parts:
+            files[f"src/cross_compiler/{path.relative_to(package_dir).as_posix()}"] = (
+                path.read_bytes())
+    for name, directory in sorted(data_dirs.items()):
+        for path in sorted(directory.rglob("*")):
+            rel = path.relative_to(directory)
+            if path.is_file() and not any(p.startswith("bazel-") or p == "__pycache__"
+                                          for p in rel.parts):
+                files[f"src/cross_compiler/_data/{name}/{rel.as_posix()}"] = path.read_bytes()
+    return files
+
+
+def bazelrc_lines() -> list[str]:
+    overrides = f"{IMAGE_SRC}/cross_compiler/_data/bazel_overrides"
+    return [
+        "common --override_repository=rules_java=/usr/share/bazel/rules/java",
+        f"common --override_repository=rules_cc={overrides}/rules_cc",
+        f"common --override_repository=remote_coverage_tools={overrides}/remote_coverage_tools",
+    ]
+
+
+def image_spec(
+    targets: list[Target],
+    base_image: str,
+    extra_packages: list[str],
+    requirements: list[str],
+    sources: Mapping[str, bytes],
+    templates_dir: Path,
+) -> ImageSpec:
+    """Render the Dockerfile and hash everything that goes into the image into its tag."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)), undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    )
+    python_targets = [t for t in targets if t.debian_python]
+    packages = sorted({*BASE_PACKAGES, *(t.compiler_package for t in targets), *extra_packages})
+    dockerfile = env.get_template("docker/Dockerfile.j2").render(
+        version=__version__,
+        cpus=[t.cpu for t in targets],
+        base_image=base_image,
+        foreign_arches=sorted({t.debian_arch for t in python_targets}),
+        packages=packages,
+        requirements=requirements,
+        debroots=[
+            {"dir": f"{IMAGE_CACHE}/debroot/{t.debian_arch}", "packages": debroot.packages(t)}
+            for t in python_targets
+        ],
+        bazelrc=bazelrc_lines(),
+    )
+    context = {"Dockerfile": dockerfile.encode(), **sources}
+    digest = hashlib.sha256()
+    for name in sorted(context):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(context[name]).digest())
+    return ImageSpec(f"{IMAGE_REPOSITORY}:{digest.hexdigest()[:16]}", base_image, context,
+                     tuple(requirements))

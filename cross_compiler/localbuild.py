@@ -1,0 +1,175 @@
+"""A build on this machine: Bazel probed and run locally, outputs checked, wheels retagged."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cross_compiler import bazel, config, elf, proc, resources
+from cross_compiler.bazel import BazelCommand, BazelMode, BazelVersion
+from cross_compiler.errors import BuildError, ToolMissingError
+from cross_compiler.targets import Target
+from cross_compiler.wheel import RetagResult, retag_wheel
+
+log = logging.getLogger(__name__)
+
+DEBIAN_RULES_JAVA = Path("/usr/share/bazel/rules/java")
+
+
+@dataclass(frozen=True)
+class BazelSetup:
+    program: str
+    version: BazelVersion
+    overrides: Mapping[str, Path]
+
+
+def probe_bazel(program: str) -> BazelSetup:
+    """Bazel's version and, for Debian's offline bazel-bootstrap, the repository overrides."""
+    hint = "install Bazel (Debian: apt-get install bazel-bootstrap bazel-rules-java)"
+    result = proc.run([program, "--version"], missing_hint=hint)
+    if result.returncode != 0:
+        raise ToolMissingError(f"`{program} --version` failed: {result.stderr.strip()}", hint)
+    version = bazel.parse_version(result.stdout)
+    overrides: dict[str, Path] = {}
+    if version is None and "no_version" in result.stdout:
+        # Debian's bazel-bootstrap is a no_version build; its package knows the version.
+        pkg = proc.run(["dpkg-query", "-W", "-f=${Version}", "bazel-bootstrap"])
+        version = bazel.parse_version(pkg.stdout) if pkg.returncode == 0 else None
+        if version is not None:
+            if not DEBIAN_RULES_JAVA.is_dir():
+                raise ToolMissingError(
+                    f"offline Bazel {version} needs rules_java at {DEBIAN_RULES_JAVA}",
+                    "apt-get install bazel-rules-java",
+                )
+            own = resources.bazel_overrides_dir()
+            overrides = {
+                "rules_java": DEBIAN_RULES_JAVA,
+                "rules_cc": own / "rules_cc",
+                "remote_coverage_tools": own / "remote_coverage_tools",
+            }
+    if version is None:
+        raise ToolMissingError(
+            f"cannot tell the Bazel version from {result.stdout.strip()!r}", hint
+        )
+    return BazelSetup(program, version, overrides)
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything a build will do, computed before anything runs (what --dry-run prints)."""
+
+    workspace: Path
+    target: Target
+    mode: BazelMode
+    build: BazelCommand
+    cquery: BazelCommand
+    info: BazelCommand
+    bazel_version: BazelVersion
+
+
+def plan_build(
+    workspace: Path, target: Target, settings: config.Settings, setup: BazelSetup,
+) -> BuildPlan:
+    mode = bazel.choose_mode(setup.version, settings["bazel_mode"])
+    flags = bazel.build_flags(
+        target, mode, setup.version, setup.overrides, settings["compilation_mode"],
+        settings["bazel_flags"],
+    )
+    startup = tuple(settings["bazel_startup_options"])
+    labels = tuple(settings["targets"])
+    return BuildPlan(
+        workspace=workspace,
+        target=target,
+        mode=mode,
+        build=BazelCommand(setup.program, "build", flags, labels, startup),
+        cquery=BazelCommand(
+            setup.program, "cquery", (*flags, *bazel.cquery_files_flags(setup.version)),
+            (" + ".join(labels),), startup,
+        ),
+        info=BazelCommand(setup.program, "info", flags, ("execution_root",), startup),
+        bazel_version=setup.version,
+    )
+
+
+@dataclass
+class BuildResult:
+    plans: list[BuildPlan] = field(default_factory=list)
+    rendered: list[str] = field(default_factory=list)  # files of //cross_compiler
+    changed: list[str] = field(default_factory=list)  # of those, written by this build
+    container: list[str] = field(default_factory=list)  # the container request, docker runner
+    outputs: dict[str, list[Path]] = field(default_factory=dict)  # cpu -> ELF files checked
+    wheels: dict[str, list[RetagResult]] = field(default_factory=dict)  # cpu -> dist wheels
+
+
+def package_argv(command: str, out: Path) -> list[str]:
+    """The packaging command with ``{out}`` replaced (appended when it has no ``{out}``)."""
+    argv = shlex.split(command)
+    if not any("{out}" in a for a in argv):
+        argv.append(str(out))
+    return [a.replace("{out}", str(out)) for a in argv]
+
+
+def package_and_retag(root: Path, target: Target, settings: config.Settings,
+                      env: Mapping[str, str]) -> list[RetagResult]:
+    """Run the packaging command, then retag each wheel it made into the dist dir."""
+    dist = root / settings["dist_dir"]
+    with tempfile.TemporaryDirectory(prefix="cross_compiler-wheels-") as tmp:
+        argv = package_argv(settings["package_command"], Path(tmp))
+        log.info("==> %s: packaging: %s", target.cpu, shlex.join(argv))
+        # TensorFlow's convention: the packaging script builds the wheel with the host
+        # Python named by PYTHON_BIN_PATH (ours, which has setuptools and wheel).
+        run_env = {**env, "PYTHON_BIN_PATH": env.get("PYTHON_BIN_PATH", sys.executable)}
+        result = proc.run(argv, cwd=root, env=run_env, stream=True,
+                          missing_hint="check package_command in cross_compiler.toml")
+        if result.returncode != 0:
+            raise BuildError(f"packaging command for {target.cpu} failed with exit code "
+                             f"{result.returncode}: {shlex.join(argv)}", "see its output above")
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if not wheels:
+            raise BuildError(f"packaging command for {target.cpu} made no .whl in {{out}}",
+                             "it must write its wheels into the directory it is given")
+        retagged = [retag_wheel(w, dist, target, platform=settings["platform"]) for w in wheels]
+    for r in retagged:
+        log.info("%s: %s (%s: %s)", target.cpu, r.path, r.platform, r.reason)
+    return retagged
+
+
+def _run_bazel(command: BazelCommand, workspace: Path, what: str) -> proc.Result:
+    argv = command.argv()
+    if command.command == "info":
+        argv = argv[: argv.index("--")] + list(command.targets)  # `info` takes no "--"
+    result = proc.run(argv, cwd=workspace, stream=command.command == "build")
+    if result.returncode != 0:
+        detail = "" if command.command == "build" else f": {result.stderr.strip()[-500:]}"
+        raise BuildError(
+            f"{what} failed with exit code {result.returncode}{detail}",
+            "see the Bazel output above",
+        )
+    return result
+
+
+def build_local(
+    root: Path, targets: list[Target], settings: config.Settings, env: Mapping[str, str],
+    result: BuildResult,
+) -> None:
+    """Bazel build, cquery for the outputs, ELF check, then packaging and retag."""
+    for plan in result.plans:
+        cpu = plan.target.cpu
+        log.info("==> %s: bazel build (%s mode, Bazel %s)", cpu, plan.mode.value,
+                 plan.bazel_version)
+        _run_bazel(plan.build, root, f"bazel build for {cpu}")
+        files = _run_bazel(plan.cquery, root, f"bazel cquery for {cpu}").stdout.split()
+        execroot = Path(_run_bazel(plan.info, root, "bazel info").stdout.strip())
+        paths = [execroot / f for f in files]
+        result.outputs[cpu] = elf.check_files(paths, plan.target)
+        if not result.outputs[cpu]:
+            log.warning("%s: the build produced no ELF files to check", cpu)
+        for path in result.outputs[cpu]:
+            log.info("%s: %s ok (%s)", cpu, path.relative_to(execroot), plan.target.triple)
+        if settings["package_command"]:
+            result.wheels[cpu] = package_and_retag(root, plan.target, settings, env)

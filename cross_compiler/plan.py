@@ -1,0 +1,126 @@
+"""The container request for a build, assembled in full before anything runs. Pure."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cross_compiler.errors import ConfigError
+from cross_compiler.image import LABEL
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerRequest:
+    image: str
+    command: tuple[str, ...]
+    mounts: tuple[Mount, ...]
+    env: Mapping[str, str]
+    user: str | None
+    working_dir: str
+    labels: Mapping[str, str]
+    network_mode: str = "bridge"
+    secret_env: tuple[str, ...] = field(default=())  # names whose values are never printed
+
+    def describe(self) -> list[str]:
+        """Human-readable lines for --dry-run (secrets masked)."""
+        lines = [f"image: {self.image}", f"user: {self.user or 'image default (root)'}",
+                 f"network: {self.network_mode}", f"workdir: {self.working_dir}"]
+        lines += [f"mount: {m.source} -> {m.target}{' (ro)' if m.read_only else ''}"
+                  for m in self.mounts]
+        lines += [f"env: {k}={'***' if k in self.secret_env else v}"
+                  for k, v in sorted(self.env.items())]
+        lines += [f"label: {k}={v}" for k, v in sorted(self.labels.items())]
+        lines.append("command: " + shlex.join(self.command))
+        return lines
+
+
+@dataclass(frozen=True)
+class CacheLayout:
+    """Persistent Bazel state for one builder image, at stable absolute paths."""
+
+    root: Path
+
+    @property
+    def output_user_root(self) -> Path:
+        return self.root / "bazel"
+
+    @property
+    def disk_cache(self) -> Path:
+        return self.root / "disk"
+
+    @property
+    def repository_cache(self) -> Path:
+        return self.root / "repo"
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    def dirs(self) -> list[Path]:
+        return [self.output_user_root, self.disk_cache, self.repository_cache, self.home]
+
+
+def cache_layout(cache_root: Path, image_tag: str) -> CacheLayout:
+    # Keyed by image: a different compiler set never reads another's outputs.
+    return CacheLayout(cache_root / image_tag.split(":")[-1])
+
+
+def allowed_env(entries: Sequence[str], host_env: Mapping[str, str]) -> dict[str, str]:
+    """``NAME`` takes the host's value, ``NAME=value`` sets one; nothing else passes."""
+    env: dict[str, str] = {}
+    for entry in entries:
+        name, sep, value = entry.partition("=")
+        if not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+            raise ConfigError(f"--env {entry!r}: not a valid variable name",
+                              "use NAME or NAME=value")
+        if sep:
+            env[name] = value
+        elif name in host_env:
+            env[name] = host_env[name]
+        else:
+            raise ConfigError(f"--env {name}: not set in this environment",
+                              f"export {name} or pass {name}=value")
+    return env
+
+
+def container_request(
+    *,
+    image: str,
+    workspace: Path,
+    layout: CacheLayout,
+    inner_command: Sequence[str],
+    settings_env: Mapping[str, str],
+    passed_env: Mapping[str, str],
+    uid: int,
+    gid: int,
+    rootless: bool,
+    network_mode: str = "bridge",
+    secret_env: Sequence[str] = (),
+) -> ContainerRequest:
+    """Workspace and caches at the same absolute paths as on the host; the invoking user's
+    uid:gid on a rootful engine (so nothing in the workspace becomes root-owned)."""
+    as_user = None if (rootless or uid == 0) else f"{uid}:{gid}"
+    env = {
+        **passed_env,
+        **settings_env,
+        "HOME": str(layout.home),
+        # The uid may have no passwd entry in the image; Bazel needs a user name.
+        "USER": f"u{uid}" if as_user else "root",
+        "CROSS_COMPILER_IN_CONTAINER": "1",
+    }
+    mounts = (Mount(str(workspace), str(workspace)), Mount(str(layout.root), str(layout.root)))
+    return ContainerRequest(
+        image=image, command=tuple(inner_command), mounts=mounts, env=env, user=as_user,
+        working_dir=str(workspace),
+        labels={LABEL: "1", f"{LABEL}.workspace": str(workspace)},
+        network_mode=network_mode, secret_env=tuple(secret_env),
+    )
