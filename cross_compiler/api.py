@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import config, debroot, probe, resources, smoke
+from cross_compiler import config, debroot, probe, resources
 from cross_compiler.errors import ConfigError
 from cross_compiler.localbuild import BuildResult, build_local, plan_build, probe_bazel
 from cross_compiler.render import PACKAGE, RenderRequest, render_toolchain
-from cross_compiler.targets import load_targets
+from cross_compiler.targets import load_target_file, load_targets
 from cross_compiler.wheel import RetagResult, retag_wheel
 from cross_compiler.workspace import (
     TreeChanges,
@@ -176,7 +176,10 @@ def retag(
     out_dir: Path | None = None, verify: bool = True,
 ) -> list[RetagResult]:
     """Retag each wheel for ``cpu``; all are checked before any output is written."""
-    (target,) = load_targets([cpu], config.toolchains_dir(env))
+    catalogue = config.toolchains_dir(env)
+    native = catalogue / "native" / f"{cpu}.toml"
+    # The build machine's own arch is no cross target, but its wheels can be retagged too.
+    target = load_target_file(native) if native.is_file() else load_targets([cpu], catalogue)[0]
     if not wheels:
         raise ConfigError("no wheel given", "pass the path of a .whl file")
     if platform != "auto" and not platform.endswith("_" + target.wheel_arch):
@@ -192,6 +195,8 @@ def retag(
 
 def test_wheel(wheel: Path, cpu: str, env: Mapping[str, str], command: str = "") -> list[str]:
     """Install and import ``wheel`` in the target's CPython under qemu-user."""
+    from cross_compiler import smoke  # imports PyPI's installer: only for this command
+
     (target,) = load_targets([cpu], config.toolchains_dir(env))
     return smoke.smoke_test(wheel, target, config.cache_dir(env), command)
 

@@ -6,9 +6,10 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
+if TYPE_CHECKING:
+    import jinja2
 
 from cross_compiler import __version__, starlark
 from cross_compiler.targets import Target
@@ -58,6 +59,8 @@ class RenderRequest:
 
 
 def _environment() -> jinja2.Environment:
+    import jinja2  # imported when rendering, not by every command
+
     from cross_compiler.resources import templates_dir
 
     env = jinja2.Environment(

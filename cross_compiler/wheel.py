@@ -13,10 +13,12 @@ import struct
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
-from cross_compiler import elf, manylinux
+from cross_compiler import elf
 from cross_compiler.targets import Target
 from cross_compiler.wheeltags import (
     WheelError,
@@ -27,7 +29,14 @@ from cross_compiler.wheeltags import (
     new_wheel_metadata,
     parse_wheel_metadata,
 )
-from cross_compiler.zipio import FLAG_ENCRYPTED, Member, RawZipWriter, ZipIOError
+from cross_compiler.zipio import (
+    FLAG_ENCRYPTED,
+    Member,
+    RawZipWriter,
+    ZipIOError,
+    read_head,
+    verbatim_ok,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +53,7 @@ class RetagResult:
 
 
 def _safe_name(name: str, wheel: str) -> None:
-    path = PurePosixPath(name)
-    if name.startswith("/") or "\\" in name or ".." in path.parts or (
+    if name.startswith("/") or "\\" in name or ".." in name.split("/") or (
         len(name) > 1 and name[1] == ":"
     ):
         raise WheelError(f"{wheel}: unsafe member path {name!r}", "refusing to process it")
@@ -94,16 +102,29 @@ def _dist_info(members: list[Member], name: WheelName, wheel: str) -> str:
     return candidates[0]
 
 
-def verify_binaries(zf: zipfile.ZipFile, members: list[Member], target: Target,
-                    wheel: str) -> list[str]:
+def _heads(path: Path, zf: zipfile.ZipFile, members: list[Member]) -> Iterator[
+        tuple[Member, elf.ElfHeader]]:
+    """Each ELF member with its header, read from the raw archive (one cheap read each)."""
+    with path.open("rb") as f:
+        for m in members:
+            if m.name.endswith("/") or m.file_size < 52:
+                continue
+            try:
+                head = read_head(f, m)
+            except ZipIOError as e:
+                raise WheelError(f"{path.name}: {e.message}") from e
+            if head is None:
+                head = _read(zf, m.name, path.name, 64)
+            header = elf.parse_header(head)
+            if header is not None:
+                yield m, header
+
+
+def verify_binaries(path: Path, zf: zipfile.ZipFile, members: list[Member],
+                    target: Target) -> list[str]:
     """Every ELF member must be for the target; returns the ELF member names."""
-    elves = []
-    for m in members:
-        if m.name.endswith("/"):
-            continue
-        header = elf.parse_header(_read(zf, m.name, wheel, 64))
-        if header is None:
-            continue
+    elves, wheel = [], path.name
+    for m, header in _heads(path, zf, members):
         problem = elf.mismatch(header, target.elf)
         if problem:
             raise WheelError(f"{wheel}: {m.name} {problem}",
@@ -114,15 +135,59 @@ def verify_binaries(zf: zipfile.ZipFile, members: list[Member], target: Target,
 
 
 def infer_platform(zf: zipfile.ZipFile, elves: list[str], target: Target,
-                   wheel: str) -> manylinux.PlatformChoice:
+                   wheel: str) -> tuple[str, str]:
+    from cross_compiler import manylinux  # pyelftools: only when inferring
+
     needs = []
     for name in elves:
         try:
             needs.append(manylinux.read_needs(io.BytesIO(_read(zf, name, wheel))))
         except ValueError as e:
-            return manylinux.PlatformChoice(f"linux_{target.wheel_arch}", f"{name}: {e}")
+            return f"linux_{target.wheel_arch}", f"{name}: {e}"
     bundled = {PurePosixPath(n).name for n in elves}
-    return manylinux.choose_platform(needs, target.wheel_arch, bundled)
+    choice = manylinux.choose_platform(needs, target.wheel_arch, bundled)
+    return choice.tag, choice.reason
+
+
+def _central_start(zf: zipfile.ZipFile) -> int:
+    return int(zf.start_dir)  # where the central directory begins: the end of the records
+
+
+def _write_members(writer: RawZipWriter, src: BinaryIO, members: list[Member],
+                   records_end: int, replaced: dict[str, bytes], renames: dict[str, str],
+                   dropped: set[str]) -> None:
+    """Members in file order; consecutive unchanged ones go out as one verbatim range."""
+    ordered = sorted(members, key=lambda m: m.header_offset)
+    ends = [m.header_offset for m in ordered[1:]] + [records_end]
+    run: list[Member] = []
+    run_end = 0
+
+    def flush() -> None:
+        nonlocal run
+        if run:
+            writer.copy_records(src, run, run_end)
+            run = []
+
+    for m, end in zip(ordered, ends, strict=True):
+        if end < m.header_offset:
+            raise ZipIOError(f"member {m.name!r} overlaps the next one")
+        unchanged = m.name not in replaced and m.name not in renames and m.name not in dropped
+        if unchanged and verbatim_ok(src, m, end):
+            if run and run_end != m.header_offset:
+                flush()
+            run.append(m)
+            run_end = end
+            continue
+        flush()
+        if m.name in dropped:
+            continue
+        if m.name in replaced:
+            writer.write_new(m, replaced[m.name])
+        elif m.name in renames:
+            writer.rename_raw(src, m, renames[m.name])
+        else:
+            writer.copy_raw(src, m)
+    flush()
 
 
 def retag_wheel(path: Path, out_dir: Path, target: Target, platform: str = "auto",
@@ -141,16 +206,15 @@ def retag_wheel(path: Path, out_dir: Path, target: Target, platform: str = "auto
                 raise WheelError(f"{path.name}: missing {needed}", "the wheel is incomplete")
         metadata = parse_wheel_metadata(_read(zf, wheel_member, path.name), wheel_member)
         check_tags_agree(name, metadata, wheel_member)
-        elves = verify_binaries(zf, members, target, path.name) if verify else [
-            m.name for m in members if elf.parse_header(_read(zf, m.name, path.name, 64))
-        ]
+        elves = (verify_binaries(path, zf, members, target) if verify
+                 else [m.name for m, _ in _heads(path, zf, members)])
         if platform == "auto":
-            choice = infer_platform(zf, elves, target, path.name)
+            choice_tag, reason = infer_platform(zf, elves, target, path.name)
         else:
-            choice = manylinux.PlatformChoice(platform, "requested")
-        log.info("%s: platform %s (%s)", path.name, choice.tag, choice.reason)
+            choice_tag, reason = platform, "requested"
+        log.info("%s: platform %s (%s)", path.name, choice_tag, reason)
         was_pure = name.platforms == ("any",)
-        new_name = name.with_platforms([choice.tag])
+        new_name = name.with_platforms([choice_tag])
         renames = {m.name: r for m in members
                    if (r := extension_rename(m.name, target.triple)) is not None}
         new_wheel = new_wheel_metadata(metadata, new_name, pure_to_platform=was_pure)
@@ -164,19 +228,12 @@ def retag_wheel(path: Path, out_dir: Path, target: Target, platform: str = "auto
                              "pass a different --out-dir")
         fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{new_name.filename()}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+            # Unbuffered: runs of unchanged records are copied by the kernel at its offset.
+            with os.fdopen(fd, "wb", buffering=0) as out, path.open("rb") as src:
                 writer = RawZipWriter(out)
-                for m in members:
-                    if m.name in dropped:
-                        continue
-                    if m.name == wheel_member:
-                        writer.write_new(m, new_wheel)
-                    elif m.name == record_member:
-                        writer.write_new(m, record)
-                    elif m.name in renames:
-                        writer.rename_raw(src, m, renames[m.name])
-                    else:
-                        writer.copy_raw(src, m)
+                replaced = {wheel_member: new_wheel, record_member: record}
+                _write_members(writer, src, members, _central_start(zf), replaced,
+                               renames, dropped)
                 writer.finish(zf.comment)
             os.chmod(tmp, 0o644)
             os.replace(tmp, dest)
@@ -186,4 +243,4 @@ def retag_wheel(path: Path, out_dir: Path, target: Target, platform: str = "auto
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-    return RetagResult(dest, choice.tag, choice.reason, renames, tuple(elves))
+    return RetagResult(dest, choice_tag, reason, renames, tuple(elves))

@@ -7,6 +7,8 @@ ZIP64 records whenever a size, offset or count needs them; never writes data des
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import struct
 import zipfile
 import zlib
@@ -63,14 +65,75 @@ class Member:
         )
 
 
-def data_offset(f: BinaryIO, member: Member) -> int:
-    """Where the member's stored bytes start (after its local header)."""
+def _local_header(f: BinaryIO, member: Member) -> tuple[int, bytes]:
     f.seek(member.header_offset)
     header = f.read(30)
     if len(header) != 30 or struct.unpack("<I", header[:4])[0] != LOCAL_SIG:
         raise ZipIOError(f"member {member.name!r} has no valid local header (truncated archive?)")
     name_len, extra_len = struct.unpack("<HH", header[26:30])
-    return member.header_offset + 30 + int(name_len) + int(extra_len)
+    return member.header_offset + 30 + int(name_len) + int(extra_len), f.read(int(name_len))
+
+
+def data_offset(f: BinaryIO, member: Member) -> int:
+    """Where the member's stored bytes start (after its local header)."""
+    return _local_header(f, member)[0]
+
+
+def verbatim_ok(f: BinaryIO, member: Member, record_end: int) -> bool:
+    """Can the member's whole local record, [header_offset, record_end), be copied as is?
+
+    Yes when it holds exactly its local header (same name as the central directory),
+    its data and at most a data descriptor: then only its offset changes.
+    """
+    start, local_name = _local_header(f, member)
+    data_end = start + member.compress_size
+    slack = record_end - data_end
+    if local_name != member.name.encode("utf-8") and local_name != member.name.encode("cp437",
+                                                                                        "replace"):
+        return False
+    if member.flags & FLAG_DATA_DESCRIPTOR:
+        return slack in (12, 16, 20, 24)
+    return slack == 0
+
+
+def copy_range(src: BinaryIO, dst: BinaryIO, start: int, length: int) -> None:
+    """Copy bytes between files in the kernel where it can (copy_file_range), else by chunks.
+    ``dst`` must be unbuffered so its position stays that of its descriptor."""
+    src_fd, dst_fd = src.fileno(), dst.fileno()
+    offset, left = start, length
+    try:
+        while left:
+            copied = os.copy_file_range(src_fd, dst_fd, left, offset_src=offset)
+            if copied == 0:
+                raise ZipIOError("the archive ends inside a member (truncated)")
+            offset += copied
+            left -= copied
+        return
+    except OSError:
+        pass  # not supported here (old kernel, other file system): copy through user space
+    src.seek(offset)
+    while left:
+        chunk = src.read(min(_COPY_CHUNK, left))
+        if not chunk:
+            raise ZipIOError("the archive ends inside a member (truncated)")
+        dst.write(chunk)
+        left -= len(chunk)
+
+
+def read_head(f: BinaryIO, member: Member, size: int = 64) -> bytes | None:
+    """The first ``size`` uncompressed bytes, straight from the stored data (no zipfile
+    overhead: a wheel can have tens of thousands of members). None for methods other
+    than stored and deflated, which the caller reads the slow way."""
+    if member.method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return None
+    f.seek(data_offset(f, member))
+    raw = f.read(min(member.compress_size, 4096))
+    if member.method == zipfile.ZIP_STORED:
+        return raw[:size]
+    try:
+        return zlib.decompressobj(-15).decompress(raw, size)
+    except zlib.error as e:
+        raise ZipIOError(f"member {member.name!r} is damaged ({e})") from e
 
 
 def deflate(data: bytes) -> tuple[bytes, int]:
@@ -131,6 +194,14 @@ class RawZipWriter:
             self._out.write(chunk)
             remaining -= len(chunk)
 
+    def copy_records(self, src: BinaryIO, run: list[Member], end: int) -> None:
+        """Copy the whole local records of consecutive members verbatim, one range."""
+        start, base = run[0].header_offset, self._out.tell()
+        for m in run:
+            placed = dataclasses.replace(m, header_offset=base + m.header_offset - start)
+            self._central.append(self._central_header(placed, m.name.encode("utf-8")))
+        copy_range(src, self._out, start, end - start)
+
     def rename_raw(self, src: BinaryIO, m: Member, new_name: str) -> None:
         self.copy_raw(src, Member(**{**m.__dict__, "name": new_name}))
 
@@ -145,8 +216,7 @@ class RawZipWriter:
 
     def finish(self, comment: bytes = b"") -> None:
         cd_offset = self._out.tell()
-        for header in self._central:
-            self._out.write(header)
+        self._out.write(b"".join(self._central))
         cd_size = self._out.tell() - cd_offset
         count = len(self._central)
         if count >= MAX16 or cd_size >= MAX32 or cd_offset >= MAX32:
