@@ -124,7 +124,7 @@ def build(
         dockerrun.build_in_container(root, targets, settings, env, result, dry_run)
         return result
     setup = probe_bazel(settings["bazel"])
-    result.plans = [plan_build(root, t, settings, setup) for t in targets]
+    result.plans = [plan_build(root, t, settings, setup, env) for t in targets]
     rendered = render(root, [t.cpu for t in targets], env, dry_run=dry_run)
     result.rendered = sorted(rendered.files)
     result.changed = list(rendered.changes.written)
@@ -142,6 +142,7 @@ def write_result_json(result: BuildResult, path: Path) -> None:
         "wheels": {cpu: [{"path": str(w.path), "platform": w.platform, "reason": w.reason,
                           "renamed": w.renamed} for w in wheels]
                    for cpu, wheels in result.wheels.items()},
+        "bazel": result.bazel,
     }
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2))
@@ -169,6 +170,36 @@ def clean(remove: bool) -> dict[str, list[str]]:
     if remove:
         container.remove_tool_resources(client)
     return found
+
+
+def show_config(workspace: Path | None, env: Mapping[str, str],
+                cli: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
+    """(key, value, where it came from) for every setting."""
+    root = check_workspace(workspace or default_workspace(config.cache_dir(env)))
+    file_values, file_name = config.read_config_file(root)
+    settings = config.resolve(file_values, file_name, env, cli)
+    return [(key, r.value, r.source) for key, r in settings.values.items()]
+
+
+def release(
+    workspace: Path | None, cpus: list[str], env: Mapping[str, str], cli: Mapping[str, Any],
+    *, out_dir: Path | None = None, fail_fast: bool = False,
+) -> tuple[Path, list[Any]]:
+    """Build, retag and smoke-test every target into ``out_dir`` (default <ws>/release)."""
+    from cross_compiler import release as rel
+
+    targets = load_targets(cpus, config.toolchains_dir(env))
+    root = check_workspace(workspace or default_workspace(config.cache_dir(env)))
+    file_values, file_name = config.read_config_file(root)
+    runner = choose_runner(config.resolve(file_values, file_name, env, cli)["runner"], env)
+    fixed = {**cli, "runner": runner}
+    outcomes = rel.release(
+        targets, root, (out_dir or root / "release").resolve(),
+        build_one=lambda t: build(root, [t.cpu], env, fixed),
+        smoke_one=lambda wheel, t: test_wheel(wheel, t.cpu, env),
+        fail_fast=fail_fast, runner=runner,
+    )
+    return (out_dir or root / "release").resolve(), outcomes
 
 
 def retag(

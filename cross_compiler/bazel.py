@@ -102,6 +102,36 @@ class BazelCommand:
     def argv(self) -> list[str]:
         return [self.bazel, *self.startup, self.command, *self.flags, "--", *self.targets]
 
+    def display(self) -> list[str]:
+        """argv for printing: secret values (remote headers) masked."""
+        return [mask_secret(a) for a in self.argv()]
+
+
+SECRET_FLAGS = ("--remote_header=", "--remote_cache_header=", "--remote_exec_header=")
+
+
+def mask_secret(arg: str) -> str:
+    for prefix in SECRET_FLAGS:
+        if arg.startswith(prefix):
+            return prefix + "***"
+    return arg
+
+
+def remote_flags(cache: str, upload: bool, executor: str, instance: str,
+                 header: str) -> tuple[str, ...]:
+    """Bazel's own remote protocol: a shared cache, and remote execution passed through."""
+    flags: list[str] = []
+    if cache:
+        flags += [f"--remote_cache={cache}",
+                  f"--remote_upload_local_results={'true' if upload else 'false'}"]
+    if executor:
+        flags.append(f"--remote_executor={executor}")
+    if instance:
+        flags.append(f"--remote_instance_name={instance}")
+    if header and (cache or executor):
+        flags.append(f"--remote_header={header}")
+    return tuple(flags)
+
 
 def build_flags(
     target: Target,

@@ -19,7 +19,7 @@ from invoke import Collection, Exit, Program, task  # type: ignore[attr-defined]
 
 from cross_compiler import __version__, api
 from cross_compiler.config import cache_dir
-from cross_compiler.errors import CrossCompilerError, DriftError
+from cross_compiler.errors import BuildError, CrossCompilerError, DriftError
 from cross_compiler.targets import parse_cpu_list
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -97,31 +97,51 @@ _BUILD_FLAGS = {
     "bazel_startup_option": "bazel_startup_options", "package_command": "package_command",
     "dist_dir": "dist_dir", "platform": "platform", "env": "env", "cache_dir": "cache_dir",
     "base_image": "base_image", "extra_package": "extra_packages", "network": "network",
+    "remote_cache": "remote_cache", "remote_header_env": "remote_header_env",
+    "remote_executor": "remote_executor", "remote_instance_name": "remote_instance_name",
 }
+_BUILD_HELP = {
+    "cpu": _CPU_HELP,
+    "workspace": _WS_HELP,
+    "runner": "where Bazel runs: docker, local, or auto (docker when an engine answers)",
+    "target": "Bazel label to build (repeatable; default from cross_compiler.toml or //...)",
+    "bazel_mode": "auto (by Bazel version), legacy (--crosstool_top) or platforms",
+    "compilation_mode": "Bazel --compilation_mode (default opt)",
+    "bazel_flag": "extra Bazel build flag (repeatable)",
+    "bazel_startup_option": "Bazel startup option (repeatable)",
+    "package_command": "command that writes wheels into {out} after the build",
+    "no_package": "skip the packaging command configured for the workspace",
+    "dist_dir": "where retagged wheels go (default <workspace>/dist)",
+    "platform": "wheel platform tag: auto (manylinux_2_X_<arch> if it fits) or a tag",
+    "env": "docker runner: pass NAME (from here) or NAME=value into the container",
+    "cache_dir": "docker runner: where Bazel's caches persist (default <cache>/docker)",
+    "base_image": "docker runner: base of the builder image (default debian:bookworm)",
+    "extra_package": "docker runner: another Debian package for the image (repeatable)",
+    "network": "docker runner: bridge (default) or host",
+    "remote_cache": "Bazel remote cache URL (http://, https://, grpc://, grpcs://)",
+    "remote_header_env": "env variable holding a 'Name=value' header for the remote cache",
+    "no_remote_upload": "read from the remote cache but do not upload local results",
+    "remote_executor": "Bazel remote executor URL (bazel-remote, Buildbarn, BuildBuddy…)",
+    "remote_instance_name": "remote execution instance name",
+}
+
+
+def _build_cli(given: dict[str, Any]) -> dict[str, Any]:
+    """Settings given on the command line (empty values mean: not given)."""
+    cli = {setting: given[flag] for flag, setting in _BUILD_FLAGS.items() if given.get(flag)}
+    if given.get("no_package"):
+        cli["package_command"] = ""
+    if given.get("no_remote_upload"):
+        cli["remote_upload"] = "false"
+    return cli
 
 
 @task(
     iterable=["target", "bazel_flag", "bazel_startup_option", "env", "extra_package"],
     help={
-        "cpu": _CPU_HELP,
-        "workspace": _WS_HELP,
-        "runner": "where Bazel runs: docker, local, or auto (docker when an engine answers)",
-        "target": "Bazel label to build (repeatable; default from cross_compiler.toml or //...)",
-        "bazel_mode": "auto (by Bazel version), legacy (--crosstool_top) or platforms",
-        "compilation_mode": "Bazel --compilation_mode (default opt)",
-        "bazel_flag": "extra Bazel build flag (repeatable)",
-        "bazel_startup_option": "Bazel startup option (repeatable)",
+        **_BUILD_HELP,
         "dry_run": "print the rendered files (or the container request) and the exact Bazel "
                    "argv, run nothing",
-        "package_command": "command that writes wheels into {out} after the build",
-        "no_package": "skip the packaging command configured for the workspace",
-        "dist_dir": "where retagged wheels go (default <workspace>/dist)",
-        "platform": "wheel platform tag: auto (manylinux_2_X_<arch> if it fits) or a tag",
-        "env": "docker runner: pass NAME (from here) or NAME=value into the container",
-        "cache_dir": "docker runner: where Bazel's caches persist (default <cache>/docker)",
-        "base_image": "docker runner: base of the builder image (default debian:bookworm)",
-        "extra_package": "docker runner: another Debian package for the image (repeatable)",
-        "network": "docker runner: bridge (default) or host",
         "result_json": "also write what was built to this JSON file",
     },
 )
@@ -132,13 +152,12 @@ def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
           dry_run: bool = False, package_command: str = "", no_package: bool = False,
           dist_dir: str = "", platform: str = "", env: list[str] | None = None,
           cache_dir: str = "", base_image: str = "", extra_package: list[str] | None = None,
-          network: str = "", result_json: str = "") -> None:
+          network: str = "", result_json: str = "", remote_cache: str = "",
+          remote_header_env: str = "", no_remote_upload: bool = False,
+          remote_executor: str = "", remote_instance_name: str = "") -> None:
     """Cross-compile a Bazel workspace for the target cpu(s), check every binary, and
     retag the wheels its packaging command makes."""
-    given = locals()
-    cli = {setting: given[flag] for flag, setting in _BUILD_FLAGS.items() if given[flag]}
-    if no_package:
-        cli["package_command"] = ""
+    cli = _build_cli(locals())
     result = api.build(_workspace(workspace), parse_cpu_list(cpu), dict(os.environ), cli,
                        dry_run=dry_run, result_json=Path(result_json) if result_json else None)
     if dry_run:
@@ -151,7 +170,7 @@ def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
                 print(f"{rel}  [{'changed' if rel in result.changed else 'unchanged'}]")
         for plan in result.plans:
             print(f"# {plan.target.cpu} ({plan.mode.value} mode), in {plan.workspace}:")
-            print(shlex.join(plan.build.argv()))
+            print(shlex.join(plan.build.display()))
         return
     for cpu_name, files in result.outputs.items():
         for path in files:
@@ -189,6 +208,58 @@ def clean(c: Any, yes: bool = False) -> None:
             print(f"{'removed' if yes else 'would remove'} {kind[:-1]} {name}")
     if not yes:
         print("(dry run: pass --yes to remove)")
+
+
+@task(
+    iterable=["target", "bazel_flag", "bazel_startup_option", "env", "extra_package"],
+    help={
+        **_BUILD_HELP,
+        "cpu": "target cpus, comma-separated, or all (default all)",
+        "out_dir": "where artifacts, SHA256SUMS and manifest.json go (default <ws>/release)",
+        "json": "print the summary as JSON (for CI systems) instead of a table",
+        "fail_fast": "stop at the first failing target",
+    },
+)
+@_errors_to_exit
+def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
+            json: bool = False, fail_fast: bool = False, runner: str = "",
+            target: list[str] | None = None, bazel_mode: str = "", compilation_mode: str = "",
+            bazel_flag: list[str] | None = None, bazel_startup_option: list[str] | None = None,
+            package_command: str = "", no_package: bool = False, dist_dir: str = "",
+            platform: str = "", env: list[str] | None = None, cache_dir: str = "",
+            base_image: str = "", extra_package: list[str] | None = None, network: str = "",
+            remote_cache: str = "", remote_header_env: str = "", no_remote_upload: bool = False,
+            remote_executor: str = "", remote_instance_name: str = "") -> None:
+    """Release build: every target built, retagged and smoke-tested, with SHA256SUMS and a
+    provenance manifest; exits non-zero if any target failed."""
+    from cross_compiler import release as rel
+
+    cli = _build_cli(locals())
+    where, outcomes = api.release(_workspace(workspace), parse_cpu_list(cpu),
+                                  dict(os.environ), cli,
+                                  out_dir=Path(out_dir) if out_dir else None,
+                                  fail_fast=fail_fast)
+    print(rel.summary_json(outcomes) if json else rel.summary_table(outcomes))
+    failed = [o.cpu for o in outcomes if o.status != "ok"]
+    if failed:
+        raise BuildError(f"release failed for {', '.join(failed)} (artifacts of the others are "
+                         f"in {where})", "see the summary above")
+    if not json:
+        print(f"artifacts, SHA256SUMS and manifest.json in {where}")
+
+
+@task(
+    help={"show": "print every resolved setting and where it came from",
+          "workspace": _WS_HELP},
+)
+@_errors_to_exit
+def config(c: Any, show: bool = False, workspace: str = "") -> None:
+    """Show the resolved settings: defaults < cross_compiler.toml < CROSS_COMPILER_* < CLI."""
+    rows = api.show_config(_workspace(workspace), dict(os.environ), {})
+    width = max(len(k) for k, _, _ in rows)
+    for key, value, source in rows:
+        text = " ".join(value) if isinstance(value, list) else value
+        print(f"{key.ljust(width)}  {text!s:40}  ({source})")
 
 
 @task(help={"cpu": _CPU_HELP})
@@ -242,7 +313,8 @@ def test_wheel(c: Any, wheel: str, cpu: str = "aarch64", command: str = "") -> N
     print(f"{wheel}: ok on {cpu} (imported {', '.join(modules)})")
 
 
-ns = Collection(toolchain, build, image, clean, retag, test_wheel, fetch_python)
+ns = Collection(toolchain, build, release, image, clean, retag, test_wheel, config,
+                fetch_python)
 
 
 def main() -> None:

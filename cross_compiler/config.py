@@ -43,7 +43,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("env", list, [], "environment passed into the container: NAME or NAME=value"),
     Setting("cache_dir", str, "",
             "persistent Bazel caches for the docker runner (default <user cache>/docker)"),
-    Setting("network", str, "bridge", "container network: bridge or host"),
+    Setting("network", str, "bridge",
+            "container network: bridge or host (host is chosen for a loopback remote cache)"),
+    Setting("remote_cache", str, "", "Bazel remote cache URL (http(s):// or grpc(s)://)"),
+    Setting("remote_header_env", str, "",
+            "name of an environment variable holding a header for the remote cache/executor, "
+            "e.g. 'Authorization=Bearer …' (its value is never printed)"),
+    Setting("remote_upload", str, "true", "upload local results to the remote cache"),
+    Setting("remote_executor", str, "", "Bazel remote executor URL (grpc://…)"),
+    Setting("remote_instance_name", str, "", "remote execution instance name"),
     Setting("package_command", str, "",
             "run after the build to make wheels into {out}, e.g. bazel-bin/pkg/build {out}"),
     Setting("dist_dir", str, "dist", "where retagged wheels go, relative to the workspace"),
@@ -55,6 +63,7 @@ _CHOICES = {
     "compilation_mode": ("opt", "dbg", "fastbuild"),
     "runner": ("auto", "local", "docker"),
     "network": ("bridge", "host"),
+    "remote_upload": ("true", "false"),
 }
 
 

@@ -66,6 +66,10 @@ def image_exists(client: docker.DockerClient, tag: str) -> bool:
     return True
 
 
+def image_id(client: docker.DockerClient, tag: str) -> str:
+    return str(client.images.get(tag).id)
+
+
 def _debootstrap_suite(base_image: str) -> str | None:
     repo, _, tag = base_image.partition(":")
     if repo in ("debian", "docker.io/library/debian") and tag and tag.isalpha():

@@ -8,6 +8,7 @@ import logging
 import os
 import shlex
 import sys
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 
 # Settings forwarded into the container as CROSS_COMPILER_* (already resolved on the host).
 FORWARDED = ("targets", "bazel_mode", "compilation_mode", "bazel_flags",
-             "bazel_startup_options", "package_command", "dist_dir", "platform")
+             "bazel_startup_options", "package_command", "dist_dir", "platform",
+             "remote_cache", "remote_header_env", "remote_upload", "remote_executor",
+             "remote_instance_name")
 RESULT_FILE = "result.json"
 
 
@@ -75,17 +78,34 @@ def plan_container(root: Path, targets: list[Target], settings: config.Settings,
                    env: Mapping[str, str], spec: ImageSpec, rootless: bool,
                    extra_args: list[str]) -> tuple[ContainerRequest, CacheLayout]:
     layout = cache_layout(docker_cache_root(settings, env), spec.tag)
+    passed = allowed_env(settings["env"], env)
+    secrets = []
+    if settings["remote_header_env"]:
+        name = settings["remote_header_env"]
+        passed.update(allowed_env([name], env))
+        secrets.append(name)
+    network = settings["network"]
+    if network != "host" and any(_is_loopback(settings[k])
+                                 for k in ("remote_cache", "remote_executor")):
+        log.info("remote endpoint on this machine's loopback: the container uses the host "
+                 "network")
+        network = "host"
     inner = ["cross-compiler", "build", "--runner=local",
              "--cpu=" + ",".join(t.cpu for t in targets), f"--workspace={root}",
              f"--result-json={layout.root / RESULT_FILE}", *extra_args]
     request = make_request(
         image=spec.tag, workspace=root, layout=layout, inner_command=inner,
         settings_env=_settings_env(settings, layout),
-        passed_env=allowed_env(settings["env"], env),
+        passed_env=passed,
         uid=os.getuid(), gid=os.getgid(), rootless=rootless,
-        network_mode=settings["network"],
+        network_mode=network, secret_env=secrets,
     )
     return request, layout
+
+
+def _is_loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 def build_in_container(root: Path, targets: list[Target], settings: config.Settings,
@@ -106,6 +126,7 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
             log.info("builder image %s is not built yet; `invoke image` builds it", spec.tag)
         return
     container.build_image(client, spec, functools.partial(download_wheels, spec.requirements))
+    result.image_id = container.image_id(client, spec.tag)
     _make_dirs(layout)
     result_file = layout.root / RESULT_FILE
     result_file.unlink(missing_ok=True)
@@ -131,6 +152,7 @@ def _collect(result_file: Path, targets: list[Target], result: BuildResult) -> N
     by_cpu = {t.cpu: t for t in targets}
     for cpu, paths in data.get("outputs", {}).items():
         result.outputs[cpu] = elf.check_files([Path(p) for p in paths], by_cpu[cpu])
+    result.bazel.update(data.get("bazel", {}))
     for cpu, wheels in data.get("wheels", {}).items():
         result.wheels[cpu] = [RetagResult(Path(w["path"]), w["platform"], w["reason"],
                                           dict(w.get("renamed", {})), ()) for w in wheels]

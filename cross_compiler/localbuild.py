@@ -9,10 +9,11 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cross_compiler import bazel, config, elf, proc, resources
 from cross_compiler.bazel import BazelCommand, BazelMode, BazelVersion
-from cross_compiler.errors import BuildError, ToolMissingError
+from cross_compiler.errors import BuildError, ConfigError, ToolMissingError
 from cross_compiler.targets import Target
 from cross_compiler.wheel import RetagResult, retag_wheel
 
@@ -72,13 +73,29 @@ class BuildPlan:
     bazel_version: BazelVersion
 
 
+def remote_header(settings: config.Settings, env: Mapping[str, str]) -> str:
+    name = settings["remote_header_env"]
+    if not name:
+        return ""
+    if name not in env:
+        raise ConfigError(f"remote_header_env names {name}, which is not set",
+                          f"export {name}='Header-Name=value'")
+    return env[name]
+
+
 def plan_build(
     workspace: Path, target: Target, settings: config.Settings, setup: BazelSetup,
+    env: Mapping[str, str] | None = None,
 ) -> BuildPlan:
     mode = bazel.choose_mode(setup.version, settings["bazel_mode"])
+    remote = bazel.remote_flags(
+        settings["remote_cache"], settings["remote_upload"] == "true",
+        settings["remote_executor"], settings["remote_instance_name"],
+        remote_header(settings, env or {}),
+    )
     flags = bazel.build_flags(
         target, mode, setup.version, setup.overrides, settings["compilation_mode"],
-        settings["bazel_flags"],
+        [*remote, *settings["bazel_flags"]],
     )
     startup = tuple(settings["bazel_startup_options"])
     labels = tuple(settings["targets"])
@@ -104,6 +121,9 @@ class BuildResult:
     container: list[str] = field(default_factory=list)  # the container request, docker runner
     outputs: dict[str, list[Path]] = field(default_factory=dict)  # cpu -> ELF files checked
     wheels: dict[str, list[RetagResult]] = field(default_factory=dict)  # cpu -> dist wheels
+    # cpu -> {"bazel_version", "bazel_mode", "bazel_argv" (secrets masked)}: provenance
+    bazel: dict[str, dict[str, Any]] = field(default_factory=dict)
+    image_id: str = ""  # the builder image, docker runner
 
 
 def package_argv(command: str, out: Path) -> list[str]:
@@ -162,6 +182,8 @@ def build_local(
         cpu = plan.target.cpu
         log.info("==> %s: bazel build (%s mode, Bazel %s)", cpu, plan.mode.value,
                  plan.bazel_version)
+        result.bazel[cpu] = {"bazel_version": str(plan.bazel_version),
+                             "bazel_mode": plan.mode.value, "bazel_argv": plan.build.display()}
         _run_bazel(plan.build, root, f"bazel build for {cpu}")
         files = _run_bazel(plan.cquery, root, f"bazel cquery for {cpu}").stdout.split()
         execroot = Path(_run_bazel(plan.info, root, "bazel info").stdout.strip())

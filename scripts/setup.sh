@@ -19,7 +19,7 @@ PACKAGES=(
   g++-powerpc64le-linux-gnu g++-s390x-linux-gnu
   qemu-user-static binutils file
   python3 python3-venv python3-dev
-  docker.io debootstrap
+  docker.io debootstrap nginx-light
 )
 
 need_update=""
