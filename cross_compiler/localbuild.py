@@ -173,6 +173,15 @@ def _run_bazel(command: BazelCommand, workspace: Path, what: str) -> proc.Result
     return result
 
 
+def _execution_root(plan: BuildPlan, root: Path) -> Path:
+    """Where cquery's paths are relative to. The workspace's bazel-out symlink points into
+    it (saving a Bazel call); without that symlink (--symlink_prefix...), ask Bazel."""
+    link = root / "bazel-out"
+    if link.is_symlink():
+        return link.resolve().parent
+    return Path(_run_bazel(plan.info, root, "bazel info").stdout.strip())
+
+
 def build_local(
     root: Path, targets: list[Target], settings: config.Settings, env: Mapping[str, str],
     result: BuildResult,
@@ -186,7 +195,7 @@ def build_local(
                              "bazel_mode": plan.mode.value, "bazel_argv": plan.build.display()}
         _run_bazel(plan.build, root, f"bazel build for {cpu}")
         files = _run_bazel(plan.cquery, root, f"bazel cquery for {cpu}").stdout.split()
-        execroot = Path(_run_bazel(plan.info, root, "bazel info").stdout.strip())
+        execroot = _execution_root(plan, root)
         paths = [execroot / f for f in files]
         result.outputs[cpu] = elf.check_files(paths, plan.target)
         if not result.outputs[cpu]:
