@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -161,12 +163,13 @@ def test_files_created_by_the_build_belong_to_the_invoking_user(builder_image: s
     env = {**os.environ, "HOME": str(home), "CROSS_COMPILER_CACHE": str(home / "cache"),
            "CROSS_COMPILER_RUNNER": "docker"}
     env.pop("XDG_CACHE_HOME", None)
-    result = subprocess.run(
-        ["setpriv", f"--reuid={uid}", f"--regid={gid}", f"--groups={docker_gid}", CLI,
-         "build", "--cpu=aarch64", f"--workspace={ws}", "--no-package",
-         "--target=//cli:hello"],
-        env=env, capture_output=True, text=True, check=False, cwd=ws,
-    )
+    with _traversable_by_others(Path(CLI).resolve().parent, Path(__file__).resolve().parent):
+        result = subprocess.run(
+            ["setpriv", f"--reuid={uid}", f"--regid={gid}", f"--groups={docker_gid}", CLI,
+             "build", "--cpu=aarch64", f"--workspace={ws}", "--no-package",
+             "--target=//cli:hello"],
+            env=env, capture_output=True, text=True, check=False, cwd=ws,
+        )
     assert result.returncode == 0, result.stderr[-3000:]
     foreign = [str(p) for p in [ws, *ws.rglob("*")] if os.lstat(p).st_uid != uid]
     assert foreign == []
@@ -174,6 +177,24 @@ def test_files_created_by_the_build_belong_to_the_invoking_user(builder_image: s
     subprocess.run(["bash", "-c", f"cd {ws} && bazel shutdown"], check=False,
                    capture_output=True)
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _traversable_by_others(*paths: Path) -> Iterator[None]:
+    """The second user must reach the checkout and its venv, wherever CI cloned them
+    (e.g. under a 0700 home): grant o+x on the way there, and take it back after."""
+    changed: list[tuple[Path, int]] = []
+    try:
+        for path in paths:
+            for directory in [*reversed(path.parents), path]:
+                mode = directory.stat().st_mode
+                if not mode & stat.S_IXOTH:
+                    directory.chmod(mode | stat.S_IXOTH)
+                    changed.append((directory, mode))
+        yield
+    finally:
+        for directory, mode in reversed(changed):
+            directory.chmod(mode)
 
 
 def _has_group(name: str) -> bool:
