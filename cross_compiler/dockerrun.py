@@ -132,8 +132,9 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
     result_file.unlink(missing_ok=True)
     code = container.run(client, request)
     if code != 0:
+        # The tool inside exits with Bazel's code (or its own error's): pass it on.
         raise BuildError(f"the build in container {spec.tag} failed with exit code {code}",
-                         "see its output above")
+                         "see its output above", exit_code=code)
     _collect(result_file, targets, result)
 
 

@@ -8,10 +8,12 @@ class CrossCompilerError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", exit_code: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if exit_code is not None:
+            self.exit_code = exit_code
 
     def __str__(self) -> str:
         return f"{self.message}; {self.hint}" if self.hint else self.message
@@ -44,7 +46,8 @@ class DriftError(CrossCompilerError):
 
 
 class BuildError(CrossCompilerError):
-    """Bazel (or the packaging command) failed."""
+    """Bazel (or the packaging command) failed. A failed Bazel command passes its own exit
+    code on (1 build failed, 2 bad command line, 8 interrupted, ...)."""
 
     exit_code = 5
 

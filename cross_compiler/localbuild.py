@@ -169,6 +169,7 @@ def _run_bazel(command: BazelCommand, workspace: Path, what: str) -> proc.Result
         raise BuildError(
             f"{what} failed with exit code {result.returncode}{detail}",
             "see the Bazel output above",
+            exit_code=result.returncode if result.returncode > 0 else None,
         )
     return result
 
