@@ -180,9 +180,8 @@ def find_python_headers(target: Target, cache_dir: Path) -> PythonHeaderRoot | N
 def _is_debian_pyconfig_wrapper(pyconfig: Path) -> bool:
     # Debian's /usr/include/python3.X/pyconfig.h only dispatches on arch macros to
     # <triple>/python3.X/pyconfig.h, which a cross include path would not find.
-    return b"# include <" in pyconfig.read_bytes()[:4096] and b"SIZEOF_LONG" not in (
-        pyconfig.read_bytes()
-    )
+    text = pyconfig.read_bytes()
+    return b"# include <" in text[:4096] and b"SIZEOF_LONG" not in text
 
 
 def read_python_headers(found: PythonHeaderRoot) -> dict[str, bytes]:

@@ -75,7 +75,7 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def collect(result: BuildResult, target: Target, workspace: Path, staging: Path,
+def collect(result: BuildResult, target: Target, staging: Path,
             provenance: dict[str, Any]) -> list[Artifact]:
     """Copy the target's wheels and binaries into ``staging/<cpu>/`` and describe them."""
     out = staging / target.cpu
@@ -134,7 +134,7 @@ def release(
                     "started": started,
                     "finished": _now(),
                 }
-                outcome.artifacts = collect(result, target, workspace, staging, provenance)
+                outcome.artifacts = collect(result, target, staging, provenance)
                 outcome.wheel = ", ".join(w.path.name for w in wheels)
                 outcome.status = "ok"
             except CrossCompilerError as e:
