@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cross_compiler import config, container, elf, proc, resources
-from cross_compiler.errors import BuildError
+from cross_compiler.errors import BuildError, ConfigError
 from cross_compiler.image import ImageSpec, image_spec, pinned_requirements, source_files
 from cross_compiler.localbuild import BuildResult
 from cross_compiler.plan import CacheLayout, ContainerRequest, allowed_env, cache_layout
@@ -31,9 +31,13 @@ FORWARDED = ("targets", "bazel_mode", "compilation_mode", "bazel_flags",
 RESULT_FILE = "result.json"
 
 
-def builder_image(settings: config.Settings, env: Mapping[str, str]) -> ImageSpec:
+def image_targets(settings: config.Settings, env: Mapping[str, str]) -> list[Target]:
     cpus = [c.strip() for c in settings["image_cpus"].split(",") if c.strip()]
-    targets = load_targets(cpus, config.toolchains_dir(env))
+    return load_targets(cpus, config.toolchains_dir(env))
+
+
+def builder_image(settings: config.Settings, env: Mapping[str, str]) -> ImageSpec:
+    targets = image_targets(settings, env)
     package_dir = Path(__file__).resolve().parent
     data = {name: resources.data_dir(name)
             for name in ("toolchains", "templates", "examples", "bazel_overrides")}
@@ -111,6 +115,14 @@ def _is_loopback(url: str) -> bool:
 def build_in_container(root: Path, targets: list[Target], settings: config.Settings,
                        env: Mapping[str, str], result: BuildResult, dry_run: bool) -> None:
     """Build the image if needed, run the build in a fresh container, check its outputs."""
+    held = {t.cpu for t in image_targets(settings, env)}
+    missing = [t.cpu for t in targets if t.cpu not in held]
+    if missing:
+        raise ConfigError(
+            f"the builder image holds toolchains for {', '.join(sorted(held))}, not for "
+            f"{', '.join(missing)}",
+            "set image_cpus (or --cpu of `invoke image`) to include them, or to all",
+        )
     client = container.connect()
     spec = builder_image(settings, env)
     rootless = container.is_rootless(client)

@@ -83,3 +83,11 @@ def test_render_check_and_dry_run(tmp_path: Path) -> None:
     check = run_cli("toolchain", "--cpu=aarch64", f"--workspace={tmp_path}", "--check")
     assert check.returncode == 4
     assert "out of date" in _one_error_line(check.stderr) and "BUILD.bazel" in check.stderr
+
+
+def test_docker_build_for_a_cpu_the_image_lacks(tmp_path: Path) -> None:
+    (tmp_path / "WORKSPACE").write_text("")
+    result = run_cli("build", "--runner=docker", "--cpu=armv7hf", f"--workspace={tmp_path}",
+                     "--dry-run", env={"CROSS_COMPILER_IMAGE_CPUS": "aarch64"})
+    assert result.returncode == 2
+    assert "holds toolchains for aarch64, not for armv7hf" in _one_error_line(result.stderr)
