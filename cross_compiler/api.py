@@ -14,7 +14,7 @@ from typing import Any
 from cross_compiler import config, debroot, probe, resources
 from cross_compiler.errors import ConfigError
 from cross_compiler.localbuild import BuildResult, build_local, plan_build, probe_bazel
-from cross_compiler.render import PACKAGE, RenderRequest, render_toolchain
+from cross_compiler.render import PACKAGE, RenderRequest, python_wrapper, render_toolchain
 from cross_compiler.targets import load_target_file, load_targets
 from cross_compiler.wheel import RetagResult, retag_wheel
 from cross_compiler.workspace import (
@@ -82,6 +82,7 @@ def render(
         toolchains=tuple(probe.toolchain_inputs(t, cache) for t in targets),
         exec_constraints=probe.host_exec_constraints(),
         host_system_name=probe.host_system_name(),
+        host_python=probe.host_python(),
     )
     files = render_toolchain(request)
     directory = package_dir(root)
@@ -124,8 +125,13 @@ def build(
         dockerrun.build_in_container(root, targets, settings, env, result, dry_run)
         return result
     setup = probe_bazel(settings["bazel"])
-    result.plans = [plan_build(root, t, settings, setup, env) for t in targets]
     rendered = render(root, [t.cpu for t in targets], env, dry_run=dry_run)
+    result.plans = [
+        plan_build(root, t, settings, setup, env,
+                   python_bin=(root / PACKAGE / python_wrapper(t.cpu)
+                               if python_wrapper(t.cpu) in rendered.files else None))
+        for t in targets
+    ]
     result.rendered = sorted(rendered.files)
     result.changed = list(rendered.changes.written)
     if not dry_run:

@@ -85,17 +85,20 @@ def remote_header(settings: config.Settings, env: Mapping[str, str]) -> str:
 
 def plan_build(
     workspace: Path, target: Target, settings: config.Settings, setup: BazelSetup,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None, python_bin: Path | None = None,
 ) -> BuildPlan:
+    """``python_bin``: the rendered wrapper that reports the target's Python headers, given
+    to repository rules as PYTHON_BIN_PATH (TensorFlow's python_configure asks it)."""
     mode = bazel.choose_mode(setup.version, settings["bazel_mode"])
     remote = bazel.remote_flags(
         settings["remote_cache"], settings["remote_upload"] == "true",
         settings["remote_executor"], settings["remote_instance_name"],
         remote_header(settings, env or {}),
     )
+    python = (f"--repo_env=PYTHON_BIN_PATH={python_bin}",) if python_bin else ()
     flags = bazel.build_flags(
         target, mode, setup.version, setup.overrides, settings["compilation_mode"],
-        [*remote, *settings["bazel_flags"]],
+        [*python, *remote, *settings["bazel_flags"]],
     )
     startup = tuple(settings["bazel_startup_options"])
     labels = tuple(settings["targets"])

@@ -7,6 +7,7 @@ import os
 import platform
 import posixpath
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,11 @@ def host_exec_constraints() -> tuple[str, ...]:
     machine = platform.machine().lower()
     cpu = _HOST_CPU_CONSTRAINTS.get(machine, f"@platforms//cpu:{machine}")
     return (cpu, "@platforms//os:linux")
+
+
+def host_python() -> str:
+    """The build machine's python3, run by the rendered python3 wrappers."""
+    return shutil.which("python3") or sys.executable
 
 
 def host_system_name() -> str:

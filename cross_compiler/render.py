@@ -56,6 +56,16 @@ class RenderRequest:
     toolchains: tuple[ToolchainInputs, ...]
     exec_constraints: tuple[str, ...]
     host_system_name: str
+    host_python: str = "/usr/bin/python3"  # run by the python3 wrappers
+
+
+# Rendered files that must be executable.
+EXECUTABLE_SUFFIX = "/bin/python3"
+
+
+def python_wrapper(cpu: str) -> str:
+    """The host Python that reports the target's headers, relative to the package."""
+    return f"python/{cpu}/bin/python3"
 
 
 def _environment() -> jinja2.Environment:
@@ -159,4 +169,10 @@ def render_toolchain(request: RenderRequest) -> dict[str, bytes]:
         base = Path(python_include_dir(inputs.target.cpu))
         for rel, content in sorted(inputs.python_headers.items()):
             files[(base / rel).as_posix()] = content
+        if inputs.python_headers:
+            cpu = inputs.target.cpu
+            files[python_wrapper(cpu)] = env.get_template("bazel/python3.sh.j2").render(
+                cpu=cpu, host_python=request.host_python).encode()
+            files[f"python/{cpu}/site/sitecustomize.py"] = env.get_template(
+                "bazel/sitecustomize.py.j2").render(header=HEADER).encode()
     return files

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cross_compiler.errors import WorkspaceError
-from cross_compiler.render import HEADER_MARK, PACKAGE
+from cross_compiler.render import EXECUTABLE_SUFFIX, HEADER_MARK, PACKAGE
 
 WORKSPACE_FILES = ("WORKSPACE", "WORKSPACE.bazel", "MODULE.bazel")
 
@@ -57,6 +57,10 @@ def _check_ownership(directory: Path) -> None:
             )
 
 
+def _mode(rel: str) -> int:
+    return 0o755 if rel.endswith(EXECUTABLE_SUFFIX) else 0o644
+
+
 def plan_tree(directory: Path, files: dict[str, bytes]) -> TreeChanges:
     """What writing ``files`` into ``directory`` would change, without touching it."""
     _check_ownership(directory)
@@ -64,18 +68,19 @@ def plan_tree(directory: Path, files: dict[str, bytes]) -> TreeChanges:
     written = tuple(
         rel for rel in sorted(files)
         if rel not in existing or (directory / rel).read_bytes() != files[rel]
+        or (directory / rel).stat().st_mode & 0o777 != _mode(rel)
     )
     removed = tuple(sorted(existing - set(files)))
     return TreeChanges(written, removed, len(files) - len(written))
 
 
-def _atomic_write(path: Path, content: bytes) -> None:
+def _atomic_write(path: Path, content: bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(content)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -87,7 +92,7 @@ def write_tree(directory: Path, files: dict[str, bytes]) -> TreeChanges:
     changes = plan_tree(directory, files)
     # BUILD.bazel last, so an interrupted write never leaves a BUILD that names missing files.
     for rel in sorted(changes.written, key=lambda r: r == "BUILD.bazel"):
-        _atomic_write(directory / rel, files[rel])
+        _atomic_write(directory / rel, files[rel], _mode(rel))
     for rel in changes.removed:
         (directory / rel).unlink()
     for sub in sorted((p for p in directory.rglob("*") if p.is_dir()), reverse=True):

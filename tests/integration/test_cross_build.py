@@ -151,3 +151,56 @@ def test_bazel_failure_is_one_line_with_bazels_exit_code(example_ws: Path) -> No
     last = result.stderr.strip().splitlines()[-1]
     assert last == ("cross_compiler: error: bazel build for aarch64 failed with exit code 1; "
                     "see the Bazel output above")
+
+
+PYTHON_CONFIGURE = '''
+def _impl(ctx):
+    python = ctx.os.environ.get("PYTHON_BIN_PATH") or str(ctx.which("python3"))
+    result = ctx.execute([python, "-c",
+                          "import sysconfig; print(sysconfig.get_paths()['include'])"])
+    if result.return_code:
+        fail("cannot ask " + python + ": " + result.stderr)
+    ctx.symlink(result.stdout.strip(), "python_include")
+    ctx.file("BUILD", """cc_library(
+    name = "python_headers",
+    hdrs = glob(["python_include/**/*.h"]),
+    includes = ["python_include"],
+    visibility = ["//visibility:public"],
+)
+""")
+
+python_configure = repository_rule(implementation = _impl, environ = ["PYTHON_BIN_PATH"])
+'''
+
+
+def test_tensorflow_style_python_configure_gets_the_targets_headers(tmp_path: Path) -> None:
+    """A repository rule that asks $PYTHON_BIN_PATH for Python's include dir (TensorFlow's
+    python_configure does) must see the target's headers, not the build machine's."""
+    target = TARGETS["aarch64"]
+    _require_tools(target)
+    ws = tmp_path / "tfstyle"
+    (ws / "third_party").mkdir(parents=True)
+    (ws / "WORKSPACE").write_text(
+        'workspace(name = "tfstyle")\n'
+        'load("//third_party:python_configure.bzl", "python_configure")\n'
+        'python_configure(name = "local_config_python")\n')
+    (ws / "third_party/BUILD").write_text("")
+    (ws / "third_party/python_configure.bzl").write_text(PYTHON_CONFIGURE)
+    (ws / "BUILD").write_text(
+        'cc_binary(name = "ext.so", srcs = ["ext.cc"], linkshared = 1,\n'
+        '          deps = ["@local_config_python//:python_headers"])\n')
+    (ws / "ext.cc").write_text(
+        "#include <Python.h>\n"
+        "#ifdef HAVE_GCC_ASM_FOR_X87\n"
+        '#error "compiled against the build machine\'s x86_64 pyconfig.h"\n'
+        "#endif\n"
+        "static_assert(SIZEOF_VOID_P == 8, \"aarch64 is LP64\");\n"
+        "PyMODINIT_FUNC PyInit_ext(void) { return nullptr; }\n")
+    try:
+        result = run_cli("build", "--cpu=aarch64", f"--workspace={ws}", "--target=//:ext.so")
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "ext.so" in _outputs(result.stdout, "aarch64")
+        link = ws / "bazel-tfstyle/external/local_config_python/python_include"
+        assert link.resolve() == (ws / "cross_compiler/python/aarch64/include").resolve()
+    finally:
+        shutdown_bazel(ws)

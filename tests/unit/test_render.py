@@ -21,7 +21,11 @@ def test_rendered_files_match_golden(cpu: str) -> None:
 def test_golden_set_is_complete() -> None:
     assert sorted(p.name for p in GOLDEN_DIR.iterdir()) == CPUS
     for cpu in CPUS:
-        assert sorted(p.name for p in (GOLDEN_DIR / cpu).iterdir()) == sorted(GOLDEN_FILES)
+        golden = {p.relative_to(GOLDEN_DIR / cpu).as_posix()
+                  for p in (GOLDEN_DIR / cpu).rglob("*") if p.is_file()}
+        assert golden == set(rendered_golden_files(cpu))
+        assert set(GOLDEN_FILES) <= golden
+        assert (f"python/{cpu}/bin/python3" in golden) == (cpu != "riscv64")
 
 
 def test_several_cpus_in_one_package() -> None:
