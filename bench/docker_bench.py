@@ -62,22 +62,21 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="docker-bench-"))
     try:
         ws, cache = workspace(tmp, extra), tmp / "cache"
+        report = tmp / "result.json"
         tool = [CLI, "build", "--runner=docker", "--cpu=aarch64", f"--workspace={ws}",
                 f"--cache-dir={cache}", "--no-package", "--target=//gen", "--target=//cli:hello",
-                "--target=//python/crossdemo:_native.so"]
+                "--target=//python/crossdemo:_native.so", f"--result-json={report}"]
         subprocess.run([CLI, "image"], check=True, stdout=subprocess.DEVNULL)
         cold = timed(tool)
         warm = timed(tool)
         noop_tool = timed(tool)
         # The same Bazel command in a raw container: same image, mounts, user and caches.
-        (result,) = cache.glob("*/result.json")
-        argv = json.loads(result.read_text())["bazel"]["aarch64"]["bazel_argv"]
-        image = "cross-compiler-builder:" + result.parent.name
-        home = result.parent / "home"
+        argv = json.loads(report.read_text())["bazel"]["aarch64"]["bazel_argv"]
+        (layout,) = (p for p in cache.iterdir() if p.is_dir())
+        image = "cross-compiler-builder:" + layout.name
         raw = ["docker", "run", "--rm", "--init", "-u", f"{os.getuid()}:{os.getgid()}",
-               "-e", f"HOME={home}", "-e", f"USER=u{os.getuid()}",
-               "-v", f"{ws}:{ws}", "-v", f"{result.parent}:{result.parent}", "-w", str(ws),
-               image, *argv]
+               "-e", f"HOME={layout / 'home'}", "-e", f"USER=u{os.getuid()}",
+               "-v", f"{ws}:{ws}", "-v", f"{layout}:{layout}", "-w", str(ws), image, *argv]
         noop_raw = timed(raw)
         print(f"workspace: example + {extra} generated C++ files, aarch64, docker runner")
         print(f"cold build (empty caches):          {cold:7.2f} s")

@@ -123,6 +123,8 @@ def build(
         from cross_compiler import dockerrun
 
         dockerrun.build_in_container(root, targets, settings, env, result, dry_run)
+        if result_json is not None and not dry_run:
+            write_result_json(result, result_json)
         return result
     setup = probe_bazel(settings["bazel"])
     rendered = render(root, [t.cpu for t in targets], env, dry_run=dry_run)

@@ -8,6 +8,7 @@ import logging
 import os
 import shlex
 import sys
+import time
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,7 +29,12 @@ FORWARDED = ("targets", "bazel_mode", "compilation_mode", "bazel_flags",
              "bazel_startup_options", "package_command", "dist_dir", "platform",
              "remote_cache", "remote_header_env", "remote_upload", "remote_executor",
              "remote_instance_name")
-RESULT_FILE = "result.json"
+
+
+def result_file(layout: CacheLayout) -> Path:
+    """Where the tool inside reports what it built; one per run, so builds sharing a cache
+    directory never read each other's."""
+    return layout.root / f"result-{os.getpid()}-{time.monotonic_ns()}.json"
 
 
 def image_targets(settings: config.Settings, env: Mapping[str, str]) -> list[Target]:
@@ -80,8 +86,9 @@ def _settings_env(settings: config.Settings, layout: CacheLayout) -> dict[str, s
 
 def plan_container(root: Path, targets: list[Target], settings: config.Settings,
                    env: Mapping[str, str], spec: ImageSpec, rootless: bool,
-                   extra_args: list[str]) -> tuple[ContainerRequest, CacheLayout]:
+                   extra_args: list[str]) -> tuple[ContainerRequest, CacheLayout, Path]:
     layout = cache_layout(docker_cache_root(settings, env), spec.tag)
+    report = result_file(layout)
     passed = allowed_env(settings["env"], env)
     secrets = []
     if settings["remote_header_env"]:
@@ -96,7 +103,7 @@ def plan_container(root: Path, targets: list[Target], settings: config.Settings,
         network = "host"
     inner = ["cross-compiler", "build", "--runner=local",
              "--cpu=" + ",".join(t.cpu for t in targets), f"--workspace={root}",
-             f"--result-json={layout.root / RESULT_FILE}", *extra_args]
+             f"--result-json={report}", *extra_args]
     request = make_request(
         image=spec.tag, workspace=root, layout=layout, inner_command=inner,
         settings_env=_settings_env(settings, layout),
@@ -104,7 +111,7 @@ def plan_container(root: Path, targets: list[Target], settings: config.Settings,
         uid=os.getuid(), gid=os.getgid(), rootless=rootless,
         network_mode=network, secret_env=secrets,
     )
-    return request, layout
+    return request, layout, report
 
 
 def _is_loopback(url: str) -> bool:
@@ -126,8 +133,8 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
     client = container.connect()
     spec = builder_image(settings, env)
     rootless = container.is_rootless(client)
-    request, layout = plan_container(root, targets, settings, env, spec, rootless,
-                                     ["--dry-run"] if dry_run else [])
+    request, layout, report = plan_container(root, targets, settings, env, spec, rootless,
+                                             ["--dry-run"] if dry_run else [])
     result.container = request.describe()
     if dry_run:
         if container.image_exists(client, spec.tag):
@@ -140,14 +147,15 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
     container.build_image(client, spec, functools.partial(download_wheels, spec.requirements))
     result.image_id = container.image_id(client, spec.tag)
     _make_dirs(layout)
-    result_file = layout.root / RESULT_FILE
-    result_file.unlink(missing_ok=True)
-    code = container.run(client, request)
-    if code != 0:
-        # The tool inside exits with Bazel's code (or its own error's): pass it on.
-        raise BuildError(f"the build in container {spec.tag} failed with exit code {code}",
-                         "see its output above", exit_code=code)
-    _collect(result_file, targets, result)
+    try:
+        code = container.run(client, request)
+        if code != 0:
+            # The tool inside exits with Bazel's code (or its own error's): pass it on.
+            raise BuildError(f"the build in container {spec.tag} failed with exit code {code}",
+                             "see its output above", exit_code=code)
+        _collect(report, targets, result)
+    finally:
+        report.unlink(missing_ok=True)
 
 
 def _make_dirs(layout: CacheLayout) -> None:

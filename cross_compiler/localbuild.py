@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import shlex
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +180,29 @@ def _run_bazel(command: BazelCommand, workspace: Path, what: str) -> proc.Result
     return result
 
 
+def bep_output_files(events: Path) -> list[Path] | None:
+    """Files the build reported for the requested targets (their default outputs), from
+    its Build Event Protocol stream: what `cquery --output=files` would list, without a
+    second Bazel command. None when the stream is missing or names a non-local file
+    (remote-only outputs): then the caller asks cquery."""
+    try:
+        lines = events.read_text().splitlines()
+    except OSError:
+        return None
+    paths: list[Path] = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return None
+        for item in event.get("namedSetOfFiles", {}).get("files", []):
+            uri = str(item.get("uri", ""))
+            if not uri.startswith("file://"):
+                return None
+            paths.append(Path(urllib.parse.unquote(uri[len("file://"):])))
+    return paths
+
+
 def _execution_root(plan: BuildPlan, root: Path) -> Path:
     """Where cquery's paths are relative to. The workspace's bazel-out symlink points into
     it (saving a Bazel call); without that symlink (--symlink_prefix...), ask Bazel."""
@@ -197,14 +223,20 @@ def build_local(
                  plan.bazel_version)
         result.bazel[cpu] = {"bazel_version": str(plan.bazel_version),
                              "bazel_mode": plan.mode.value, "bazel_argv": plan.build.display()}
-        _run_bazel(plan.build, root, f"bazel build for {cpu}")
-        files = _run_bazel(plan.cquery, root, f"bazel cquery for {cpu}").stdout.split()
-        execroot = _execution_root(plan, root)
-        paths = [execroot / f for f in files]
+        with tempfile.TemporaryDirectory(prefix="cross_compiler-bep-") as tmp:
+            events = Path(tmp) / "events.json"
+            build = dataclasses.replace(
+                plan.build, flags=(*plan.build.flags, f"--build_event_json_file={events}"))
+            _run_bazel(build, root, f"bazel build for {cpu}")
+            paths = bep_output_files(events)
+        if paths is None:
+            files = _run_bazel(plan.cquery, root, f"bazel cquery for {cpu}").stdout.split()
+            execroot = _execution_root(plan, root)
+            paths = [execroot / f for f in files]
         result.outputs[cpu] = elf.check_files(paths, plan.target)
         if not result.outputs[cpu]:
             log.warning("%s: the build produced no ELF files to check", cpu)
         for path in result.outputs[cpu]:
-            log.info("%s: %s ok (%s)", cpu, path.relative_to(execroot), plan.target.triple)
+            log.info("%s: %s ok (%s)", cpu, path, plan.target.triple)
         if settings["package_command"]:
             result.wheels[cpu] = package_and_retag(root, plan.target, settings, env)

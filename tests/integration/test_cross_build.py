@@ -204,3 +204,16 @@ def test_tensorflow_style_python_configure_gets_the_targets_headers(tmp_path: Pa
         assert link.resolve() == (ws / "cross_compiler/python/aarch64/include").resolve()
     finally:
         shutdown_bazel(ws)
+
+
+def test_outputs_from_cquery_when_the_event_stream_cannot_say(
+    example_ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallback path: real cquery (starlark output on Bazel < 5.3) finds the outputs."""
+    from cross_compiler import api, localbuild
+
+    _require_tools(TARGETS["aarch64"])
+    monkeypatch.setattr(localbuild, "bep_output_files", lambda events: None)
+    result = api.build(example_ws, ["aarch64"], {**os.environ, "CROSS_COMPILER_RUNNER": "local"},
+                       {"targets": ["//cli:hello"], "package_command": ""})
+    assert [p.name for p in result.outputs["aarch64"]] == ["hello"]

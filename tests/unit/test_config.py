@@ -49,3 +49,19 @@ def test_an_empty_environment_value_clears_the_file_setting() -> None:
     s = config.resolve({"package_command": "make wheel"}, "f",
                        {"CROSS_COMPILER_PACKAGE_COMMAND": ""}, {})
     assert s["package_command"] == ""
+
+
+def test_build_event_stream_output_files(tmp_path: Path) -> None:
+    from cross_compiler.localbuild import bep_output_files
+
+    events = tmp_path / "events.json"
+    events.write_text(
+        '{"id":{"started":{}},"started":{"uuid":"x"}}\n'
+        '{"id":{"namedSet":{"id":"0"}},"namedSetOfFiles":{"files":['
+        '{"name":"cli/hello","uri":"file:///out/bazel-out/k8/bin/cli/hello"},'
+        '{"name":"a b","uri":"file:///out/a%20b"}]}}\n')
+    assert bep_output_files(events) == [Path("/out/bazel-out/k8/bin/cli/hello"),
+                                        Path("/out/a b")]
+    events.write_text('{"namedSetOfFiles":{"files":[{"uri":"bytestream://cache/blobs/1"}]}}\n')
+    assert bep_output_files(events) is None  # remote-only output: ask cquery instead
+    assert bep_output_files(tmp_path / "missing.json") is None
