@@ -157,16 +157,16 @@ class RawZipWriter:
             MAX32 if zip64 else m.file_size, len(name), len(extra),
         ) + name + extra
 
-    def _start(self, m: Member) -> tuple[Member, int]:
+    def _start(self, m: Member) -> None:
+        """Write a fresh local header for ``m`` here and remember its central entry."""
         name = m.name.encode("utf-8")
         flags = m.flags & ~FLAG_DATA_DESCRIPTOR
         if not m.name.isascii():
             flags |= FLAG_UTF8
-        placed = Member(**{**m.__dict__, "flags": flags, "header_offset": self._out.tell()})
+        placed = dataclasses.replace(m, flags=flags, header_offset=self._out.tell())
         zip64 = m.file_size >= MAX32 or m.compress_size >= MAX32
         self._out.write(self._local_header(placed, name, zip64))
         self._central.append(self._central_header(placed, name))
-        return placed, self._out.tell()
 
     def _central_header(self, m: Member, name: bytes) -> bytes:
         fields, sizes = [], [m.file_size, m.compress_size, m.header_offset]
@@ -182,17 +182,10 @@ class RawZipWriter:
         ) + name + extra
 
     def copy_raw(self, src: BinaryIO, m: Member) -> None:
-        """Copy a member's stored bytes unchanged."""
+        """Copy a member's stored bytes unchanged, behind a new local header."""
         start = data_offset(src, m)
         self._start(m)
-        src.seek(start)
-        remaining = m.compress_size
-        while remaining:
-            chunk = src.read(min(_COPY_CHUNK, remaining))
-            if not chunk:
-                raise ZipIOError(f"member {m.name!r} is truncated")
-            self._out.write(chunk)
-            remaining -= len(chunk)
+        copy_range(src, self._out, start, m.compress_size)
 
     def copy_records(self, src: BinaryIO, run: list[Member], end: int) -> None:
         """Copy the whole local records of consecutive members verbatim, one range."""
@@ -203,14 +196,14 @@ class RawZipWriter:
         copy_range(src, self._out, start, end - start)
 
     def rename_raw(self, src: BinaryIO, m: Member, new_name: str) -> None:
-        self.copy_raw(src, Member(**{**m.__dict__, "name": new_name}))
+        self.copy_raw(src, dataclasses.replace(m, name=new_name))
 
     def write_new(self, like: Member, data: bytes) -> None:
         """A new deflated member taking its metadata (time, attributes) from ``like``."""
         compressed, crc = deflate(data)
-        m = Member(**{**like.__dict__, "method": zipfile.ZIP_DEFLATED, "crc": crc,
-                      "compress_size": len(compressed), "file_size": len(data),
-                      "flags": like.flags & ~0x6})
+        m = dataclasses.replace(like, method=zipfile.ZIP_DEFLATED, crc=crc,
+                                compress_size=len(compressed), file_size=len(data),
+                                flags=like.flags & ~0x6)
         self._start(m)
         self._out.write(compressed)
 
