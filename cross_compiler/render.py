@@ -173,6 +173,7 @@ def render_toolchain(request: RenderRequest) -> dict[str, bytes]:
             cpu = inputs.target.cpu
             files[python_wrapper(cpu)] = env.get_template("bazel/python3.sh.j2").render(
                 cpu=cpu, host_python=request.host_python).encode()
-            files[f"python/{cpu}/site/sitecustomize.py"] = env.get_template(
+            # One copy serves every target: the wrapper says which include dir to report.
+            files["python/site/sitecustomize.py"] = env.get_template(
                 "bazel/sitecustomize.py.j2").render(header=HEADER).encode()
     return files
