@@ -5,18 +5,22 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import config, debroot, probe, resources
+from cross_compiler import config, debroot, offline, probe, resources, suites
 from cross_compiler.errors import ConfigError
 from cross_compiler.localbuild import BuildResult, build_local, plan_build, probe_bazel
+from cross_compiler.platformtag import check_platform, tag_arch
 from cross_compiler.render import PACKAGE, RenderRequest, python_wrapper, render_toolchain
-from cross_compiler.targets import load_target_file, load_targets
-from cross_compiler.wheel import RetagResult, retag_wheel
+from cross_compiler.suites import Suite
+from cross_compiler.targets import Target, load_target_file, load_targets
+from cross_compiler.wheel import RetagResult, retag_wheels
 from cross_compiler.workspace import (
     TreeChanges,
     check_workspace,
@@ -63,6 +67,35 @@ def default_workspace(cache_dir: Path) -> Path:
     return dest
 
 
+def suite_catalogue(env: Mapping[str, str]) -> dict[str, Suite]:
+    return suites.load_suites(config.suites_dir(env))
+
+
+def machine_suite(env: Mapping[str, str]) -> Suite:
+    """The Debian suite of the machine this runs on (inside the builder: the image's)."""
+    catalogue = suite_catalogue(env)
+    try:
+        text = Path("/etc/os-release").read_text(errors="replace")
+    except OSError:
+        text = ""
+    return catalogue[suites.host_suite(text, catalogue)]
+
+
+def workspace_suite(root: Path, settings: config.Settings,
+                    env: Mapping[str, str]) -> tuple[Suite, str]:
+    """The builder image's suite for this workspace, and why (for the docker runner)."""
+    version_file = root / ".bazelversion"
+    wanted = (suites.read_bazelversion(version_file.read_text(errors="replace")[:4096])
+              if version_file.is_file() else "")
+    bzlmod_only = offline.workspace_kind(root) is offline.WorkspaceKind.BZLMOD
+    return suites.choose_suite(settings["suite"], wanted or None, bzlmod_only,
+                               suite_catalogue(env))
+
+
+def suite_targets(cpus: list[str], env: Mapping[str, str], suite: Suite) -> list[Target]:
+    return [suites.for_suite(t, suite) for t in load_targets(cpus, config.toolchains_dir(env))]
+
+
 @dataclass(frozen=True)
 class RenderResult:
     workspace: Path
@@ -72,17 +105,17 @@ class RenderResult:
 
 def render(
     workspace: Path, cpus: list[str], env: Mapping[str, str], *, check: bool = False,
-    dry_run: bool = False,
+    dry_run: bool = False, bazel_major: int = 7,
 ) -> RenderResult:
     """Render //cross_compiler for ``cpus`` into ``workspace`` (or only compare, with check)."""
-    targets = load_targets(cpus, config.toolchains_dir(env))
+    targets = suite_targets(cpus, env, machine_suite(env))
     root = check_workspace(workspace)
     cache = config.cache_dir(env)
     request = RenderRequest(
         toolchains=tuple(probe.toolchain_inputs(t, cache) for t in targets),
         exec_constraints=probe.host_exec_constraints(),
         host_system_name=probe.host_system_name(),
-        host_python=probe.host_python(),
+        bazel_major=bazel_major,
     )
     files = render_toolchain(request)
     directory = package_dir(root)
@@ -113,7 +146,6 @@ def build(
 ) -> BuildResult:
     """Render, build with Bazel (here or in the builder container), check every ELF is for
     the target, and retag the wheels the packaging command makes."""
-    targets = load_targets(cpus, config.toolchains_dir(env))
     cache = config.cache_dir(env)
     root = check_workspace(workspace or default_workspace(cache))
     file_values, file_name = config.read_config_file(root)
@@ -122,12 +154,22 @@ def build(
     if choose_runner(settings["runner"], env) == "docker":
         from cross_compiler import dockerrun
 
-        dockerrun.build_in_container(root, targets, settings, env, result, dry_run)
+        suite, why = workspace_suite(root, settings, env)
+        log.info("builder image: Debian %s with Bazel %s (%s)", suite.name, suite.bazel_version,
+                 why)
+        result.suite = suite.name
+        targets = suite_targets(cpus, env, suite)
+        dockerrun.build_in_container(root, targets, settings, env, result, dry_run, suite)
         if result_json is not None and not dry_run:
             write_result_json(result, result_json)
         return result
+    suite = machine_suite(env)
+    result.suite = suite.name
+    targets = suite_targets(cpus, env, suite)
     setup = probe_bazel(settings["bazel"])
-    rendered = render(root, [t.cpu for t in targets], env, dry_run=dry_run)
+    _say_if_bazelversion_differs(root, setup.version.major)
+    rendered = render(root, [t.cpu for t in targets], env, dry_run=dry_run,
+                      bazel_major=setup.version.major)
     result.plans = [
         plan_build(root, t, settings, setup, env,
                    python_bin=(root / PACKAGE / python_wrapper(t.cpu)
@@ -143,6 +185,17 @@ def build(
     return result
 
 
+def _say_if_bazelversion_differs(root: Path, major: int) -> None:
+    version_file = root / ".bazelversion"
+    if not version_file.is_file() or "CROSS_COMPILER_IN_CONTAINER" in os.environ:
+        return
+    wanted = suites.read_bazelversion(version_file.read_text(errors="replace")[:4096])
+    if wanted and not wanted.startswith(f"{major}."):
+        log.warning(".bazelversion asks for Bazel %s; the local runner uses this machine's "
+                    "Bazel %d (the docker runner picks a builder image with the right one)",
+                    wanted, major)
+
+
 def write_result_json(result: BuildResult, path: Path) -> None:
     """What a build made, for the host side of a container build."""
     data = {
@@ -151,6 +204,7 @@ def write_result_json(result: BuildResult, path: Path) -> None:
                           "renamed": w.renamed} for w in wheels]
                    for cpu, wheels in result.wheels.items()},
         "bazel": result.bazel,
+        "suite": result.suite,
     }
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2))
@@ -165,8 +219,11 @@ def builder_image(workspace: Path | None, env: Mapping[str, str],
     file_values, file_name = ({}, "") if workspace is None else config.read_config_file(
         check_workspace(workspace))
     settings = config.resolve(file_values, file_name, env, cli)
-    spec = dockerrun.builder_image(settings, env)
-    prepare = functools.partial(dockerrun.download_wheels, spec.requirements)
+    suite, _ = (workspace_suite(check_workspace(workspace), settings, env) if workspace
+                else suites.choose_suite(settings["suite"], None, False, suite_catalogue(env)))
+    spec = dockerrun.builder_image(settings, env, suite)
+    prepare = functools.partial(dockerrun.download_wheels, spec.requirements,
+                                spec.python_version)
     return spec.tag, container.build_image(container.connect(), spec, prepare)
 
 
@@ -214,37 +271,68 @@ def retag(
     wheels: list[Path], cpu: str, env: Mapping[str, str], *, platform: str = "auto",
     out_dir: Path | None = None, verify: bool = True,
 ) -> list[RetagResult]:
-    """Retag each wheel for ``cpu``; all are checked before any output is written."""
+    """Retag each wheel for ``cpu`` (empty: the cpu of ``platform``'s arch, else aarch64);
+    all are checked before any output is written."""
     catalogue = config.toolchains_dir(env)
+    cpu = cpu or _cpu_of_platform(platform, catalogue)
     native = catalogue / "native" / f"{cpu}.toml"
     # The build machine's own arch is no cross target, but its wheels can be retagged too.
     target = load_target_file(native) if native.is_file() else load_targets([cpu], catalogue)[0]
     if not wheels:
         raise ConfigError("no wheel given", "pass the path of a .whl file")
-    if platform != "auto" and not platform.endswith("_" + target.wheel_arch):
-        raise ConfigError(
-            f"--platform={platform} is not a {target.cpu} platform tag",
-            f"use auto or a tag ending in _{target.wheel_arch}, e.g. linux_{target.wheel_arch}",
-        )
-    return [
-        retag_wheel(w, out_dir or w.parent, target, platform=platform, verify=verify)
-        for w in wheels
-    ]
+    check_platform(platform, target.wheel_arch, target.cpu)
+    return retag_wheels(wheels, out_dir, target, platform=platform, verify=verify)
 
 
-def test_wheel(wheel: Path, cpu: str, env: Mapping[str, str], command: str = "") -> list[str]:
-    """Install and import ``wheel`` in the target's CPython under qemu-user."""
+def _cpu_of_platform(platform: str, catalogue: Path) -> str:
+    """The cpu whose wheel arch a platform tag names (``linux_x86_64`` -> x86_64)."""
+    arch = tag_arch(platform)
+    if platform == "auto" or arch is None:
+        return "aarch64"
+    for path in sorted(catalogue.glob("*.toml")) + sorted(catalogue.glob("native/*.toml")):
+        target = load_target_file(path)
+        if target.wheel_arch == arch:
+            return target.cpu
+    raise ConfigError(f"no target has the wheel arch {arch!r} of --platform={platform}",
+                      "pass --cpu")
+
+
+def wheel_suite(wheel: Path, requested: str, env: Mapping[str, str]) -> Suite:
+    """The suite whose runtime runs ``wheel``: named, else the one whose Python matches the
+    wheel's ``cpXY`` tag (this machine's suite first), else this machine's."""
+    catalogue = suite_catalogue(env)
+    if requested not in ("", "auto"):
+        return suites.choose_suite(requested, None, False, catalogue)[0]
+    own = machine_suite(env)
+    match = re.search(r"-cp(\d)(\d+)-", wheel.name)
+    if match:
+        version = f"{match[1]}.{match[2]}"
+        for suite in (own, *catalogue.values()):
+            if suite.python_version == version:
+                return suite
+    return own
+
+
+def test_wheel(wheel: Path, cpu: str, env: Mapping[str, str], command: str = "",
+               suite: str = "auto") -> list[str]:
+    """Install and import ``wheel`` in the target's CPython under qemu-user, with the
+    runtime of the Debian suite whose Python it was built for."""
     from cross_compiler import smoke  # imports PyPI's installer: only for this command
 
-    (target,) = load_targets([cpu], config.toolchains_dir(env))
-    return smoke.smoke_test(wheel, target, config.cache_dir(env), command)
+    chosen = wheel_suite(wheel, suite, env)
+    (target,) = suite_targets([cpu], env, chosen)
+    cache = config.cache_dir(env)
+    debroot.fetch(target, chosen, cache)
+    return smoke.smoke_test(wheel, target, cache, command)
 
 
-def fetch_python(cpus: list[str], env: Mapping[str, str]) -> dict[str, Path]:
+def fetch_python(cpus: list[str], env: Mapping[str, str], suite: str = "auto") -> dict[str, Path]:
     """Download each target's Python root (headers + interpreter) into the cache."""
     cache = config.cache_dir(env)
-    targets = load_targets(cpus, config.toolchains_dir(env))
-    return {t.cpu: debroot.fetch(t, cache) for t in targets}
+    chosen = (machine_suite(env) if suite in ("", "auto")
+              else suites.choose_suite(suite, None, False, suite_catalogue(env))[0])
+    return {t.cpu: debroot.fetch(t, chosen, cache) for t in suite_targets(cpus, env, chosen)
+            if t.debian_python}
 
 
 __all__ = ["PACKAGE", "BuildResult", "RenderResult", "build", "fetch_python", "render", "retag"]

@@ -97,6 +97,7 @@ _BUILD_FLAGS = {
     "bazel_startup_option": "bazel_startup_options", "package_command": "package_command",
     "dist_dir": "dist_dir", "platform": "platform", "env": "env", "cache_dir": "cache_dir",
     "base_image": "base_image", "extra_package": "extra_packages", "network": "network",
+    "suite": "suite",
     "remote_cache": "remote_cache", "remote_header_env": "remote_header_env",
     "remote_executor": "remote_executor", "remote_instance_name": "remote_instance_name",
 }
@@ -115,7 +116,9 @@ _BUILD_HELP = {
     "platform": "wheel platform tag: auto (manylinux_2_X_<arch> if it fits) or a tag",
     "env": "docker runner: pass NAME (from here) or NAME=value into the container",
     "cache_dir": "docker runner: where Bazel's caches persist (default <cache>/docker)",
-    "base_image": "docker runner: base of the builder image (default debian:bookworm)",
+    "suite": "docker runner: Debian suite of the builder image, bookworm (Bazel 4.2.3) or sid "
+             "(Bazel 7.7.1); default from .bazelversion",
+    "base_image": "docker runner: base of the builder image (default debian:<suite>)",
     "extra_package": "docker runner: another Debian package for the image (repeatable)",
     "network": "docker runner: bridge (default) or host",
     "remote_cache": "Bazel remote cache URL (http://, https://, grpc://, grpcs://)",
@@ -154,7 +157,7 @@ def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
           cache_dir: str = "", base_image: str = "", extra_package: list[str] | None = None,
           network: str = "", result_json: str = "", remote_cache: str = "",
           remote_header_env: str = "", no_remote_upload: bool = False,
-          remote_executor: str = "", remote_instance_name: str = "") -> None:
+          remote_executor: str = "", remote_instance_name: str = "", suite: str = "") -> None:
     """Cross-compile a Bazel workspace for the target cpu(s), check every binary, and
     retag the wheels its packaging command makes."""
     cli = _build_cli(locals())
@@ -184,16 +187,18 @@ def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
     iterable=["extra_package"],
     help={
         "cpu": "cpus the image holds toolchains for (default all)",
-        "base_image": "base image (default debian:bookworm; bootstrapped if it cannot be pulled)",
+        "suite": "Debian suite: bookworm (Bazel 4.2.3) or sid (Bazel 7.7.1); default bookworm, "
+                 "or from the workspace's .bazelversion",
+        "base_image": "base image (default debian:<suite>; bootstrapped if it cannot be pulled)",
         "extra_package": "another Debian package to install (repeatable)",
         "workspace": "read image settings from this workspace's cross_compiler.toml",
     },
 )
 @_errors_to_exit
 def image(c: Any, cpu: str = "", base_image: str = "", extra_package: list[str] | None = None,
-          workspace: str = "") -> None:
+          workspace: str = "", suite: str = "") -> None:
     """Build (or reuse) the builder image: Bazel, cross compilers, target Python."""
-    cli = {k: v for k, v in (("image_cpus", cpu), ("base_image", base_image),
+    cli = {k: v for k, v in (("image_cpus", cpu), ("base_image", base_image), ("suite", suite),
                              ("extra_packages", extra_package)) if v}
     tag, how = api.builder_image(_workspace(workspace), dict(os.environ), cli)
     print(f"{tag}\t{how}")
@@ -229,7 +234,7 @@ def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
             platform: str = "", env: list[str] | None = None, cache_dir: str = "",
             base_image: str = "", extra_package: list[str] | None = None, network: str = "",
             remote_cache: str = "", remote_header_env: str = "", no_remote_upload: bool = False,
-            remote_executor: str = "", remote_instance_name: str = "") -> None:
+            remote_executor: str = "", remote_instance_name: str = "", suite: str = "") -> None:
     """Release build: every target built, retagged and smoke-tested, with SHA256SUMS and a
     provenance manifest; exits non-zero if any target failed."""
     from cross_compiler import release as rel
@@ -262,11 +267,12 @@ def config(c: Any, show: bool = False, workspace: str = "") -> None:
         print(f"{key.ljust(width)}  {text!s:40}  ({source})")
 
 
-@task(help={"cpu": _CPU_HELP})
+@task(help={"cpu": _CPU_HELP,
+            "suite": "Debian suite to fetch from (default: this machine's)"})
 @_errors_to_exit
-def fetch_python(c: Any, cpu: str = "all") -> None:
+def fetch_python(c: Any, cpu: str = "all", suite: str = "") -> None:
     """Download the target's Python (headers and interpreter) into the tool's cache."""
-    for name, root in api.fetch_python(parse_cpu_list(cpu), dict(os.environ)).items():
+    for name, root in api.fetch_python(parse_cpu_list(cpu), dict(os.environ), suite).items():
         print(f"{name}\t{root}")
 
 
@@ -274,14 +280,15 @@ def fetch_python(c: Any, cpu: str = "all") -> None:
     positional=["wheels"],
     help={
         "wheels": "wheel file(s): a path, comma-separated paths or a quoted glob",
-        "cpu": "the target the wheel's binaries are for (default aarch64)",
+        "cpu": "the target the wheel's binaries are for (default: the arch of --platform, "
+               "else aarch64)",
         "platform": "auto (manylinux_2_X_<arch> from the binaries, else linux_<arch>) or a tag",
         "out_dir": "where to write the retagged wheel (default: beside the input)",
         "no_verify": "skip the check that every ELF member is for the target",
     },
 )
 @_errors_to_exit
-def retag(c: Any, wheels: str, cpu: str = "aarch64", platform: str = "auto",
+def retag(c: Any, wheels: str, cpu: str = "", platform: str = "auto",
           out_dir: str = "", no_verify: bool = False) -> None:
     """Retag wheels for a target platform, after proving their binaries are for it."""
     paths = [Path(p) for p in _expand(wheels)]
@@ -304,12 +311,15 @@ def _expand(spec: str) -> list[str]:
         "wheel": "the wheel file to test",
         "cpu": "the target cpu (default aarch64)",
         "command": "Python code to run after the imports, e.g. \"import m; assert m.f()\"",
+        "suite": "Debian suite whose CPython and runtime run it (default: the one whose "
+                 "Python matches the wheel's cpXY tag)",
     },
 )
 @_errors_to_exit
-def test_wheel(c: Any, wheel: str, cpu: str = "aarch64", command: str = "") -> None:
+def test_wheel(c: Any, wheel: str, cpu: str = "aarch64", command: str = "",
+               suite: str = "") -> None:
     """Install a wheel into the target's CPython under qemu-user and import it."""
-    modules = api.test_wheel(Path(wheel), cpu, dict(os.environ), command)
+    modules = api.test_wheel(Path(wheel), cpu, dict(os.environ), command, suite)
     print(f"{wheel}: ok on {cpu} (imported {', '.join(modules)})")
 
 

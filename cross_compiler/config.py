@@ -37,7 +37,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bazel_startup_options", list, [], "Bazel startup options, e.g. --output_user_root=…"),
     Setting("runner", str, "auto",
             "where Bazel runs: docker, local, or auto (docker when an engine answers)"),
-    Setting("base_image", str, "debian:bookworm", "base of the builder image"),
+    Setting("suite", str, "auto",
+            "Debian suite of the builder image (bookworm: Bazel 4.2.3, sid: Bazel 7.7.1); "
+            "auto: from .bazelversion, else sid for a MODULE.bazel-only workspace, else "
+            "bookworm; the local runner uses the machine's own"),
+    Setting("base_image", str, "", "base of the builder image (default debian:<suite>)"),
     Setting("extra_packages", list, [], "more Debian packages for the builder image"),
     Setting("image_cpus", str, "all", "cpus the builder image holds toolchains for"),
     Setting("env", list, [], "environment passed into the container: NAME or NAME=value"),
@@ -155,6 +159,15 @@ def toolchains_dir(env: Mapping[str, str]) -> Path:
     from cross_compiler.resources import toolchains_dir as shipped
 
     return shipped()
+
+
+def suites_dir(env: Mapping[str, str]) -> Path:
+    """Suite catalogue: $CROSS_COMPILER_SUITES, else the shipped one."""
+    if env.get("CROSS_COMPILER_SUITES"):
+        return Path(env["CROSS_COMPILER_SUITES"])
+    from cross_compiler.resources import data_dir
+
+    return data_dir("suites")
 
 
 def cache_dir(env: Mapping[str, str]) -> Path:

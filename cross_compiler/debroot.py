@@ -1,6 +1,9 @@
 """A target-architecture Debian root with Python (headers + interpreter), from apt, cached.
 
-``apt-get download`` + ``dpkg -x`` into ``<cache>/debroot/<debian arch>``: nothing is
+``apt-get download`` + ``dpkg -x`` into ``<cache>/debroot/<suite>/<debian arch>``, with a
+private apt state (sources, lists, cache) per suite under ``<cache>/apt/<suite>``: any
+suite's packages can be fetched on any Debian-like machine, without ``dpkg
+--add-architecture`` or touching the machine's own apt configuration. Nothing is
 installed system-wide, so host and target package versions never have to agree.
 """
 
@@ -14,26 +17,17 @@ from pathlib import Path
 
 from cross_compiler import proc
 from cross_compiler.errors import ToolMissingError
+from cross_compiler.suites import Suite
 from cross_compiler.targets import Target
 
 log = logging.getLogger(__name__)
 
-
-def packages(target: Target) -> list[str]:
-    v = target.python_version
-    names = [
-        f"python{v}-minimal", f"libpython{v}-minimal", f"libpython{v}-stdlib",
-        f"libpython{v}", f"libpython{v}-dev",
-        "libc6", "libgcc-s1", "libstdc++6", "libexpat1", "zlib1g", "libffi8",
-        "libbz2-1.0", "liblzma5", "libcrypt1", "libuuid1", "libssl3", "libsqlite3-0",
-        "libncursesw6", "libtinfo6", "libreadline8", "libdb5.3", "libnsl2", "libtirpc3",
-        "libzstd1",
-    ]
-    return [f"{name}:{target.debian_arch}" for name in names]
+MIRROR = "http://deb.debian.org/debian"
+APT_RETRIES = 4
 
 
 def root_dir(target: Target, cache_dir: Path) -> Path:
-    return cache_dir / "debroot" / target.debian_arch
+    return cache_dir / "debroot" / target.suite / target.debian_arch
 
 
 def interpreter(target: Target, cache_dir: Path) -> Path:
@@ -56,33 +50,81 @@ def relativize_symlinks(root: Path) -> None:
                     link.symlink_to(os.path.relpath(root / target.lstrip("/"), link.parent))
 
 
-def fetch(target: Target, cache_dir: Path) -> Path:
+def apt_options(state: Path, arches: list[str]) -> list[str]:
+    """apt-get options for a private state directory holding ``arches`` of one suite."""
+    options = {
+        "Dir::Etc::SourceList": str(state / "sources.list"),
+        "Dir::Etc::SourceParts": "/dev/null",
+        "Dir::State": str(state / "state"),
+        "Dir::State::status": str(state / "state" / "status"),
+        "Dir::Cache": str(state / "cache"),
+        # Debian's mirrors sometimes serve a Release whose Valid-Until has passed.
+        "Acquire::Check-Valid-Until": "false",
+        "Debug::NoLocking": "1",
+        "APT::Sandbox::User": "root" if os.getuid() == 0 else "",
+    }
+    argv = [f"-o{key}={value}" for key, value in options.items() if value]
+    argv += [f"-oAPT::Architectures::={arch}" for arch in arches]
+    return argv
+
+
+def _apt_state(suite: Suite, arch: str, cache_dir: Path) -> list[str]:
+    """A private apt state for ``suite`` that knows ``arch``; updated once per arch set."""
+    state = cache_dir / "apt" / suite.name / arch
+    (state / "state" / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    (state / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+    (state / "state" / "status").touch()
+    (state / "sources.list").write_text(f"deb [arch={arch}] {MIRROR} {suite.name} main\n")
+    options = apt_options(state, [arch])
+    if not any((state / "state" / "lists").glob("*Packages*")):
+        last = ""
+        for attempt in range(1, APT_RETRIES + 1):
+            result = proc.run(["apt-get", *options, "-q", "update"],
+                              missing_hint="this needs a Debian or Ubuntu machine with apt")
+            errors = [ln for ln in (result.stdout + result.stderr).splitlines()
+                      if ln.startswith(("E:", "Err:"))]
+            if result.returncode == 0 and not errors:
+                break
+            last = (errors or result.stderr.strip().splitlines() or ["apt-get update failed"])[-1]
+            log.warning("apt-get update for %s/%s failed (attempt %d): %s", suite.name, arch,
+                        attempt, last)
+        else:
+            raise ToolMissingError(f"cannot read Debian {suite.name}'s package lists for {arch}:"
+                                   f" {last}", f"check that {MIRROR} is reachable, then retry")
+    return options
+
+
+def fetch(target: Target, suite: Suite, cache_dir: Path) -> Path:
     """Download and unpack the target's Python root (once); returns the root directory."""
     dest = root_dir(target, cache_dir)
     if interpreter(target, cache_dir).exists():
         return dest
+    if not suite.has_python(target.debian_arch):
+        raise ToolMissingError(
+            f"Debian {suite.name} has no Python for {target.debian_arch}",
+            "use a suite that has one (e.g. --suite=sid) or set sysroot in the toolchain file",
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
+    options = _apt_state(suite, target.debian_arch, cache_dir)
+    packages = suite.root_packages(target.debian_arch)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.") as tmp:
         debs, root = Path(tmp) / "debs", Path(tmp) / "root"
         debs.mkdir()
         root.mkdir()
-        log.info("%s: downloading %d Debian packages for %s", target.cpu,
-                 len(packages(target)), target.debian_arch)
-        result = proc.run(["apt-get", "download", *packages(target)], cwd=debs,
-                          missing_hint="this needs a Debian or Ubuntu machine with apt")
+        log.info("%s: downloading %d Debian %s packages for %s", target.cpu, len(packages),
+                 suite.name, target.debian_arch)
+        result = proc.run(["apt-get", *options, "-q", "download", *packages], cwd=debs)
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["apt-get download failed"])[-1]
             raise ToolMissingError(
-                f"cannot download Python packages for {target.debian_arch}: {last}",
-                f"run `dpkg --add-architecture {target.debian_arch} && apt-get update` as root "
-                "(scripts/setup.sh does), or set sysroot in the toolchain file",
-            )
+                f"cannot download Python packages for {target.debian_arch} from Debian "
+                f"{suite.name}: {last}", f"check that {MIRROR} is reachable, then retry")
         for deb in sorted(debs.glob("*.deb")):
             unpacked = proc.run(["dpkg", "-x", str(deb), str(root)])
             if unpacked.returncode != 0:
                 raise ToolMissingError(f"dpkg -x {deb.name} failed: {unpacked.stderr.strip()}")
         relativize_symlinks(root)
         if dest.exists():
-            shutil.rmtree(dest)
+            shutil.rmtree(dest)  # an incomplete root of ours (no interpreter in it)
         root.rename(dest)
     return dest

@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import os
+import platform
 import shlex
 import sys
 import time
@@ -19,6 +20,7 @@ from cross_compiler.image import ImageSpec, image_spec, pinned_requirements, sou
 from cross_compiler.localbuild import BuildResult
 from cross_compiler.plan import CacheLayout, ContainerRequest, allowed_env, cache_layout
 from cross_compiler.plan import container_request as make_request
+from cross_compiler.suites import Suite, for_suite
 from cross_compiler.targets import Target, load_targets
 from cross_compiler.wheel import RetagResult
 
@@ -37,27 +39,42 @@ def result_file(layout: CacheLayout) -> Path:
     return layout.root / f"result-{os.getpid()}-{time.monotonic_ns()}.json"
 
 
-def image_targets(settings: config.Settings, env: Mapping[str, str]) -> list[Target]:
+def image_targets(settings: config.Settings, env: Mapping[str, str],
+                  suite: Suite) -> list[Target]:
     cpus = [c.strip() for c in settings["image_cpus"].split(",") if c.strip()]
-    return load_targets(cpus, config.toolchains_dir(env))
+    return [for_suite(t, suite) for t in load_targets(cpus, config.toolchains_dir(env))]
 
 
-def builder_image(settings: config.Settings, env: Mapping[str, str]) -> ImageSpec:
-    targets = image_targets(settings, env)
+def builder_image(settings: config.Settings, env: Mapping[str, str], suite: Suite) -> ImageSpec:
+    targets = image_targets(settings, env, suite)
     package_dir = Path(__file__).resolve().parent
     data = {name: resources.data_dir(name)
-            for name in ("toolchains", "templates", "examples", "bazel_overrides")}
-    return image_spec(targets, settings["base_image"], settings["extra_packages"],
+            for name in ("toolchains", "templates", "examples", "bazel_overrides", "suites")}
+    return image_spec(targets, suite, settings["base_image"], settings["extra_packages"],
                       pinned_requirements(), source_files(package_dir, data),
                       resources.templates_dir())
 
 
-def download_wheels(requirements: tuple[str, ...], context: Path) -> None:
+def pip_target_flags(python_version: str) -> list[str]:
+    """pip download flags for wheels that install on the image's Python (which need not be
+    this one's: a host on 3.11 builds a 3.13 image)."""
+    if python_version == f"{sys.version_info.major}.{sys.version_info.minor}":
+        return []
+    machine = platform.machine()
+    tag = python_version.replace(".", "")
+    flags = ["--python-version", python_version, "--implementation", "cp",
+             "--abi", f"cp{tag}", "--abi", "abi3", "--abi", "none"]
+    for minor in range(17, 50):
+        flags += ["--platform", f"manylinux_2_{minor}_{machine}"]
+    return [*flags, "--platform", f"manylinux2014_{machine}", "--platform", f"linux_{machine}"]
+
+
+def download_wheels(requirements: tuple[str, ...], python_version: str, context: Path) -> None:
     """The image's Python dependencies, fetched here, where PyPI (and its proxy) is trusted."""
     wheels = context / "wheels"
     wheels.mkdir()
     result = proc.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-                       "--dest", str(wheels), *requirements])
+                       *pip_target_flags(python_version), "--dest", str(wheels), *requirements])
     if result.returncode != 0:
         raise BuildError(f"pip download of the image's dependencies failed: "
                          f"{(result.stderr.strip().splitlines() or [''])[-1]}",
@@ -120,9 +137,10 @@ def _is_loopback(url: str) -> bool:
 
 
 def build_in_container(root: Path, targets: list[Target], settings: config.Settings,
-                       env: Mapping[str, str], result: BuildResult, dry_run: bool) -> None:
+                       env: Mapping[str, str], result: BuildResult, dry_run: bool,
+                       suite: Suite) -> None:
     """Build the image if needed, run the build in a fresh container, check its outputs."""
-    held = {t.cpu for t in image_targets(settings, env)}
+    held = {t.cpu for t in image_targets(settings, env, suite)}
     missing = [t.cpu for t in targets if t.cpu not in held]
     if missing:
         raise ConfigError(
@@ -131,7 +149,7 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
             "set image_cpus (or --cpu of `invoke image`) to include them, or to all",
         )
     client = container.connect()
-    spec = builder_image(settings, env)
+    spec = builder_image(settings, env, suite)
     rootless = container.is_rootless(client)
     request, layout, report = plan_container(root, targets, settings, env, spec, rootless,
                                              ["--dry-run"] if dry_run else [])
@@ -144,7 +162,8 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
         else:
             log.info("builder image %s is not built yet; `invoke image` builds it", spec.tag)
         return
-    container.build_image(client, spec, functools.partial(download_wheels, spec.requirements))
+    container.build_image(client, spec, functools.partial(download_wheels, spec.requirements,
+                                                          spec.python_version))
     result.image_id = container.image_id(client, spec.tag)
     _make_dirs(layout)
     try:
@@ -174,6 +193,7 @@ def _collect(result_file: Path, targets: list[Target], result: BuildResult) -> N
     for cpu, paths in data.get("outputs", {}).items():
         result.outputs[cpu] = elf.check_files([Path(p) for p in paths], by_cpu[cpu])
     result.bazel.update(data.get("bazel", {}))
+    result.suite = str(data.get("suite", result.suite))
     for cpu, wheels in data.get("wheels", {}).items():
         result.wheels[cpu] = [RetagResult(Path(w["path"]), w["platform"], w["reason"],
                                           dict(w.get("renamed", {})), ()) for w in wheels]

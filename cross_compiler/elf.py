@@ -1,10 +1,13 @@
-"""ELF header checks: is this binary really for the target? Pure over bytes."""
+"""ELF checks: is this binary really for the target (header), and what does it need
+from the system (dynamic section, version requirements)? Pure over bytes and streams."""
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from cross_compiler.errors import ArchMismatchError
 from cross_compiler.targets import ElfSpec, Target
@@ -76,3 +79,166 @@ def check_files(paths: list[Path], target: Target) -> list[Path]:
             )
         elves.append(path)
     return elves
+
+
+# Dynamic section and symbol version requirements, read from untrusted input with bounds:
+# every count and offset comes from the file, so each loop has a ceiling and each read a
+# range check, and the file itself is streamed (twice or thrice), never held whole.
+
+SHT_DYNAMIC = 6
+SHT_GNU_VERNEED = 0x6FFFFFFE
+DT_NULL, DT_NEEDED = 0, 1
+MAX_SECTIONS = 1 << 16
+MAX_TABLE_BYTES = 64 << 20  # .dynamic + .gnu.version_r + their string tables, together
+MAX_ENTRIES = 1 << 16  # dynamic tags, and version needs + their auxiliaries
+_CHUNK = 1 << 20
+
+
+class ElfFormatError(ValueError):
+    """A malformed or out-of-bounds ELF structure (one line saying which)."""
+
+
+@dataclass(frozen=True)
+class DynamicInfo:
+    needed: tuple[str, ...]  # DT_NEEDED sonames
+    version_needs: tuple[tuple[str, tuple[str, ...]], ...]  # (file, version names) pairs
+
+
+@dataclass(frozen=True)
+class _Section:
+    type: int
+    offset: int
+    size: int
+    link: int
+    info: int
+
+
+def _read_ranges(open_stream: Callable[[], IO[bytes]],
+                 ranges: list[tuple[int, int]]) -> list[bytes]:
+    """The bytes of each (offset, length) range, in one forward pass over a fresh stream;
+    a range the stream ends inside comes back short."""
+    wanted = [bytearray() for _ in ranges]
+    end = max((o + n for o, n in ranges), default=0)
+    pos = 0
+    with open_stream() as f:
+        while pos < end:
+            chunk = f.read(min(_CHUNK, end - pos))
+            if not chunk:
+                break
+            for buf, (offset, length) in zip(wanted, ranges, strict=True):
+                lo, hi = max(offset, pos), min(offset + length, pos + len(chunk))
+                if lo < hi:
+                    buf += chunk[lo - pos:hi - pos]
+            pos += len(chunk)
+    return [bytes(b) for b in wanted]
+
+
+def _exact(open_stream: Callable[[], IO[bytes]], ranges: list[tuple[int, int]],
+           what: str) -> list[bytes]:
+    found = _read_ranges(open_stream, ranges)
+    for data, (_, length) in zip(found, ranges, strict=True):
+        if len(data) != length:
+            raise ElfFormatError(f"the {what} extends past the end of the file")
+    return found
+
+
+def _string(table: bytes, offset: int, what: str) -> str:
+    end = table.find(b"\0", offset) if 0 <= offset < len(table) else -1
+    if end < 0:
+        raise ElfFormatError(f"a {what} name lies outside its string table")
+    return table[offset:end].decode("utf-8", "replace")
+
+
+def _sections(open_stream: Callable[[], IO[bytes]], head: bytes) -> list[_Section]:
+    bits64, order = head[4] == 2, "<" if head[5] == 1 else ">"
+    shoff, entsize, count = (struct.unpack(f"{order}Q10xHH", head[40:62]) if bits64
+                             else struct.unpack(f"{order}I10xHH", head[32:50]))
+    layout = f"{order}IIQQQQIIQQ" if bits64 else f"{order}IIIIIIIIII"
+    need = struct.calcsize(layout)
+    if shoff == 0:
+        return []  # no section headers (sstrip'ed): nothing to read, as pyelftools sees it
+    if entsize < need:
+        raise ElfFormatError(f"section header size {entsize} is smaller than {need}")
+    if count == 0:  # extended numbering: the real count is section 0's sh_size
+        (first,) = _exact(open_stream, [(shoff, need)], "section header table")
+        count = struct.unpack(layout, first)[5]
+    if count > MAX_SECTIONS:
+        raise ElfFormatError(f"{count} section headers (more than {MAX_SECTIONS})")
+    (table,) = _exact(open_stream, [(shoff, entsize * count)], "section header table")
+    sections = []
+    for i in range(count):
+        fields = struct.unpack(layout, table[i * entsize:i * entsize + need])
+        sections.append(_Section(fields[1], fields[4], fields[5], fields[6], fields[7]))
+    return sections
+
+
+def read_dynamic(open_stream: Callable[[], IO[bytes]]) -> DynamicInfo:
+    """DT_NEEDED entries and ``.gnu.version_r`` requirements of the ELF file that
+    ``open_stream()`` reads from its start (called once per pass). Raises ElfFormatError."""
+    (head,) = _read_ranges(open_stream, [(0, 64)])
+    if parse_header(head) is None or len(head) < 64:
+        raise ElfFormatError("not an ELF file")
+    bits64, order = head[4] == 2, "<" if head[5] == 1 else ">"
+    sections = _sections(open_stream, head)
+    tables = [i for i, s in enumerate(sections) if s.type in (SHT_DYNAMIC, SHT_GNU_VERNEED)]
+    for i in tables:
+        if not 0 < sections[i].link < len(sections):
+            raise ElfFormatError(f"section {i} links to no string table")
+    wanted = sorted({j for i in tables for j in (i, sections[i].link)})
+    if sum(sections[j].size for j in wanted) > MAX_TABLE_BYTES:
+        raise ElfFormatError(f"dynamic tables larger than {MAX_TABLE_BYTES >> 20} MiB")
+    ranges = [(sections[j].offset, sections[j].size) for j in wanted]
+    data = dict(zip(wanted, _exact(open_stream, ranges, "dynamic section"), strict=True))
+    needed: list[str] = []
+    versions: list[tuple[str, tuple[str, ...]]] = []
+    budget = MAX_ENTRIES
+    for i in tables:
+        s = sections[i]
+        body, strings = data[i], data[s.link]
+        if s.type == SHT_DYNAMIC:
+            layout = f"{order}qQ" if bits64 else f"{order}iI"
+            step = struct.calcsize(layout)
+            for at in range(0, len(body) - step + 1, step):
+                budget -= 1
+                if budget < 0:
+                    raise ElfFormatError(f"more than {MAX_ENTRIES} dynamic entries")
+                tag, value = struct.unpack(layout, body[at:at + step])
+                if tag == DT_NULL:
+                    break
+                if tag == DT_NEEDED:
+                    needed.append(_string(strings, value, "DT_NEEDED"))
+        else:
+            budget = _version_needs(body, strings, s.info, order, budget, versions)
+    return DynamicInfo(tuple(needed), tuple(versions))
+
+
+def _version_needs(body: bytes, strings: bytes, count: int, order: str, budget: int,
+                   out: list[tuple[str, tuple[str, ...]]]) -> int:
+    """Walk ``count`` Elf_Verneed entries (each with its Elf_Vernaux chain) inside
+    ``body``; returns the entry budget left."""
+    at = 0
+    for _ in range(count):
+        if not 0 <= at <= len(body) - 16:
+            raise ElfFormatError("a version need entry lies outside .gnu.version_r")
+        _, aux_count, file_name, aux, next_need = struct.unpack(f"{order}HHIII",
+                                                                body[at:at + 16])
+        names, aux_at = [], at + aux
+        for _ in range(aux_count):
+            budget -= 1
+            if budget < 0:
+                raise ElfFormatError(f"more than {MAX_ENTRIES} version entries")
+            if not 0 <= aux_at <= len(body) - 16:
+                raise ElfFormatError("a version auxiliary entry lies outside .gnu.version_r")
+            _, _, _, name, next_aux = struct.unpack(f"{order}IHHII", body[aux_at:aux_at + 16])
+            names.append(_string(strings, name, "version"))
+            if next_aux == 0:
+                break
+            aux_at += next_aux
+        out.append((_string(strings, file_name, "version file"), tuple(names)))
+        budget -= 1
+        if budget < 0:
+            raise ElfFormatError(f"more than {MAX_ENTRIES} version entries")
+        if next_need == 0:
+            break
+        at += next_need
+    return budget

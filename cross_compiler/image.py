@@ -10,7 +10,8 @@ from pathlib import Path
 
 import jinja2
 
-from cross_compiler import __version__, debroot
+from cross_compiler import __version__
+from cross_compiler.suites import Suite
 from cross_compiler.targets import Target
 
 IMAGE_REPOSITORY = "cross-compiler-builder"
@@ -18,20 +19,21 @@ LABEL = "cross_compiler"
 # Inside the image: the tool's source, its cache with each target's Python root.
 IMAGE_SRC = "/opt/cross_compiler/src"
 IMAGE_CACHE = "/opt/cross_compiler/cache"
-BASE_PACKAGES = (
-    "bazel-bootstrap", "bazel-rules-java", "binutils", "ca-certificates", "file",
-    "python3", "python3-venv",
-)
-# The tool's own runtime dependencies, pinned in the image to what runs on the host.
+BASE_PACKAGES = ("binutils", "ca-certificates", "file", "python{v}", "python{v}-venv")
+# The tool's own runtime dependencies, pinned in the image to what runs on the host;
+# setuptools too, which packaging commands (setup.py bdist_wheel) need from Python 3.12 on.
 RUNTIME_DEPENDENCIES = (
     "invoke", "jinja2", "packaging", "wheel", "auditwheel", "pyelftools", "installer",
 )
+# Not pinned to the host's: whatever the image's Python version needs.
+UNPINNED_DEPENDENCIES = ("setuptools",)
 
 
 @dataclass(frozen=True)
 class ImageSpec:
     tag: str
     base_image: str
+    python_version: str  # the image's Python: its dependencies are downloaded for it
     context: Mapping[str, bytes]  # relative path in the build context -> content
     # Downloaded into the context's wheels/ only when the image is built; the pins (in the
     # Dockerfile) are what the tag hashes.
@@ -49,7 +51,7 @@ def pinned_requirements() -> list[str]:
             pins.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
             pins.append(name)
-    return pins
+    return [*pins, *UNPINNED_DEPENDENCIES]
 
 
 def source_files(package_dir: Path, data_dirs: Mapping[str, Path]) -> dict[str, bytes]:
@@ -68,8 +70,13 @@ def source_files(package_dir: Path, data_dirs: Mapping[str, Path]) -> dict[str, 
     return files
 
 
-def bazelrc_lines() -> list[str]:
+def bazelrc_lines(suite: Suite) -> list[str]:
+    """For anyone running Debian's offline Bazel in the image by hand (the tool passes
+    what a build needs itself, see offline.py)."""
     overrides = f"{IMAGE_SRC}/cross_compiler/_data/bazel_overrides"
+    if suite.bazel_major >= 7:
+        return [f"common --override_module={name}={overrides}/modules/{name}"
+                for name in ("apple_support", "buildozer", "protobuf", "zlib")]
     return [
         "common --override_repository=rules_java=/usr/share/bazel/rules/java",
         f"common --override_repository=rules_cc={overrides}/rules_cc",
@@ -79,6 +86,7 @@ def bazelrc_lines() -> list[str]:
 
 def image_spec(
     targets: list[Target],
+    suite: Suite,
     base_image: str,
     extra_packages: list[str],
     requirements: list[str],
@@ -90,24 +98,33 @@ def image_spec(
         loader=jinja2.FileSystemLoader(str(templates_dir)), undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
-    python_targets = [t for t in targets if t.debian_python]
-    packages = sorted({*BASE_PACKAGES, *(t.compiler_package for t in targets), *extra_packages})
+    python_targets = [t for t in targets if suite.has_python(t.debian_arch)]
+    v = suite.python_version
+    packages = sorted({*(p.replace("{v}", v) for p in BASE_PACKAGES), *suite.bazel_packages,
+                       *(t.compiler_package for t in targets), *extra_packages})
+    base_image = base_image or suite.base_image
     dockerfile = env.get_template("docker/Dockerfile.j2").render(
         version=__version__,
         cpus=[t.cpu for t in targets],
+        suite=suite.name,
+        bazel_version=suite.bazel_version,
+        python=f"python{v}",
         base_image=base_image,
         foreign_arches=sorted({t.debian_arch for t in python_targets}),
         packages=packages,
         requirements=requirements,
         debroots=[
-            {"dir": f"{IMAGE_CACHE}/debroot/{t.debian_arch}", "packages": debroot.packages(t)}
+            {"dir": f"{IMAGE_CACHE}/debroot/{suite.name}/{t.debian_arch}",
+             "packages": suite.root_packages(t.debian_arch)}
             for t in python_targets
         ],
-        bazelrc=bazelrc_lines(),
+        bazelrc=bazelrc_lines(suite),
     )
-    context = {"Dockerfile": dockerfile.encode(), **sources}
+    context = {"Dockerfile": dockerfile.encode(),
+               "apt-update-retry.sh": (templates_dir / "docker/apt-update-retry.sh").read_bytes(),
+               **sources}
     digest = hashlib.sha256()
     for name in sorted(context):
         digest.update(name.encode() + b"\0" + hashlib.sha256(context[name]).digest())
-    return ImageSpec(f"{IMAGE_REPOSITORY}:{digest.hexdigest()[:16]}", base_image, context,
-                     tuple(requirements))
+    return ImageSpec(f"{IMAGE_REPOSITORY}:{suite.name}-{digest.hexdigest()[:16]}", base_image,
+                     v, context, tuple(requirements))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import shlex
+import shutil
 import sys
 import tempfile
 import urllib.parse
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import bazel, config, elf, proc, resources
+from cross_compiler import bazel, config, elf, offline, proc, resources
 from cross_compiler.bazel import BazelCommand, BazelMode, BazelVersion
 from cross_compiler.errors import BuildError, ConfigError, ToolMissingError
 from cross_compiler.targets import Target
@@ -23,6 +25,7 @@ from cross_compiler.wheel import RetagResult, retag_wheel
 log = logging.getLogger(__name__)
 
 DEBIAN_RULES_JAVA = Path("/usr/share/bazel/rules/java")
+DEBIAN_BAZELRC = Path("/etc/bazel/bazelrc")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,17 @@ class BazelSetup:
     program: str
     version: BazelVersion
     overrides: Mapping[str, Path]
+    # Debian's offline Bazel >= 7: stub modules and workspace-mode flags (offline.py).
+    offline7: offline.OfflineBazel7 | None = None
+
+
+def _debian_package_of(program: str) -> str:
+    """The Debian package that installed ``program`` ("" when none did)."""
+    found = shutil.which(program)
+    if not found:
+        return ""
+    result = proc.run(["dpkg-query", "-S", os.path.realpath(found)])
+    return result.stdout.split(":", 1)[0] if result.returncode == 0 else ""
 
 
 def probe_bazel(program: str) -> BazelSetup:
@@ -60,7 +74,14 @@ def probe_bazel(program: str) -> BazelSetup:
         raise ToolMissingError(
             f"cannot tell the Bazel version from {result.stdout.strip()!r}", hint
         )
-    return BazelSetup(program, version, overrides)
+    offline7 = None
+    if version.major >= 7 and _debian_package_of(program) == "bazel-bootstrap":
+        rc = DEBIAN_BAZELRC.read_text() if DEBIAN_BAZELRC.is_file() else ""
+        offline7 = offline.OfflineBazel7(resources.bazel_overrides_dir() / "modules",
+                                         offline.debian_module_overrides(rc))
+        log.info("Debian's offline Bazel %s: packaged rules from %s, stub modules for %s",
+                 version, DEBIAN_BAZELRC, ", ".join(offline.STUB_MODULES))
+    return BazelSetup(program, version, overrides, offline7)
 
 
 @dataclass(frozen=True)
@@ -98,10 +119,27 @@ def plan_build(
         settings["remote_executor"], settings["remote_instance_name"],
         remote_header(settings, env or {}),
     )
-    python = (f"--repo_env=PYTHON_BIN_PATH={python_bin}",) if python_bin else ()
+    python: tuple[str, ...] = ()
+    if python_bin:
+        # PYTHON_BIN_PATH for TensorFlow-style python_configure; the wrappers first on PATH
+        # for rules that run `python3`, `which("python3")` or `python3-config` (PATH of the
+        # place Bazel runs: inside the builder, the container's).
+        path = (env or {}).get("PATH") or os.defpath
+        python = (f"--repo_env=PYTHON_BIN_PATH={python_bin}",
+                  f"--repo_env=PATH={python_bin.parent}:{path}")
+    kind = offline.workspace_kind(workspace)
+    if kind is offline.WorkspaceKind.BZLMOD:
+        if setup.version.major < 6:
+            raise ConfigError(
+                f"{workspace} has MODULE.bazel and no WORKSPACE: Bazel {setup.version} "
+                "cannot build it", "use Bazel 7 (--suite=sid, or a .bazelversion of 7.x)")
+        offline.check_module_deps((workspace / "MODULE.bazel").read_text(errors="replace"),
+                                  ("platforms", "rules_cc") if setup.version.major >= 8
+                                  else ("platforms",))
+    offline_flags = setup.offline7.flags(kind) if setup.offline7 else ()
     flags = bazel.build_flags(
         target, mode, setup.version, setup.overrides, settings["compilation_mode"],
-        [*python, *remote, *settings["bazel_flags"]],
+        [*offline_flags, *python, *remote, *settings["bazel_flags"]],
     )
     startup = tuple(settings["bazel_startup_options"])
     labels = tuple(settings["targets"])
@@ -130,6 +168,7 @@ class BuildResult:
     # cpu -> {"bazel_version", "bazel_mode", "bazel_argv" (secrets masked)}: provenance
     bazel: dict[str, dict[str, Any]] = field(default_factory=dict)
     image_id: str = ""  # the builder image, docker runner
+    suite: str = ""  # the Debian suite whose Bazel, compilers and Python built it
 
 
 def package_argv(command: str, out: Path) -> list[str]:

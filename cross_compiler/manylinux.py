@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import IO, Any
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection
+from cross_compiler import elf
 
 
 @dataclass
@@ -29,27 +26,19 @@ def is_dynamic_loader(soname: str) -> bool:
     return soname.startswith("ld-linux") or soname in ("ld64.so.1", "ld64.so.2")
 
 
-def read_needs(stream: IO[bytes]) -> ElfNeeds:
-    """DT_NEEDED entries and versioned symbol requirements (``.gnu.version_r``)."""
+def read_needs(open_stream: Callable[[], IO[bytes]]) -> ElfNeeds:
+    """DT_NEEDED entries and versioned symbol requirements (``.gnu.version_r``) of the ELF
+    file ``open_stream()`` reads; bounded (see elf.read_dynamic). Raises ValueError."""
+    info = elf.read_dynamic(open_stream)
     needs = ElfNeeds()
-    try:
-        elf = ELFFile(stream)
-        for section in elf.iter_sections():
-            if isinstance(section, DynamicSection):
-                for tag in section.iter_tags():
-                    needed = str(getattr(tag, "needed", ""))
-                    if tag.entry.d_tag == "DT_NEEDED" and not is_dynamic_loader(needed):
-                        needs.libraries.add(needed)
-            elif isinstance(section, GNUVerNeedSection):
-                for verneed, aux_iter in section.iter_versions():
-                    if is_dynamic_loader(str(verneed.name)):
-                        continue
-                    for aux in aux_iter:
-                        namespace, _, version = aux.name.partition("_")
-                        if version:
-                            needs.versions.setdefault(namespace, set()).add(version)
-    except ELFError as e:
-        raise ValueError(f"unreadable ELF: {e}") from e
+    needs.libraries.update(n for n in info.needed if not is_dynamic_loader(n))
+    for file_name, names in info.version_needs:
+        if is_dynamic_loader(file_name):
+            continue
+        for name in names:
+            namespace, _, version = name.partition("_")
+            if version:
+                needs.versions.setdefault(namespace, set()).add(version)
     return needs
 
 

@@ -164,7 +164,7 @@ def python_header_roots(target: Target, cache_dir: Path) -> list[Path]:
     """Root file systems searched, in order, for the target's Python headers."""
     if target.sysroot:
         return [Path(target.sysroot)]
-    return [cache_dir / "debroot" / target.debian_arch, Path("/")]
+    return [cache_dir / "debroot" / target.suite / target.debian_arch, Path("/")]
 
 
 def find_python_headers(target: Target, cache_dir: Path) -> PythonHeaderRoot | None:

@@ -56,11 +56,13 @@ class RenderRequest:
     toolchains: tuple[ToolchainInputs, ...]
     exec_constraints: tuple[str, ...]
     host_system_name: str
-    host_python: str = "/usr/bin/python3"  # run by the python3 wrappers
+    # Bazel 8 has no cc_toolchain_suite and wants the C++ rules loaded from @rules_cc.
+    bazel_major: int = 7
 
 
-# Rendered files that must be executable.
-EXECUTABLE_SUFFIX = "/bin/python3"
+def is_executable(rel: str) -> bool:
+    """Rendered files that must be executable: the python wrappers in ``python/<cpu>/bin``."""
+    return "/bin/" in rel
 
 
 def python_wrapper(cpu: str) -> str:
@@ -95,6 +97,11 @@ def _names(cpu: str) -> dict[str, str]:
         "python_headers": f"python_headers_{cpu}",
         "python_missing": f"python_headers_missing_{cpu}",
     }
+
+
+def ext_suffix(target: Target) -> str:
+    """The target CPython's EXT_SUFFIX: Debian's multiarch triple is the target's triple."""
+    return f".cpython-{target.python_version.replace('.', '')}-{target.triple}.so"
 
 
 def python_include_dir(cpu: str) -> str:
@@ -146,7 +153,8 @@ def render_toolchain(request: RenderRequest) -> dict[str, bytes]:
     python_select = {
         ":" + c["names"]["config_setting"]: [":" + c["names"]["python_headers"]] for c in contexts
     }
-    common = {"header": HEADER, "package": PACKAGE, "toolchains": contexts, "version": __version__}
+    common = {"header": HEADER, "package": PACKAGE, "toolchains": contexts, "version": __version__,
+              "legacy_crosstool": request.bazel_major < 8}
     files: dict[str, bytes] = {
         "BUILD.bazel": env.get_template("bazel/BUILD.bazel.j2").render(
             **common,
@@ -171,8 +179,16 @@ def render_toolchain(request: RenderRequest) -> dict[str, bytes]:
             files[(base / rel).as_posix()] = content
         if inputs.python_headers:
             cpu = inputs.target.cpu
-            files[python_wrapper(cpu)] = env.get_template("bazel/python3.sh.j2").render(
-                cpu=cpu, host_python=request.host_python).encode()
+            wrapper = env.get_template("bazel/python3.sh.j2").render(
+                cpu=cpu, python_version=inputs.target.python_version,
+                ext_suffix=ext_suffix(inputs.target)).encode()
+            # Under every name a repository rule may look for on PATH.
+            for name in ("python", "python3", f"python{inputs.target.python_version}"):
+                files[f"python/{cpu}/bin/{name}"] = wrapper
+            files[f"python/{cpu}/bin/python3-config"] = env.get_template(
+                "bazel/python3-config.sh.j2").render(
+                cpu=cpu, python_version=inputs.target.python_version,
+                ext_suffix=ext_suffix(inputs.target)).encode()
             # One copy serves every target: the wrapper says which include dir to report.
             files["python/site/sitecustomize.py"] = env.get_template(
                 "bazel/sitecustomize.py.j2").render(header=HEADER).encode()

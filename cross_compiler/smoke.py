@@ -57,7 +57,7 @@ def smoke_test(wheel: Path, target: Target, cache_dir: Path, command: str = "") 
     if not wheel.is_file():
         raise WheelError(f"{wheel}: no such wheel file")
     modules = top_level_modules(wheel)
-    root = debroot.fetch(target, cache_dir)
+    root = debroot.root_dir(target, cache_dir)  # fetched by the caller, for its suite
     python = str(debroot.interpreter(target, cache_dir))
     qemu = _qemu(target)
     with tempfile.TemporaryDirectory(prefix="cross_compiler-smoke-") as tmp:

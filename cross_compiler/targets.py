@@ -36,13 +36,15 @@ class Target:
     sysroot: str
     compile_flags: tuple[str, ...]
     link_flags: tuple[str, ...]
-    python_version: str
     wheel_arch: str
     qemu: str
     elf: ElfSpec
     source: Path
-    # Whether Debian's archive has this architecture's Python (riscv64: not in Debian 12).
+    # Set from the Debian suite that builds it (suites.for_suite): its Python version, and
+    # whether the suite's archive has this architecture's Python (riscv64: not bookworm).
+    python_version: str = "3.11"
     debian_python: bool = True
+    suite: str = "bookworm"
 
     def tool(self, name: str) -> str:
         """Program name of a GNU tool for this target, e.g. ``aarch64-linux-gnu-gcc``."""
@@ -51,11 +53,11 @@ class Target:
 
 _STR_FIELDS = (
     "cpu", "triple", "tool_prefix", "compiler_package", "debian_arch",
-    "python_version", "wheel_arch", "qemu",
+    "wheel_arch", "qemu",
 )
 _OPTIONAL_STR_FIELDS = ("sysroot",)
 _LIST_FIELDS = ("constraint_values", "compile_flags", "link_flags")
-_TOP_FIELDS = (*_STR_FIELDS, *_OPTIONAL_STR_FIELDS, *_LIST_FIELDS, "elf", "debian_python")
+_TOP_FIELDS = (*_STR_FIELDS, *_OPTIONAL_STR_FIELDS, *_LIST_FIELDS, "elf")
 _ELF_FIELDS = ("machine", "bits", "endianness", "arm_hard_float")
 
 
@@ -124,7 +126,6 @@ def parse_target(data: dict[str, Any], source: Path) -> Target:
     return Target(
         **strings, sysroot=sysroot, elf=elf, source=source,
         constraint_values=lists["constraint_values"],
-        debian_python=_field(data, "debian_python", bool, where, default=True),
         compile_flags=lists["compile_flags"], link_flags=lists["link_flags"],
     )
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cross_compiler.errors import WorkspaceError
-from cross_compiler.render import EXECUTABLE_SUFFIX, HEADER_MARK, PACKAGE
+from cross_compiler.render import HEADER_MARK, PACKAGE, is_executable
 
 WORKSPACE_FILES = ("WORKSPACE", "WORKSPACE.bazel", "MODULE.bazel")
 
@@ -58,7 +58,7 @@ def _check_ownership(directory: Path) -> None:
 
 
 def _mode(rel: str) -> int:
-    return 0o755 if rel.endswith(EXECUTABLE_SUFFIX) else 0o644
+    return 0o755 if is_executable(rel) else 0o644
 
 
 def plan_tree(directory: Path, files: dict[str, bytes]) -> TreeChanges:

@@ -27,6 +27,7 @@ MAX16 = 0xFFFF
 FLAG_ENCRYPTED = 0x1
 FLAG_DATA_DESCRIPTOR = 0x8
 FLAG_UTF8 = 0x800
+UNICODE_PATH = 0x7075  # Info-ZIP Unicode Path extra field
 _COPY_CHUNK = 1 << 20
 
 
@@ -51,10 +52,16 @@ class Member:
     header_offset: int
     external_attr: int
     create_system: int
+    # The name's bytes exactly as stored (UTF-8 with flag 0x800, else cp437 as Info-ZIP
+    # writes them) and the central extra fields other than ZIP64's: copied unchanged,
+    # so readers see the very names (and Unicode Path fields) the input had.
+    raw_name: bytes
+    extra: bytes
 
     @classmethod
     def from_info(cls, info: zipfile.ZipInfo) -> Member:
         y, mo, d, h, mi, s = info.date_time
+        encoding = "utf-8" if info.flag_bits & FLAG_UTF8 else "cp437"
         return cls(
             name=info.filename, method=info.compress_type, flags=info.flag_bits,
             dos_time=(h << 11) | (mi << 5) | (s // 2),
@@ -62,16 +69,43 @@ class Member:
             crc=info.CRC, compress_size=info.compress_size, file_size=info.file_size,
             header_offset=info.header_offset, external_attr=info.external_attr,
             create_system=info.create_system,
+            raw_name=info.orig_filename.encode(encoding), extra=strip_extra(info.extra, {1}),
         )
 
+    def renamed(self, name: str) -> Member:
+        """This member under a new name: UTF-8 (flagged when not ASCII), and without the
+        Unicode Path field that would describe the old name."""
+        flags = (self.flags | FLAG_UTF8) if not name.isascii() else (self.flags & ~FLAG_UTF8)
+        return dataclasses.replace(self, name=name, raw_name=name.encode("utf-8"),
+                                   flags=flags, extra=strip_extra(self.extra, {UNICODE_PATH}))
 
-def _local_header(f: BinaryIO, member: Member) -> tuple[int, bytes]:
+
+def strip_extra(extra: bytes, drop: set[int]) -> bytes:
+    """``extra`` without the fields whose ids are in ``drop`` (and without a torn tail)."""
+    kept, at = [], 0
+    while at + 4 <= len(extra):
+        tag, size = struct.unpack("<HH", extra[at:at + 4])
+        if at + 4 + size > len(extra):
+            break
+        if tag not in drop:
+            kept.append(extra[at:at + 4 + size])
+        at += 4 + size
+    return b"".join(kept)
+
+
+def _local_header(f: BinaryIO, member: Member) -> tuple[int, bytes, int]:
+    """(data offset, stored name, flags) of the member's local header."""
+    if member.header_offset < 0 or member.compress_size < 0:
+        raise ZipIOError(f"member {member.name!r} has a negative offset or size "
+                         "(shifted or truncated archive?)")
     f.seek(member.header_offset)
     header = f.read(30)
     if len(header) != 30 or struct.unpack("<I", header[:4])[0] != LOCAL_SIG:
         raise ZipIOError(f"member {member.name!r} has no valid local header (truncated archive?)")
+    flags, = struct.unpack("<H", header[6:8])
     name_len, extra_len = struct.unpack("<HH", header[26:30])
-    return member.header_offset + 30 + int(name_len) + int(extra_len), f.read(int(name_len))
+    return (member.header_offset + 30 + int(name_len) + int(extra_len),
+            f.read(int(name_len)), int(flags))
 
 
 def data_offset(f: BinaryIO, member: Member) -> int:
@@ -82,14 +116,16 @@ def data_offset(f: BinaryIO, member: Member) -> int:
 def verbatim_ok(f: BinaryIO, member: Member, record_end: int) -> bool:
     """Can the member's whole local record, [header_offset, record_end), be copied as is?
 
-    Yes when it holds exactly its local header (same name as the central directory),
-    its data and at most a data descriptor: then only its offset changes.
+    Yes when it holds exactly its local header (the central directory's name bytes and
+    name encoding), its data and at most a data descriptor: then only its offset changes.
+    Raises when the data does not fit before ``record_end``.
     """
-    start, local_name = _local_header(f, member)
+    start, local_name, local_flags = _local_header(f, member)
     data_end = start + member.compress_size
     slack = record_end - data_end
-    if local_name != member.name.encode("utf-8") and local_name != member.name.encode("cp437",
-                                                                                        "replace"):
+    if slack < 0:
+        raise ZipIOError(f"member {member.name!r} overlaps the next one (damaged archive)")
+    if local_name != member.raw_name or (local_flags ^ member.flags) & FLAG_UTF8:
         return False
     if member.flags & FLAG_DATA_DESCRIPTOR:
         return slack in (12, 16, 20, 24)
@@ -159,21 +195,22 @@ class RawZipWriter:
 
     def _start(self, m: Member) -> None:
         """Write a fresh local header for ``m`` here and remember its central entry."""
-        name = m.name.encode("utf-8")
-        flags = m.flags & ~FLAG_DATA_DESCRIPTOR
-        if not m.name.isascii():
-            flags |= FLAG_UTF8
-        placed = dataclasses.replace(m, flags=flags, header_offset=self._out.tell())
+        placed = dataclasses.replace(m, flags=m.flags & ~FLAG_DATA_DESCRIPTOR,
+                                     header_offset=self._out.tell())
         zip64 = m.file_size >= MAX32 or m.compress_size >= MAX32
-        self._out.write(self._local_header(placed, name, zip64))
-        self._central.append(self._central_header(placed, name))
+        self._out.write(self._local_header(placed, m.raw_name, zip64))
+        self._central.append(self._central_header(placed))
 
-    def _central_header(self, m: Member, name: bytes) -> bytes:
+    def _central_header(self, m: Member) -> bytes:
         fields, sizes = [], [m.file_size, m.compress_size, m.header_offset]
         for value in sizes:
             if value >= MAX32:
                 fields.append(value)
         extra = struct.pack(f"<HH{len(fields)}Q", 1, 8 * len(fields), *fields) if fields else b""
+        extra += m.extra
+        if len(extra) > MAX16:
+            raise ZipIOError(f"member {m.name!r} has too many extra fields")
+        name = m.raw_name
         clamp = [MAX32 if v >= MAX32 else v for v in sizes]
         return struct.pack(
             "<IBBHHHHHIIIHHHHHII", CENTRAL_SIG, 45 if fields else 20, m.create_system,
@@ -192,11 +229,11 @@ class RawZipWriter:
         start, base = run[0].header_offset, self._out.tell()
         for m in run:
             placed = dataclasses.replace(m, header_offset=base + m.header_offset - start)
-            self._central.append(self._central_header(placed, m.name.encode("utf-8")))
+            self._central.append(self._central_header(placed))
         copy_range(src, self._out, start, end - start)
 
     def rename_raw(self, src: BinaryIO, m: Member, new_name: str) -> None:
-        self.copy_raw(src, dataclasses.replace(m, name=new_name))
+        self.copy_raw(src, m.renamed(new_name))
 
     def write_new(self, like: Member, data: bytes) -> None:
         """A new deflated member taking its metadata (time, attributes) from ``like``."""

@@ -10,9 +10,11 @@ from cross_compiler import resources
 from cross_compiler.errors import ConfigError
 from cross_compiler.image import image_spec
 from cross_compiler.plan import allowed_env, cache_layout, container_request
+from cross_compiler.suites import load_suites
 from cross_compiler.targets import load_targets
 
 TARGETS = load_targets(["all"], resources.toolchains_dir())
+SUITES = load_suites(resources.data_dir("suites"))
 
 
 def _request(uid: int, rootless: bool = False):  # type: ignore[no-untyped-def]
@@ -63,7 +65,7 @@ def test_cache_layout_is_keyed_by_image() -> None:
 
 def _spec(**changes: object):  # type: ignore[no-untyped-def]
     args: dict[str, object] = {
-        "targets": TARGETS, "base_image": "debian:bookworm", "extra_packages": [],
+        "targets": TARGETS, "suite": SUITES["bookworm"], "base_image": "", "extra_packages": [],
         "requirements": ["invoke==2.2.0"], "sources": {"src/cross_compiler/x.py": b"x"},
         "templates_dir": resources.templates_dir(),
     }
@@ -76,6 +78,7 @@ def test_image_tag_is_a_hash_of_everything_in_it() -> None:
     assert base.tag == _spec().tag and base.tag.startswith("cross-compiler-builder:")
     assert _spec(extra_packages=["cmake"]).tag != base.tag
     assert _spec(base_image="debian:trixie").tag != base.tag
+    assert _spec(suite=SUITES["sid"]).tag.startswith("cross-compiler-builder:sid-")
     assert _spec(sources={"src/cross_compiler/x.py": b"y"}).tag != base.tag
     assert _spec(requirements=["invoke==2.2.1"]).tag != base.tag
 
@@ -90,3 +93,16 @@ def test_dockerfile_holds_compilers_python_roots_and_overrides() -> None:
     assert "python3.11-minimal:arm64" in dockerfile
     assert ":riscv64" not in dockerfile  # Debian 12 has no riscv64 archive
     assert "--override_repository=rules_cc=" in dockerfile
+
+
+def test_sid_image_has_bazel_7_python_3_13_for_every_cpu_and_stub_modules() -> None:
+    spec = _spec(suite=SUITES["sid"])
+    dockerfile = spec.dockerfile
+    assert "FROM debian:sid" in dockerfile and spec.python_version == "3.13"
+    assert "      python3.13-venv \\" in dockerfile and "RUN python3.13 -m venv" in dockerfile
+    assert "bazel-rules-java" not in dockerfile  # sid's bazel-bootstrap depends on its rules
+    for package in ("python3.13-minimal:riscv64", "libssl3t64:arm64", "base-files:s390x"):
+        assert package in dockerfile
+    assert "/opt/cross_compiler/cache/debroot/sid/riscv64" in dockerfile
+    assert "--override_module=zlib=" in dockerfile
+    assert "apt-update-retry" in dockerfile and b"Hash Sum" in spec.context["apt-update-retry.sh"]

@@ -66,7 +66,7 @@ def _fake_root(root: Path, triple: str, pyconfig: bytes) -> None:
 
 
 def test_python_headers_come_from_the_target_root(tmp_path: Path) -> None:
-    _fake_root(tmp_path / "debroot/arm64", "aarch64-linux-gnu", b"#define SIZEOF_LONG 8\n")
+    _fake_root(tmp_path / "debroot/bookworm/arm64", "aarch64-linux-gnu", b"#define SIZEOF_LONG 8\n")
     found = probe.find_python_headers(AARCH64, tmp_path)
     assert found is not None
     headers = probe.read_python_headers(found)

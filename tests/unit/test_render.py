@@ -53,3 +53,25 @@ def test_output_is_consistently_formatted() -> None:
 def test_templates_ship_with_the_package() -> None:
     names = {p.name for p in (resources.templates_dir() / "bazel").iterdir()}
     assert {"BUILD.bazel.j2", "cc_toolchain_config.bzl.j2", "platform_mappings.j2"} <= names
+
+
+def test_bazel_8_gets_no_cc_toolchain_suite_and_rules_cc_loads() -> None:
+    request = golden_request("aarch64")
+    files = render_toolchain(RenderRequest(request.toolchains, request.exec_constraints,
+                                           request.host_system_name, bazel_major=8))
+    build = files["BUILD.bazel"].decode()
+    assert "cc_toolchain_suite(" not in build
+    assert 'load("@rules_cc//cc:defs.bzl", "cc_library", "cc_toolchain")' in build
+    assert "--crosstool_top" not in files["platform_mappings"].decode()
+    assert "cc_toolchain_suite(" in render_toolchain(request)["BUILD.bazel"].decode()
+
+
+def test_python_wrappers_name_no_machine_path() -> None:
+    """The same files whichever machine (host or builder container) renders them."""
+    files = render_toolchain(golden_request("aarch64"))
+    for name in ("python", "python3", "python3.11"):
+        wrapper = files[f"python/aarch64/bin/{name}"].decode()
+        assert "for name in python3.11 python3" in wrapper and "/usr/bin" not in wrapper
+        assert 'EXT_SUFFIX=".cpython-311-aarch64-linux-gnu.so"' in wrapper
+    config = files["python/aarch64/bin/python3-config"].decode()
+    assert '--extension-suffix) echo ".cpython-311-aarch64-linux-gnu.so"' in config

@@ -6,6 +6,7 @@ import sysconfig
 import warnings
 
 _INCLUDE = os.environ.get("CROSS_COMPILER_TARGET_INCLUDE")
+_EXT_SUFFIX = os.environ.get("CROSS_COMPILER_TARGET_EXT_SUFFIX", "")
 
 if _INCLUDE:
     _INCLUDE_PATHS = ("include", "platinclude")
@@ -21,14 +22,21 @@ if _INCLUDE:
     def get_path(name, *args, **kwargs):
         return _INCLUDE if name in _INCLUDE_PATHS else _get_path(name, *args, **kwargs)
 
+    _TARGET_VARS = {name: _INCLUDE for name in _INCLUDE_VARS}
+    if _EXT_SUFFIX:
+        # ".cpython-311-aarch64-linux-gnu.so": SOABI and MULTIARCH follow from it.
+        _TARGET_VARS["EXT_SUFFIX"] = _EXT_SUFFIX
+        _TARGET_VARS["SOABI"] = _EXT_SUFFIX[1:-3]
+        _TARGET_VARS["MULTIARCH"] = _EXT_SUFFIX[1:-3].split("-", 2)[-1]
+
     def get_config_var(name):
-        return _INCLUDE if name in _INCLUDE_VARS else _get_config_var(name)
+        return _TARGET_VARS[name] if name in _TARGET_VARS else _get_config_var(name)
 
     def get_config_vars(*names):
         if names:
             return [get_config_var(name) for name in names]
         values = dict(_get_config_vars())
-        values.update({name: _INCLUDE for name in _INCLUDE_VARS})
+        values.update(_TARGET_VARS)
         return values
 
     sysconfig.get_paths, sysconfig.get_path = get_paths, get_path

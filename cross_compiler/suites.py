@@ -1,0 +1,166 @@
+"""Debian suites as data: ``suites/<name>.toml`` -> frozen ``Suite``; which one a build uses.
+
+A suite fixes what a builder image holds: its Bazel (Debian's ``bazel-bootstrap``), its
+Python version (the target Pythons' headers, and the interpreter that packages wheels),
+the package names of a target root (``*t64`` renames) and where qemu-user comes from.
+Pure: the callers read the workspace files and the host's os-release.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cross_compiler.errors import ConfigError, TargetError
+from cross_compiler.targets import Target, _field, _unknown_keys
+
+_STR_FIELDS = ("suite", "bazel_version", "python_version", "qemu_package")
+_LIST_FIELDS = ("bazel_packages", "python_packages", "runtime_packages", "no_python_arches")
+_SAFE = re.compile(r"^[a-z0-9][a-z0-9.+{}-]*$")
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    bazel_version: str
+    python_version: str
+    bazel_packages: tuple[str, ...]
+    python_packages: tuple[str, ...]  # "{v}" stands for python_version
+    runtime_packages: tuple[str, ...]
+    no_python_arches: tuple[str, ...]  # Debian architectures without Python in this suite
+    qemu_package: str
+    source: Path
+
+    @property
+    def bazel_major(self) -> int:
+        return int(self.bazel_version.split(".")[0])
+
+    @property
+    def base_image(self) -> str:
+        return f"debian:{self.name}"
+
+    def root_packages(self, debian_arch: str) -> list[str]:
+        """``name:arch`` of every package a target root (Python + runtime) unpacks."""
+        names = [p.replace("{v}", self.python_version) for p in self.python_packages]
+        return [f"{n}:{debian_arch}" for n in (*names, *self.runtime_packages)]
+
+    def has_python(self, debian_arch: str) -> bool:
+        return debian_arch not in self.no_python_arches
+
+
+def parse_suite(data: dict[str, Any], source: Path) -> Suite:
+    where = str(source)
+    _unknown_keys(data, (*_STR_FIELDS, *_LIST_FIELDS), where)
+    strings = {name: _field(data, name, str, where) for name in _STR_FIELDS}
+    lists: dict[str, tuple[str, ...]] = {}
+    for name in _LIST_FIELDS:
+        value = _field(data, name, list, where, default=[])
+        if not all(isinstance(v, str) and _SAFE.match(v) for v in value):
+            raise TargetError(f"{where}: field {name!r} must be a list of Debian package or "
+                              "architecture names")
+        lists[name] = tuple(value)
+    for name, value in strings.items():
+        if not _SAFE.match(value):
+            raise TargetError(f"{where}: field {name!r} has an invalid value {value!r}")
+    if strings["suite"] != source.stem:
+        raise TargetError(f"{where}: field 'suite' is {strings['suite']!r} but the file is "
+                          f"named {source.name!r}")
+    if not re.fullmatch(r"\d+\.\d+\.\d+", strings["bazel_version"]):
+        raise TargetError(f"{where}: field 'bazel_version' must be like 7.7.1")
+    if not re.fullmatch(r"3\.\d+", strings["python_version"]):
+        raise TargetError(f"{where}: field 'python_version' must be like 3.13")
+    return Suite(
+        name=strings["suite"], bazel_version=strings["bazel_version"],
+        python_version=strings["python_version"], qemu_package=strings["qemu_package"],
+        bazel_packages=lists["bazel_packages"], python_packages=lists["python_packages"],
+        runtime_packages=lists["runtime_packages"], no_python_arches=lists["no_python_arches"],
+        source=source,
+    )
+
+
+def load_suites(directory: Path) -> dict[str, Suite]:
+    suites: dict[str, Suite] = {}
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise TargetError(f"{path}: not valid TOML: {e}", "fix the suite file") from e
+        suites[path.stem] = parse_suite(data, path)
+    return suites
+
+
+def _available(suites: dict[str, Suite]) -> str:
+    return ", ".join(f"Bazel {s.bazel_version} ({s.name})" for s in suites.values())
+
+
+def read_bazelversion(text: str) -> str:
+    """The first non-comment line of ``.bazelversion`` (bazelisk's convention)."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return line
+    return ""
+
+
+def suite_for_bazel_version(wanted: str, suites: dict[str, Suite]) -> Suite:
+    """The suite whose Bazel has the major version ``.bazelversion`` asks for.
+
+    Debian packages one release per major line; a workspace pinned to 7.4.0 builds with
+    7.7.1 (bazelisk users do the same with ``7.x``). Forks (``user/7.1.0``) and bazelisk's
+    ``latest``/``rolling`` names cannot be matched to an image and are refused.
+    """
+    match = re.fullmatch(r"(\d+)(?:\.(?:\d+|x|\*))*(?:[-rc.\w]*)", wanted)
+    if not match:
+        raise ConfigError(
+            f".bazelversion asks for {wanted!r}, which no builder image provides",
+            f"available: {_available(suites)}; write one of those versions, or pass --suite",
+        )
+    major = int(match[1])
+    for suite in sorted(suites.values(), key=lambda s: s.name):
+        if suite.bazel_major == major:
+            return suite
+    raise ConfigError(
+        f".bazelversion asks for Bazel {wanted}, which no builder image provides",
+        f"available: {_available(suites)}; change .bazelversion or pass --suite",
+    )
+
+
+def choose_suite(requested: str, bazelversion: str | None, bzlmod_only: bool,
+                 suites: dict[str, Suite], default: str = "bookworm") -> tuple[Suite, str]:
+    """(suite, why): a named suite, else ``.bazelversion``'s Bazel, else Bazel 7 for a
+    workspace with only MODULE.bazel (Bazel 4 cannot build one), else ``default``."""
+    if requested not in ("", "auto"):
+        if requested not in suites:
+            raise ConfigError(f"unknown suite {requested!r}",
+                              f"use auto or one of: {', '.join(sorted(suites))}")
+        return suites[requested], "set by suite"
+    if bazelversion:
+        return suite_for_bazel_version(bazelversion, suites), f".bazelversion says {bazelversion}"
+    if bzlmod_only:
+        newest = max(suites.values(), key=lambda s: s.bazel_major)
+        return newest, "MODULE.bazel without WORKSPACE needs Bazel 7"
+    return suites[default], "default"
+
+
+def host_suite(os_release: str, suites: dict[str, Suite], default: str = "bookworm") -> str:
+    """The catalogue suite matching /etc/os-release (sid calls itself the next codename)."""
+    values = dict(
+        (k, v.strip('"')) for k, _, v in (line.partition("=") for line in os_release.splitlines())
+    )
+    codename = values.get("VERSION_CODENAME", "")
+    if codename in suites:
+        return codename
+    if "sid" in values.get("PRETTY_NAME", "") and "sid" in suites:
+        return "sid"
+    return default
+
+
+def for_suite(target: Target, suite: Suite) -> Target:
+    """The target as built in ``suite``: its Python version, and whether it has one."""
+    return dataclasses.replace(target, python_version=suite.python_version,
+                               debian_python=suite.has_python(target.debian_arch),
+                               suite=suite.name)

@@ -1,0 +1,80 @@
+"""Debian suites as data, and which one a workspace gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cross_compiler import resources
+from cross_compiler.errors import ConfigError, TargetError
+from cross_compiler.suites import (
+    choose_suite,
+    for_suite,
+    host_suite,
+    load_suites,
+    read_bazelversion,
+)
+from cross_compiler.targets import load_targets
+
+SUITES = load_suites(resources.data_dir("suites"))
+
+
+def test_catalogue() -> None:
+    assert SUITES["bookworm"].bazel_version == "4.2.3" and SUITES["sid"].bazel_major == 7
+    assert SUITES["bookworm"].root_packages("arm64")[0] == "python3.11-minimal:arm64"
+    assert "libssl3t64:riscv64" in SUITES["sid"].root_packages("riscv64")
+    assert not SUITES["bookworm"].has_python("riscv64") and SUITES["sid"].has_python("riscv64")
+
+
+@pytest.mark.parametrize(("requested", "version", "bzlmod_only", "expected"), [
+    ("auto", None, False, "bookworm"),
+    ("auto", "7.7.0", False, "sid"),
+    ("auto", "7.x", False, "sid"),
+    ("auto", "4.2.3", True, "bookworm"),
+    ("auto", None, True, "sid"),
+    ("bookworm", "7.7.0", False, "bookworm"),
+])
+def test_choose_suite(requested: str, version: str | None, bzlmod_only: bool,
+                      expected: str) -> None:
+    assert choose_suite(requested, version, bzlmod_only, SUITES)[0].name == expected
+
+
+@pytest.mark.parametrize("version", ["6.5.0", "8.0.0", "latest", "user/7.1.0", "7;rm -rf"])
+def test_bazelversion_no_image_provides_is_one_line_naming_what_is_available(
+        version: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        choose_suite("auto", version, False, SUITES)
+    text = str(e.value)
+    assert "\n" not in text and "4.2.3 (bookworm)" in text and "7.7.1 (sid)" in text
+
+
+def test_unknown_suite() -> None:
+    with pytest.raises(ConfigError, match=r"unknown suite .jessie..*bookworm, sid"):
+        choose_suite("jessie", None, False, SUITES)
+
+
+def test_read_bazelversion_skips_comments_and_blank_lines() -> None:
+    assert read_bazelversion("# pinned\n\n 7.4.1 \n") == "7.4.1"
+    assert read_bazelversion("") == ""
+
+
+def test_host_suite_from_os_release() -> None:
+    assert host_suite('VERSION_CODENAME=bookworm\nID=debian\n', SUITES) == "bookworm"
+    assert host_suite('PRETTY_NAME="Debian GNU/Linux forky/sid"\nVERSION_CODENAME=forky\n',
+                      SUITES) == "sid"
+    assert host_suite('VERSION_CODENAME=jammy\n', SUITES) == "bookworm"
+
+
+def test_for_suite_sets_python() -> None:
+    (riscv,) = load_targets(["riscv64"], resources.toolchains_dir())
+    assert not for_suite(riscv, SUITES["bookworm"]).debian_python
+    sid = for_suite(riscv, SUITES["sid"])
+    assert sid.debian_python and sid.python_version == "3.13" and sid.suite == "sid"
+
+
+def test_bad_suite_file_names_the_field(tmp_path: Path) -> None:
+    text = (resources.data_dir("suites") / "sid.toml").read_text()
+    (tmp_path / "sid.toml").write_text(text.replace('"libc6"', '"libc6\\nRUN evil"'))
+    with pytest.raises(TargetError, match="runtime_packages"):
+        load_suites(tmp_path)
