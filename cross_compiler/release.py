@@ -1,5 +1,9 @@
 """Release builds: every target built, retagged and smoke-tested, with checksums and a
-manifest recording exactly how each artifact was made."""
+manifest recording exactly how each artifact was made.
+
+The tool deletes only what it made and marked: a release directory carries a marker file,
+and an existing ``--out-dir`` is replaced only when it has that marker (or is empty).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ import datetime
 import hashlib
 import json
 import logging
+import os
+import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -16,12 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from cross_compiler import __version__, proc
-from cross_compiler.errors import CrossCompilerError
+from cross_compiler.errors import ConfigError, CrossCompilerError
 from cross_compiler.localbuild import BuildResult
 from cross_compiler.render import PACKAGE
 from cross_compiler.targets import Target
 
 log = logging.getLogger(__name__)
+
+MARKER = ".cross_compiler-release"
+MARKER_TEXT = "Made by `cross-compiler release`: the next release replaces this directory.\n"
+_PICK = "pick a new or empty --out-dir, or remove it yourself"
 
 
 @dataclass
@@ -75,23 +84,102 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
+def artifact_names(sources: list[Path]) -> list[str]:
+    """A distinct relative name for each source: its file name, or, for a file name that
+    several sources share, its path below their deepest common directory."""
+    groups: dict[str, list[Path]] = {}
+    for source in sources:
+        groups.setdefault(source.name, []).append(source)
+    names = []
+    for source in sources:
+        group = groups[source.name]
+        if len(group) == 1:
+            names.append(source.name)
+        else:
+            common = Path(os.path.commonpath([str(p.parent) for p in group]))
+            names.append(source.relative_to(common).as_posix())
+    taken = set(names)
+    for name in names:
+        parts = name.split("/")
+        clash = any("/".join(parts[:i]) in taken for i in range(1, len(parts)))
+        if clash or len(taken) != len(names):
+            raise ConfigError(f"release outputs cannot be given distinct names ({name})",
+                              "give the outputs different file names")
+    return names
+
+
 def collect(result: BuildResult, target: Target, staging: Path,
             provenance: dict[str, Any]) -> list[Artifact]:
-    """Copy the target's wheels and binaries into ``staging/<cpu>/`` and describe them."""
+    """Copy the target's wheels and binaries into ``staging/<cpu>/`` and describe them;
+    outputs sharing a file name keep their distinct relative paths."""
     out = staging / target.cpu
     out.mkdir(parents=True, exist_ok=True)
     artifacts: list[Artifact] = []
-    sources = [(w.path, w.platform) for w in result.wheels.get(target.cpu, [])]
-    sources += [(p, target.triple) for p in result.outputs.get(target.cpu, [])]
-    for source, platform in sources:
-        dest = out / source.name
+    sources = [(w.path.resolve(), w.platform) for w in result.wheels.get(target.cpu, [])]
+    sources += [(p.resolve(), target.triple) for p in result.outputs.get(target.cpu, [])]
+    sources = list(dict(sources).items())  # one file listed twice is one artifact
+    names = artifact_names([source for source, _ in sources])
+    for (source, platform), name in zip(sources, names, strict=True):
+        dest = out / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, dest)
         artifacts.append(Artifact(
-            path=f"{target.cpu}/{source.name}", cpu=target.cpu, triple=target.triple,
+            path=f"{target.cpu}/{name}", cpu=target.cpu, triple=target.triple,
             platform=platform, size=dest.stat().st_size, sha256=sha256_file(dest),
             provenance=provenance,
         ))
     return artifacts
+
+
+def check_out_dir(out_dir: Path, workspace: Path) -> None:
+    """Refuse a release directory the tool may not replace: the workspace or a directory
+    containing it, a file, or a non-empty directory a release did not make."""
+    out, ws = out_dir.resolve(), workspace.resolve()
+    if ws == out or ws.is_relative_to(out):
+        raise ConfigError(f"release directory {out} is the workspace or contains it", _PICK)
+    try:
+        if not out.exists():
+            return
+        if not out.is_dir():
+            raise ConfigError(f"release directory {out} is not a directory", _PICK)
+        if not (out / MARKER).is_file() and any(out.iterdir()):
+            raise ConfigError(f"release directory {out} is not empty and no release made it",
+                              _PICK)
+    except OSError as e:
+        raise ConfigError(f"cannot inspect release directory {out}: {e.strerror}", _PICK) from e
+
+
+def _new_dir(parent: Path, prefix: str) -> Path:
+    """A fresh directory with the umask's mode (mkdtemp's would be 0700)."""
+    while True:
+        path = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
+def _publish(staging: Path, out_dir: Path, workspace: Path) -> None:
+    """Put the marked ``staging`` at ``out_dir``; a previous release there goes only once
+    the new one is in place."""
+    check_out_dir(out_dir, workspace)
+    (staging / MARKER).write_text(MARKER_TEXT)
+    old: Path | None = None
+    if out_dir.is_dir() and (out_dir / MARKER).is_file():
+        old = _new_dir(out_dir.parent, f".{out_dir.name}.old.")
+        out_dir.rename(old / "release")
+    elif out_dir.is_dir():
+        out_dir.rmdir()  # empty (checked): nothing of anyone's is lost
+    try:
+        staging.rename(out_dir)
+    except OSError:
+        if old is not None:
+            (old / "release").rename(out_dir)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def release(
@@ -104,10 +192,17 @@ def release(
     runner: str = "",
 ) -> list[TargetOutcome]:
     """Build, retag and smoke-test each target; a failing target does not stop the others
-    (unless ``fail_fast``). Outputs appear in ``out_dir`` all at once, at the end."""
+    (unless ``fail_fast``). Outputs appear in ``out_dir`` all at once, at the end; when
+    every target failed, ``out_dir`` (and any earlier release in it) is left as it was."""
+    out_dir = out_dir.resolve()
+    check_out_dir(out_dir, workspace)
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = _new_dir(out_dir.parent, f".{out_dir.name}.")
+    except OSError as e:
+        raise ConfigError(f"cannot create release directory {out_dir}: {e.strerror}",
+                          _PICK) from e
     outcomes: list[TargetOutcome] = []
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         for target in targets:
             outcome = TargetOutcome(target.cpu)
@@ -141,18 +236,32 @@ def release(
                 outcome.error = str(e)
                 log.error("%s: %s", target.cpu, e)
             outcome.seconds = round(time.monotonic() - clock, 1)
+        if not any(o.status == "ok" for o in outcomes):
+            log.error("no target succeeded: %s left as it was", out_dir)
+            return outcomes
         _write_index(staging, [a for o in outcomes for a in o.artifacts], outcomes)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
+        try:
+            _publish(staging, out_dir, workspace)
+        except OSError as e:
+            raise ConfigError(f"cannot write release directory {out_dir}: {e.strerror}",
+                              _PICK) from e
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)  # ours: made above, gone once published
     return outcomes
+
+
+def sums_line(digest: str, path: str) -> str:
+    """One SHA256SUMS line as ``sha256sum`` writes it (a name with a backslash, newline or
+    carriage return is escaped, and the line starts with a backslash)."""
+    if any(c in path for c in "\\\n\r"):
+        escaped = path.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+        return f"\\{digest}  {escaped}\n"
+    return f"{digest}  {path}\n"
 
 
 def _write_index(staging: Path, artifacts: list[Artifact],
                  outcomes: list[TargetOutcome]) -> None:
-    sums = "".join(f"{a.sha256}  {a.path}\n" for a in sorted(artifacts, key=lambda a: a.path))
+    sums = "".join(sums_line(a.sha256, a.path) for a in sorted(artifacts, key=lambda a: a.path))
     (staging / "SHA256SUMS").write_text(sums)
     manifest = {
         "tool_version": __version__,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -10,9 +12,9 @@ import pytest
 
 from cross_compiler import resources
 from cross_compiler.bazel import mask_secret, remote_flags
-from cross_compiler.errors import BuildError
+from cross_compiler.errors import BuildError, ConfigError
 from cross_compiler.localbuild import BuildResult
-from cross_compiler.release import release, summary_json, summary_table
+from cross_compiler.release import MARKER, release, summary_json, summary_table
 from cross_compiler.targets import Target, load_targets
 from cross_compiler.wheel import RetagResult
 
@@ -97,3 +99,125 @@ def test_remote_flags(cache: str, executor: str, expected: list[str]) -> None:
                          "Authorization=Bearer s3cret")
     assert list(flags) == expected
     assert [mask_secret(f) for f in flags][-1] == "--remote_header=***"
+
+
+# --- the release directory: only what the tool made and marked is ever replaced ---------
+
+def _release(tmp_path: Path, out: Path, failing: set[str] | None = None,
+             workspace: Path | None = None) -> list[str]:
+    ws = workspace or tmp_path / "ws"
+    ws.mkdir(exist_ok=True)
+    outcomes = release(TARGETS[:1], ws, out, _builder(tmp_path, failing or set()),
+                       lambda w, t: None)
+    return [o.status for o in outcomes]
+
+
+def _tree(directory: Path) -> dict[str, bytes]:
+    return {p.relative_to(directory).as_posix(): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def _sums_ok(directory: Path) -> bool:
+    done = subprocess.run(["sha256sum", "-c", "--strict", "SHA256SUMS"], cwd=directory,
+                          capture_output=True, check=False)
+    return done.returncode == 0
+
+
+# Never parametrize this with "/" or any directory outside tmp_path: run against a
+# regressed release.py, the test itself would delete it.
+@pytest.mark.parametrize("where", ["workspace", "parent", "grandparent"])
+def test_out_dir_that_is_or_holds_the_workspace_is_refused(tmp_path: Path, where: str) -> None:
+    ws = tmp_path / "a" / "ws"
+    ws.mkdir(parents=True)
+    (ws / "BUILD").write_text("sources")
+    out = {"workspace": ws, "parent": ws.parent, "grandparent": tmp_path}[where]
+    with pytest.raises(ConfigError, match="is the workspace or contains it") as e:
+        _release(tmp_path, out, workspace=ws)
+    assert "\n" not in str(e.value)
+    assert (ws / "BUILD").read_text() == "sources"
+
+
+def test_an_existing_directory_without_the_marker_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "release"
+    out.mkdir()
+    (out / "NOTES.md").write_text("the repository's own release notes")
+    with pytest.raises(ConfigError, match="not empty and no release made it"):
+        _release(tmp_path, out)
+    assert _tree(out) == {"NOTES.md": b"the repository's own release notes"}
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="not a directory"):
+        _release(tmp_path, blocker)
+    with pytest.raises(ConfigError, match="cannot create release directory"):
+        _release(tmp_path, blocker / "sub")
+    assert blocker.read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "release", "ws"]  # no build
+
+
+def test_a_release_replaces_only_its_own_marked_release(tmp_path: Path) -> None:
+    out = tmp_path / "release"
+    out.mkdir()  # empty: fine to use
+    assert _release(tmp_path, out) == ["ok"]
+    assert (out / MARKER).is_file() and _sums_ok(out)
+    (out / "stale.txt").write_text("from the first release")
+    assert _release(tmp_path, out) == ["ok"]
+    assert "stale.txt" not in _tree(out) and (out / MARKER).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["built", "release", "ws"]
+
+
+def test_when_every_target_fails_the_previous_release_stays(tmp_path: Path) -> None:
+    out = tmp_path / "release"
+    assert _release(tmp_path, out) == ["ok"]
+    before = _tree(out)
+    assert _release(tmp_path, out, failing={"aarch64"}) == ["failed"]
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["built", "release", "ws"]
+    assert _release(tmp_path, tmp_path / "new", failing={"aarch64"}) == ["failed"]
+    assert not (tmp_path / "new").exists()
+
+
+def test_release_directory_has_the_umask_mode(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        _release(tmp_path, tmp_path / "release")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "release").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "release" / "SHA256SUMS").stat().st_mode) == 0o644
+
+
+def _builder_with(tmp_path: Path, outputs: list[str]):  # type: ignore[no-untyped-def]
+    def build_one(target: Target) -> BuildResult:
+        result = BuildResult()
+        paths = []
+        for i, rel in enumerate(outputs):
+            path = tmp_path / "bazel-bin" / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(f"output {i}".encode())
+            paths.append(path)
+        result.outputs[target.cpu] = paths
+        return result
+    return build_one
+
+
+def test_outputs_sharing_a_file_name_are_all_kept(tmp_path: Path) -> None:
+    (tmp_path / "ws").mkdir()
+    out = tmp_path / "release"
+    release(TARGETS[:1], tmp_path / "ws", out,
+            _builder_with(tmp_path, ["a/hello", "b/tools/hello", "c/other"]), lambda w, t: None)
+    assert _tree(out / "aarch64") == {"a/hello": b"output 0", "b/tools/hello": b"output 1",
+                                      "other": b"output 2"}
+    assert _sums_ok(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(a["path"] for a in manifest["artifacts"]) == [
+        "aarch64/a/hello", "aarch64/b/tools/hello", "aarch64/other"]
+
+
+def test_checksums_of_awkward_names_pass_sha256sum(tmp_path: Path) -> None:
+    (tmp_path / "ws").mkdir()
+    out = tmp_path / "release"
+    release(TARGETS[:1], tmp_path / "ws", out,
+            _builder_with(tmp_path, ["back\\slash", "new\nline", "sp ace", "car\rriage"]),
+            lambda w, t: None)
+    assert len(_tree(out / "aarch64")) == 4
+    assert _sums_ok(out)
