@@ -155,6 +155,10 @@ def build(
         from cross_compiler import dockerrun
 
         suite, why = workspace_suite(root, settings, env)
+        if offline.workspace_kind(root) is offline.WorkspaceKind.BZLMOD:
+            # Said here, before any image or container, as well as by the build inside.
+            offline.check_module_deps((root / "MODULE.bazel").read_text(errors="replace"),
+                                      offline.needed_modules(suite.bazel_major))
         log.info("builder image: Debian %s with Bazel %s (%s)", suite.name, suite.bazel_version,
                  why)
         result.suite = suite.name

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from cross_compiler import proc
@@ -68,15 +69,16 @@ def apt_options(state: Path, arches: list[str]) -> list[str]:
     return argv
 
 
-def _apt_state(suite: Suite, arch: str, cache_dir: Path) -> list[str]:
-    """A private apt state for ``suite`` that knows ``arch``; updated once per arch set."""
+def _apt_state(suite: Suite, arch: str, cache_dir: Path, refresh: bool = False) -> list[str]:
+    """A private apt state for ``suite`` that knows ``arch``: lists read once, and again
+    with ``refresh`` (sid moves daily: cached lists name files the mirror has dropped)."""
     state = cache_dir / "apt" / suite.name / arch
     (state / "state" / "lists" / "partial").mkdir(parents=True, exist_ok=True)
     (state / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
     (state / "state" / "status").touch()
     (state / "sources.list").write_text(f"deb [arch={arch}] {MIRROR} {suite.name} main\n")
     options = apt_options(state, [arch])
-    if not any((state / "state" / "lists").glob("*Packages*")):
+    if refresh or not any((state / "state" / "lists").glob("*Packages*")):
         last = ""
         for attempt in range(1, APT_RETRIES + 1):
             result = proc.run(["apt-get", *options, "-q", "update"],
@@ -88,6 +90,7 @@ def _apt_state(suite: Suite, arch: str, cache_dir: Path) -> list[str]:
             last = (errors or result.stderr.strip().splitlines() or ["apt-get update failed"])[-1]
             log.warning("apt-get update for %s/%s failed (attempt %d): %s", suite.name, arch,
                         attempt, last)
+            time.sleep(2 * attempt)
         else:
             raise ToolMissingError(f"cannot read Debian {suite.name}'s package lists for {arch}:"
                                    f" {last}", f"check that {MIRROR} is reachable, then retry")
@@ -113,7 +116,14 @@ def fetch(target: Target, suite: Suite, cache_dir: Path) -> Path:
         root.mkdir()
         log.info("%s: downloading %d Debian %s packages for %s", target.cpu, len(packages),
                  suite.name, target.debian_arch)
-        result = proc.run(["apt-get", *options, "-q", "download", *packages], cwd=debs)
+        for attempt in range(1, APT_RETRIES + 1):
+            result = proc.run(["apt-get", *options, "-q", "download", *packages], cwd=debs)
+            if result.returncode == 0:
+                break
+            log.warning("apt-get download for %s failed (attempt %d), re-reading the package "
+                        "lists", target.cpu, attempt)
+            time.sleep(2 * attempt)
+            options = _apt_state(suite, target.debian_arch, cache_dir, refresh=True)
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["apt-get download failed"])[-1]
             raise ToolMissingError(

@@ -35,6 +35,9 @@ class BazelSetup:
     overrides: Mapping[str, Path]
     # Debian's offline Bazel >= 7: stub modules and workspace-mode flags (offline.py).
     offline7: offline.OfflineBazel7 | None = None
+    # Debian's Bazel (any version): its /etc/bazel/bazelrc turns on --sandbox_debug, which
+    # prints thousands of linux-sandbox lines per build.
+    distro_flags: tuple[str, ...] = ()
 
 
 def _debian_package_of(program: str) -> str:
@@ -81,7 +84,9 @@ def probe_bazel(program: str) -> BazelSetup:
                                          offline.debian_module_overrides(rc))
         log.info("Debian's offline Bazel %s: packaged rules from %s, stub modules for %s",
                  version, DEBIAN_BAZELRC, ", ".join(offline.STUB_MODULES))
-    return BazelSetup(program, version, overrides, offline7)
+    debian = bool(overrides) or _debian_package_of(program) == "bazel-bootstrap"
+    return BazelSetup(program, version, overrides, offline7,
+                      ("--nosandbox_debug",) if debian else ())
 
 
 @dataclass(frozen=True)
@@ -134,12 +139,11 @@ def plan_build(
                 f"{workspace} has MODULE.bazel and no WORKSPACE: Bazel {setup.version} "
                 "cannot build it", "use Bazel 7 (--suite=sid, or a .bazelversion of 7.x)")
         offline.check_module_deps((workspace / "MODULE.bazel").read_text(errors="replace"),
-                                  ("platforms", "rules_cc") if setup.version.major >= 8
-                                  else ("platforms",))
+                                  offline.needed_modules(setup.version.major))
     offline_flags = setup.offline7.flags(kind) if setup.offline7 else ()
     flags = bazel.build_flags(
         target, mode, setup.version, setup.overrides, settings["compilation_mode"],
-        [*offline_flags, *python, *remote, *settings["bazel_flags"]],
+        [*setup.distro_flags, *offline_flags, *python, *remote, *settings["bazel_flags"]],
     )
     startup = tuple(settings["bazel_startup_options"])
     labels = tuple(settings["targets"])

@@ -76,6 +76,11 @@ def check_module_deps(module_bazel: str, needed: tuple[str, ...]) -> None:
 _KNOWN_VERSIONS = {"platforms": "0.0.10", "rules_cc": "0.0.11"}
 
 
+def needed_modules(bazel_major: int) -> tuple[str, ...]:
+    """What the rendered package loads: @platforms, and @rules_cc from Bazel 8 on."""
+    return ("platforms", "rules_cc") if bazel_major >= 8 else ("platforms",)
+
+
 @dataclass(frozen=True)
 class OfflineBazel7:
     """Flags for Debian's Bazel >= 7 (from the distribution, never online Bazel)."""
@@ -84,8 +89,7 @@ class OfflineBazel7:
     debian_modules: Mapping[str, str]  # from /etc/bazel/bazelrc
 
     def flags(self, kind: WorkspaceKind) -> tuple[str, ...]:
-        # Debian's bazelrc turns on --sandbox_debug: thousands of lines per build.
-        flags = ["--nosandbox_debug"]
+        flags: list[str] = []
         if kind is not WorkspaceKind.WORKSPACE:
             flags += [f"--override_module={name}={self.stub_dir / name}" for name in STUB_MODULES]
             # The stubs must never end up in the workspace's own MODULE.bazel.lock.

@@ -2,17 +2,17 @@
 # Sets up a fresh Debian/Ubuntu machine for cross_compiler, idempotently:
 #  - system packages (Bazel, cross compilers, qemu-user), with sudo when not root;
 #  - a virtualenv in .venv with the tool installed editable (and its test extra);
-#  - each target's Python (headers + interpreter) in the tool's cache.
+#  - each target's Python (headers + interpreter) in the tool's cache, fetched with a
+#    private apt state (the machine's apt sources and architectures are left alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-# Target architectures whose Python the tool fetches with `apt-get download`; apt must
-# know their package indices. (Debian 12 has no riscv64 archive.)
-FOREIGN_ARCHES="arm64 armhf ppc64el s390x"
-PYTHON_CPUS="aarch64,armv7hf,ppc64le,s390x"
+# Debian's own python3: the venv must not come from an interpreter under a private home
+# (pyenv in /root), which the non-root user of the builds cannot run.
+PYTHON=/usr/bin/python3
 PACKAGES=(
   bazel-bootstrap bazel-rules-java
   g++-aarch64-linux-gnu g++-arm-linux-gnueabihf g++-riscv64-linux-gnu
@@ -22,18 +22,11 @@ PACKAGES=(
   docker.io debootstrap nginx-light
 )
 
-need_update=""
-for arch in $FOREIGN_ARCHES; do
-  if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
-    $SUDO dpkg --add-architecture "$arch"
-    need_update=1
-  fi
-done
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
-if [ -n "$need_update" ] || [ "${#missing[@]}" -gt 0 ]; then
+if [ "${#missing[@]}" -gt 0 ]; then
   # Debian's mirrors are sometimes caught mid-sync ("File has unexpected size"); retry,
   # because the target packages must come from complete indices.
   for attempt in 1 2 3 4 5; do
@@ -55,7 +48,11 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/cross_compiler-dockerd.log" >&2; exit 1; }
 fi
 
-if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+if [ -x .venv/bin/python ] && [ "$(.venv/bin/python -c 'import sys; print(sys.base_prefix)')" != /usr ]; then
+  rm -rf .venv  # made by another interpreter
+fi
+if [ ! -x .venv/bin/python ]; then "$PYTHON" -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
-.venv/bin/cross-compiler fetch-python --cpu="$PYTHON_CPUS"
+# This machine's suite's target Pythons (other suites' are fetched when first needed).
+.venv/bin/cross-compiler fetch-python --cpu=all

@@ -42,7 +42,7 @@ def test_flags_per_kind() -> None:
     offline = OfflineBazel7(Path("/stubs"), debian_module_overrides(DEBIAN_BAZELRC))
     bzlmod = offline.flags(WorkspaceKind.BZLMOD)
     assert "--override_module=zlib=/stubs/zlib" in bzlmod and "--noenable_workspace" in bzlmod
-    assert "--lockfile_mode=off" in bzlmod and "--nosandbox_debug" in bzlmod
+    assert "--lockfile_mode=off" in bzlmod
     assert not any(f.startswith("--override_repository") for f in bzlmod)
     legacy = offline.flags(WorkspaceKind.WORKSPACE)
     assert "--noenable_bzlmod" in legacy and "--noenable_workspace" not in legacy

@@ -2,7 +2,11 @@
 # Usage: build_pip_package.sh OUTPUT_DIR   (run from the workspace after `bazel build`)
 set -euo pipefail
 out="$(realpath -m "${1:?usage: build_pip_package.sh OUTPUT_DIR}")"
-runfiles="${RUNFILES_DIR:-$0.runfiles}/cross_compiler_example"
+# The main repository's runfiles directory: the workspace name, or _main under bzlmod.
+runfiles="${RUNFILES_DIR:-$0.runfiles}"
+for name in cross_compiler_example _main; do
+  if [ -d "$runfiles/$name/pip_package" ]; then runfiles="$runfiles/$name"; break; fi
+done
 python="${PYTHON_BIN_PATH:-python3}"
 staging="$(mktemp -d)"
 trap 'rm -rf "$staging"' EXIT
