@@ -101,6 +101,7 @@ class RenderResult:
     workspace: Path
     files: dict[str, bytes]
     changes: TreeChanges
+    include_dirs: Mapping[str, tuple[str, ...]]  # cpu -> the cross compiler's, discovered
 
 
 def render(
@@ -111,8 +112,9 @@ def render(
     targets = suite_targets(cpus, env, machine_suite(env))
     root = check_workspace(workspace)
     cache = config.cache_dir(env)
+    inputs = tuple(probe.toolchain_inputs(t, cache) for t in targets)
     request = RenderRequest(
-        toolchains=tuple(probe.toolchain_inputs(t, cache) for t in targets),
+        toolchains=inputs,
         exec_constraints=probe.host_exec_constraints(),
         host_system_name=probe.host_system_name(),
         bazel_major=bazel_major,
@@ -123,7 +125,7 @@ def render(
         changes = plan_tree(directory, files)
     else:
         changes = write_tree(directory, files)
-    return RenderResult(root, files, changes)
+    return RenderResult(root, files, changes, {i.target.cpu: i.include_dirs for i in inputs})
 
 
 def choose_runner(requested: str, env: Mapping[str, str]) -> str:
@@ -177,7 +179,8 @@ def build(
     result.plans = [
         plan_build(root, t, settings, setup, env,
                    python_bin=(root / PACKAGE / python_wrapper(t.cpu)
-                               if python_wrapper(t.cpu) in rendered.files else None))
+                               if python_wrapper(t.cpu) in rendered.files else None),
+                   include_dirs=rendered.include_dirs[t.cpu])
         for t in targets
     ]
     result.rendered = sorted(rendered.files)

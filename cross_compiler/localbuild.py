@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import bazel, config, elf, offline, proc, resources
+from cross_compiler import bazel, config, elf, headercheck, offline, proc, resources
 from cross_compiler.bazel import BazelCommand, BazelMode, BazelVersion
 from cross_compiler.errors import BuildError, ConfigError, ToolMissingError
 from cross_compiler.targets import Target
@@ -100,6 +100,8 @@ class BuildPlan:
     cquery: BazelCommand
     info: BazelCommand
     bazel_version: BazelVersion
+    aquery: BazelCommand | None = None  # the target's compile actions, for the header proof
+    include_dirs: tuple[str, ...] = ()  # the cross compiler's own, discovered
 
 
 def remote_header(settings: config.Settings, env: Mapping[str, str]) -> str:
@@ -115,6 +117,7 @@ def remote_header(settings: config.Settings, env: Mapping[str, str]) -> str:
 def plan_build(
     workspace: Path, target: Target, settings: config.Settings, setup: BazelSetup,
     env: Mapping[str, str] | None = None, python_bin: Path | None = None,
+    include_dirs: tuple[str, ...] = (),
 ) -> BuildPlan:
     """``python_bin``: the rendered wrapper that reports the target's Python headers, given
     to repository rules as PYTHON_BIN_PATH (TensorFlow's python_configure asks it)."""
@@ -158,6 +161,9 @@ def plan_build(
         ),
         info=BazelCommand(setup.program, "info", flags, ("execution_root",), startup),
         bazel_version=setup.version,
+        aquery=BazelCommand(setup.program, "aquery", (*flags, "--output=jsonproto"),
+                            (headercheck.aquery_expression(labels),), startup),
+        include_dirs=include_dirs,
     )
 
 
@@ -277,6 +283,12 @@ def build_local(
             execroot = _execution_root(plan, root)
             paths = [execroot / f for f in files]
         result.outputs[cpu] = elf.check_files(paths, plan.target)
+        if plan.aquery is not None:
+            graph = _run_bazel(plan.aquery, root, f"bazel aquery for {cpu}").stdout
+            checked = headercheck.prove(graph, root, _execution_root(plan, root), plan.target,
+                                        plan.include_dirs)
+            log.info("%s: headers of %d compile actions all from the target's roots", cpu,
+                     checked)
         if not result.outputs[cpu]:
             log.warning("%s: the build produced no ELF files to check", cpu)
         for path in result.outputs[cpu]:

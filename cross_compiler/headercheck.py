@@ -1,0 +1,56 @@
+"""After a build: prove every header the target's compile actions read came from an allowed
+root (headers.py judges; this reads Bazel's action graph and the .d files it names)."""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import platform
+import sys
+import sysconfig
+from pathlib import Path, PurePath
+
+from cross_compiler import headers
+from cross_compiler.render import PACKAGE, python_include_dir
+from cross_compiler.targets import Target
+
+log = logging.getLogger(__name__)
+
+
+def aquery_expression(labels: tuple[str, ...]) -> str:
+    return f'mnemonic("CppCompile", deps({" + ".join(labels)}))'
+
+
+def host_python_includes() -> tuple[str, ...]:
+    """Include dirs of the interpreters a repository rule on this machine could find."""
+    found = {sysconfig.get_paths()["include"], sysconfig.get_paths()["platinclude"],
+             os.path.join(sys.base_prefix, "include"), os.path.join(sys.prefix, "include")}
+    found.update(glob.glob("/usr/local/include/python3*"))
+    return tuple(sorted(p for p in found if p))
+
+
+def prove(aquery_json: str, workspace: Path, exec_root: Path, target: Target,
+          include_dirs: tuple[str, ...]) -> int:
+    """Check the .d files of every target compile; returns how many were read."""
+    dep_paths = headers.parse_aquery_dep_files(aquery_json)
+    texts: dict[str, str] = {}
+    for rel in dep_paths:
+        path = exec_root / rel
+        try:
+            if path.stat().st_size > headers.MAX_DEP_FILE_BYTES:
+                raise headers.DepFileError(f"{path} is larger than "
+                                           f"{headers.MAX_DEP_FILE_BYTES} bytes")
+            texts[rel] = path.read_text(errors="surrogateescape")
+        except FileNotFoundError:
+            continue  # not run here: a remote cache hit without outputs downloaded
+    roots = headers.AllowedRoots(
+        include_dirs=include_dirs, sysroot=target.sysroot,
+        python_include=f"{PACKAGE}/{python_include_dir(target.cpu)}",
+        workspace=str(workspace), output_base=str(exec_root.parent.parent),
+    )
+    forbidden = headers.ForbiddenRoots(target.triple, f"{platform.machine()}-linux-gnu",
+                                       host_python_includes())
+    headers.prove_header_provenance(texts, roots, PurePath(exec_root), forbidden,
+                                    os.path.realpath)
+    return len(texts)
