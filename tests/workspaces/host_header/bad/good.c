@@ -1,0 +1,3 @@
+#include <stdlib.h>
+
+int good(void) { return (int)sizeof(long); }
