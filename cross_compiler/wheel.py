@@ -86,11 +86,17 @@ def _one_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
+def unsafe_path(name: str) -> bool:
+    """Would ``name`` land outside the directory a wheel is installed into (absolute, a
+    drive, ``..``, a backslash or NUL), or name no file at all?"""
+    return (not name or name.startswith("/") or "\\" in name or "\0" in name
+            or ".." in name.split("/") or (len(name) > 1 and name[1] == ":"))
+
+
 def _safe_name(info: zipfile.ZipInfo, wheel: str) -> None:
-    name = info.filename
-    if (not name or name.startswith("/") or "\\" in name or ".." in name.split("/")
-            or (len(name) > 1 and name[1] == ":") or "\0" in info.orig_filename):
-        raise WheelError(f"{wheel}: unsafe member path {name!r}", "refusing to process it")
+    if unsafe_path(info.filename) or "\0" in info.orig_filename:
+        raise WheelError(f"{wheel}: unsafe member path {info.filename[:200]!r}",
+                         "refusing to process it")
 
 
 def _open(path: Path) -> tuple[zipfile.ZipFile, list[Member]]:

@@ -1,0 +1,244 @@
+"""test-wheel without qemu: host-side checks of damaged and hostile wheels, which modules are
+imported, and the fixed import script (run here by this machine's Python)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cross_compiler import proc, resources, smoke
+from cross_compiler.errors import BuildError, CrossCompilerError
+from cross_compiler.targets import load_targets
+from cross_compiler.wheeltags import WheelError
+from tests.wheels import RawEntry, make_wheel, raw_entry, record_for, write_raw_zip
+
+(A64,) = load_targets(["aarch64"], resources.toolchains_dir())
+NAME = "demo-1.0-cp311-cp311-linux_aarch64.whl"
+TAGS = ["cp311-cp311-linux_aarch64"]
+DIST = "demo-1.0.dist-info"
+EXT = "mod.cpython-311-aarch64-linux-gnu.so"
+
+
+def _wheel(tmp_path: Path, files: dict[str, bytes], **kwargs: Any) -> Path:
+    return make_wheel(tmp_path, NAME, files, TAGS, **kwargs)
+
+
+def _refused(wheel: Path, pattern: str) -> None:
+    with pytest.raises(WheelError, match=pattern) as e:
+        smoke.check_wheel(wheel)
+    assert e.value.exit_code == 7
+    assert "\n" not in str(e.value)
+
+
+def _raw_wheel(tmp_path: Path, files: dict[str, bytes], patch: dict[str, RawEntry]) -> Path:
+    """A wheel written field by field, with some entries replaced by hand-made ones."""
+    members = {**files, f"{DIST}/WHEEL": b"Wheel-Version: 1.0\nTag: cp311-cp311-linux_aarch64\n"}
+    members[f"{DIST}/RECORD"] = record_for(members, DIST)
+    entries = [patch.get(n, raw_entry(n.encode(), d)) for n, d in members.items()]
+    return write_raw_zip(tmp_path / NAME, entries)
+
+
+# Damaged archives: one line, exit 7, never a traceback.
+
+def test_zlib_error(tmp_path: Path) -> None:
+    good = raw_entry(b"demo/__init__.py", b"x = 1\n" * 100)
+    broken = RawEntry(good.name, [b"\xff" * len(good.chunks[0])], good.crc, good.file_size)
+    _refused(_raw_wheel(tmp_path, {"demo/__init__.py": b"x = 1\n" * 100},
+                        {"demo/__init__.py": broken}), "damaged")
+
+
+def test_unsupported_compression(tmp_path: Path) -> None:
+    data = b"x = 1\n"
+    odd = RawEntry(b"demo/__init__.py", [data], zlib.crc32(data), len(data), method=97)
+    _refused(_raw_wheel(tmp_path, {"demo/__init__.py": data}, {"demo/__init__.py": odd}),
+             "damaged")
+
+
+def test_encrypted_member(tmp_path: Path) -> None:
+    data = b"x = 1\n"
+    locked = raw_entry(b"demo/__init__.py", data, flags=0x1)
+    _refused(_raw_wheel(tmp_path, {"demo/__init__.py": data}, {"demo/__init__.py": locked}),
+             "encrypted")
+
+
+def test_truncated(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, {"demo/__init__.py": b""})
+    wheel.write_bytes(wheel.read_bytes()[:-30])
+    _refused(wheel, "not a valid zip archive")
+
+
+def test_truncated_inside_a_member(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, {"demo/__init__.py": b"x" * 5000})
+    data = bytearray(wheel.read_bytes())
+    with zipfile.ZipFile(wheel) as zf:
+        info = zf.getinfo("demo/__init__.py")
+    start = info.header_offset + 30 + len(info.filename)
+    data[start:start + info.compress_size] = b"\0" * info.compress_size
+    wheel.write_bytes(bytes(data))
+    with pytest.raises(CrossCompilerError) as e:
+        smoke.check_wheel(wheel)
+    assert "\n" not in str(e.value)
+
+
+def test_record_row_dot(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, {"demo/__init__.py": b""})
+    with zipfile.ZipFile(wheel) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    members[f"{DIST}/RECORD"] += b".,,\n"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for n, d in members.items():
+            zf.writestr(n, d)
+    _refused(wheel, r"unsafe path '\.'")
+
+
+@pytest.mark.parametrize("row", ["../evil.py", "/etc/evil.py", "demo/../../x.py", "c:/x.py"])
+def test_record_row_outside(tmp_path: Path, row: str) -> None:
+    wheel = _wheel(tmp_path, {"demo/__init__.py": b""})
+    with zipfile.ZipFile(wheel) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    members[f"{DIST}/RECORD"] += f"{row},,\n".encode()
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for n, d in members.items():
+            zf.writestr(n, d)
+    _refused(wheel, "unsafe path")
+
+
+@pytest.mark.parametrize("member", ["../evil.py", "/etc/evil.py", "demo/../../evil.py"])
+def test_member_outside(tmp_path: Path, member: str) -> None:
+    wheel = _wheel(tmp_path, {"demo/__init__.py": b""}, extra_members=[(member, b"x")])
+    _refused(wheel, "unsafe member path")
+
+
+def test_record_hash_mismatch(tmp_path: Path) -> None:
+    files = {"demo/__init__.py": b"x = 1\n"}
+    wheel = _raw_wheel(tmp_path, files,
+                       {"demo/__init__.py": raw_entry(b"demo/__init__.py", b"x = 2\n")})
+    _refused(wheel, "didn't match RECORD")
+
+
+def test_member_missing_from_record(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, {"demo/__init__.py": b""}, extra_members=[("demo/extra.py", b"")])
+    _refused(wheel, "not mentioned in RECORD")
+
+
+def test_not_a_wheel_name(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, {"demo/__init__.py": b""}).rename(tmp_path / "demo.whl")
+    _refused(wheel, "not a valid wheel file name")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    _refused(tmp_path / NAME, "no such wheel file")
+
+
+# Which modules are imported.
+
+def test_single_extension_module_at_the_root(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, {EXT: b"\x7fELF", "mod.pyi": b""})
+    assert smoke.check_wheel(wheel).modules == ("mod",)
+
+
+def test_auditwheel_libs_pth_and_stubs_are_not_modules(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, {
+        "demo/__init__.py": b"", "demo.libs/libgfortran-1a2b.so.5": b"\x7fELF",
+        "demo.pth": b"import demo\n", "demo-stubs/__init__.pyi": b"", "six.py": b"",
+        "README.txt": b"", "has-dash/data.txt": b"", "__pycache__/x.pyc": b"",
+        "demo-1.0.data/platlib/fast.cpython-311-aarch64-linux-gnu.so": b"",
+        "demo-1.0.data/scripts/tool": b"",
+    })
+    assert smoke.check_wheel(wheel).modules == ("demo", "fast", "six")
+
+
+def test_top_level_txt_wins_and_skips_stubs(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, {"demo/__init__.py": b"", "other.py": b"",
+                              f"{DIST}/top_level.txt": b"demo\ndemo-stubs\n\n demo.sub \n"})
+    assert smoke.check_wheel(wheel).modules == ("demo", "demo.sub")
+
+
+# "os\nimport sys": the first line is fine, the second is no module name.
+@pytest.mark.parametrize("line", ["os;open('/tmp/pwned','w')", "os\nimport sys", "a b",
+                                  "__import__('os').system('x')", "class", "a..b", ".a"])
+def test_hostile_top_level_txt_is_refused(tmp_path: Path, line: str) -> None:
+    wheel = _wheel(tmp_path, {"demo/__init__.py": b"",
+                              f"{DIST}/top_level.txt": f"demo\n{line}\n".encode()})
+    _refused(wheel, "not a Python module name")
+
+
+def test_hostile_top_level_txt_runs_nothing(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "pwned"
+    wheel = _wheel(tmp_path, {"demo/__init__.py": b"",
+                              f"{DIST}/top_level.txt": f"os;open({str(marker)!r},'w')\n".encode()})
+
+    def no_run(*args: Any, **kwargs: Any) -> proc.Result:
+        raise AssertionError("nothing may run for a refused wheel")
+
+    monkeypatch.setattr(smoke.proc, "run", no_run)
+    with pytest.raises(WheelError, match="not a Python module name"):
+        smoke.smoke_test(wheel, A64, tmp_path / "cache")
+    assert not marker.exists()
+
+
+# The import script, run by this machine's Python.
+
+def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, check=False)
+
+
+def test_import_script_imports_from_the_site_dir(tmp_path: Path) -> None:
+    site = tmp_path / "site-packages"
+    (site / "pkg").mkdir(parents=True)
+    (site / "pkg" / "__init__.py").write_text("")
+    (site / "single.py").write_text("")
+    (site / "hook.pth").write_text("import sys; sys.from_pth = 1\n")
+    (site / "check_pth.py").write_text("import sys; assert sys.from_pth == 1\n")
+    result = _run(smoke.import_argv([sys.executable], ("check_pth", "pkg", "single"), [site]),
+                  tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "imported: check_pth pkg single\n"
+
+
+def test_import_script_takes_names_as_data(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    hostile = f"os;open({str(marker)!r},'w')"
+    result = _run(smoke.import_argv([sys.executable], (hostile,), [tmp_path]), tmp_path)
+    assert result.returncode == 1
+    assert "ModuleNotFoundError" in result.stderr.splitlines()[-1]
+    assert not marker.exists()
+
+
+def test_import_script_names_the_failing_module(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("raise ImportError('needs libfoo.so.1')\n")
+    result = _run(smoke.import_argv([sys.executable], ("broken",), [tmp_path]), tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "import broken: ImportError: needs libfoo.so.1"
+
+
+# The whole flow with this machine's Python standing in for the target's.
+
+def _host_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(smoke, "target_python", lambda target, cache: [sys.executable])
+
+
+def test_single_module_wheel_installs_and_imports(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    _host_python(monkeypatch)
+    wheel = _wheel(tmp_path, {"zz_single_mod.py": b"VALUE = 42\n",
+                              "zz_single_mod.pth": b"# nothing\n",
+                              "zz_single_mod-stubs/__init__.pyi": b""})
+    assert smoke.smoke_test(wheel, A64, tmp_path / "cache",
+                            "import zz_single_mod; assert zz_single_mod.VALUE == 42") == [
+        "zz_single_mod"]
+
+
+def test_import_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _host_python(monkeypatch)
+    wheel = _wheel(tmp_path, {"zz_bad_mod.py": b"import zz_no_such_dependency\n"})
+    with pytest.raises(BuildError, match="import zz_bad_mod: ModuleNotFoundError") as e:
+        smoke.smoke_test(wheel, A64, tmp_path / "cache")
+    assert "\n" not in str(e.value)
