@@ -20,7 +20,7 @@ from cross_compiler import bazel, config, elf, headercheck, offline, proc, resou
 from cross_compiler.bazel import BazelCommand, BazelMode, BazelVersion
 from cross_compiler.errors import BuildError, ConfigError, ToolMissingError
 from cross_compiler.targets import Target
-from cross_compiler.wheel import RetagResult, retag_wheel
+from cross_compiler.wheel import RetagResult, retag_wheels
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,8 @@ def package_and_retag(root: Path, target: Target, settings: config.Settings,
         if not wheels:
             raise BuildError(f"packaging command for {target.cpu} made no .whl in {{out}}",
                              "it must write its wheels into the directory it is given")
-        retagged = [retag_wheel(w, dist, target, platform=settings["platform"]) for w in wheels]
+        # All are checked, and their output names compared, before any is written.
+        retagged = retag_wheels(wheels, dist, target, platform=settings["platform"])
     for r in retagged:
         log.info("%s: %s (%s: %s)", target.cpu, r.path, r.platform, r.reason)
     return retagged
