@@ -13,9 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import config, debroot, offline, probe, resources, suites
-from cross_compiler.errors import ConfigError
-from cross_compiler.localbuild import BuildResult, build_local, plan_build, probe_bazel
+from cross_compiler import config, debroot, offline, probe, proc, resources, suites, targetrun
+from cross_compiler.errors import BuildError, ConfigError
+from cross_compiler.localbuild import (
+    BazelSetup,
+    BuildPlan,
+    BuildResult,
+    build_local,
+    plan_build,
+    probe_bazel,
+)
 from cross_compiler.platformtag import check_platform, tag_arch
 from cross_compiler.render import PACKAGE, RenderRequest, python_wrapper, render_toolchain
 from cross_compiler.suites import Suite
@@ -148,6 +155,7 @@ def build(
 ) -> BuildResult:
     """Render, build with Bazel (here or in the builder container), check every ELF is for
     the target, and retag the wheels the packaging command makes."""
+    load_targets(cpus, config.toolchains_dir(env))  # a bad --cpu is said before anything else
     cache = config.cache_dir(env)
     root = check_workspace(workspace or default_workspace(cache))
     file_values, file_name = config.read_config_file(root)
@@ -169,20 +177,8 @@ def build(
         if result_json is not None and not dry_run:
             write_result_json(result, result_json)
         return result
-    suite = machine_suite(env)
-    result.suite = suite.name
-    targets = suite_targets(cpus, env, suite)
-    setup = probe_bazel(settings["bazel"])
-    _say_if_bazelversion_differs(root, setup.version.major)
-    rendered = render(root, [t.cpu for t in targets], env, dry_run=dry_run,
-                      bazel_major=setup.version.major)
-    result.plans = [
-        plan_build(root, t, settings, setup, env,
-                   python_bin=(root / PACKAGE / python_wrapper(t.cpu)
-                               if python_wrapper(t.cpu) in rendered.files else None),
-                   include_dirs=rendered.include_dirs[t.cpu])
-        for t in targets
-    ]
+    result.suite = machine_suite(env).name
+    targets, _, rendered, result.plans = _local_plans(root, cpus, settings, env, dry_run)
     result.rendered = sorted(rendered.files)
     result.changed = list(rendered.changes.written)
     if not dry_run:
@@ -190,6 +186,74 @@ def build(
     if result_json is not None:
         write_result_json(result, result_json)
     return result
+
+
+def _local_plans(root: Path, cpus: list[str], settings: config.Settings, env: Mapping[str, str],
+                 dry_run: bool) -> tuple[list[Target], BazelSetup, RenderResult, list[BuildPlan]]:
+    """Render and plan a build on this machine, with this machine's suite and Bazel."""
+    targets = suite_targets(cpus, env, machine_suite(env))
+    setup = probe_bazel(settings["bazel"])
+    _say_if_bazelversion_differs(root, setup.version.major)
+    rendered = render(root, [t.cpu for t in targets], env, dry_run=dry_run,
+                      bazel_major=setup.version.major)
+    plans = [
+        plan_build(root, t, settings, setup, env,
+                   python_bin=(root / PACKAGE / python_wrapper(t.cpu)
+                               if python_wrapper(t.cpu) in rendered.files else None),
+                   include_dirs=rendered.include_dirs[t.cpu])
+        for t in targets
+    ]
+    return targets, setup, rendered, plans
+
+
+def test(workspace: Path | None, cpus: list[str], env: Mapping[str, str],
+         cli: Mapping[str, Any], labels: tuple[str, ...]) -> None:
+    """``bazel test`` for the target, every test executable run under qemu-user; a failing
+    test fails with Bazel's own exit code (3: tests failed, 4: no tests)."""
+    load_targets(cpus, config.toolchains_dir(env))
+    root = check_workspace(workspace or default_workspace(config.cache_dir(env)))
+    file_values, file_name = config.read_config_file(root)
+    settings = config.resolve(file_values, file_name, env, cli)
+    labels = labels or ("//...",)
+    if choose_runner(settings["runner"], env) == "docker":
+        from cross_compiler import dockerrun
+
+        suite, why = workspace_suite(root, settings, env)
+        log.info("builder image: Debian %s with Bazel %s (%s)", suite.name, suite.bazel_version,
+                 why)
+        dockerrun.build_in_container(root, suite_targets(cpus, env, suite), settings, env,
+                                     BuildResult(), False, suite, command="test",
+                                     extra_args=(",".join(labels),))
+        return
+    targets, _, _, plans = _local_plans(root, cpus, settings, env, dry_run=False)
+    for target, plan in zip(targets, plans, strict=True):
+        command = targetrun.test_command(plan.build, labels, targetrun.qemu_prefix(target))
+        log.info("==> %s: bazel test under %s", target.cpu, targetrun.qemu_prefix(target))
+        code = proc.run(command.argv(), cwd=root, stream=True).returncode
+        if code != 0:
+            raise BuildError(f"bazel test for {target.cpu} failed with exit code {code}",
+                             "see Bazel's test summary above", exit_code=code)
+
+
+def run(workspace: Path | None, cpu: str, env: Mapping[str, str], cli: Mapping[str, Any],
+        label: str, args: list[str]) -> int:
+    """Build one binary for ``cpu`` and run it under qemu-user with the runtime of the
+    suite that built it; returns its exit code."""
+    result = build(workspace, [cpu], env, {**cli, "targets": [label], "package_command": ""})
+    name = label.rsplit(":", 1)[-1] if ":" in label else label.rstrip("/").rsplit("/", 1)[-1]
+    matches = [p for p in result.outputs.get(cpu, []) if p.name == name]
+    if not matches:
+        raise ConfigError(f"{label} built no executable named {name} for {cpu}",
+                          "name a cc_binary target")
+    suite = suite_catalogue(env)[result.suite] if result.suite else machine_suite(env)
+    (target,) = suite_targets([cpu], env, suite)
+    if result.plans:  # built on this machine: the cross compiler's own runtime
+        root = targetrun.runtime_root(target)
+    else:  # built in a builder image: the runtime of its suite
+        root = str(debroot.fetch(target, suite, config.cache_dir(env)))
+    argv = targetrun.run_argv(target, matches[0], args, root)
+    log.info("==> %s: %s", cpu, targetrun.display(argv))
+    return proc.run(argv, stream=True).returncode
 
 
 def _say_if_bazelversion_differs(root: Path, major: int) -> None:

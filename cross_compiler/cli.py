@@ -323,8 +323,45 @@ def test_wheel(c: Any, wheel: str, cpu: str = "aarch64", command: str = "",
     print(f"{wheel}: ok on {cpu} (imported {', '.join(modules)})")
 
 
+_RUN_HELP = {
+    "cpu": _CPU_HELP, "workspace": _WS_HELP, "runner": _BUILD_HELP["runner"],
+    "bazel_flag": _BUILD_HELP["bazel_flag"], "suite": _BUILD_HELP["suite"],
+    "cache_dir": _BUILD_HELP["cache_dir"],
+}
+
+
+@task(
+    name="test", positional=["labels"], iterable=["bazel_flag"],
+    help={**_RUN_HELP, "labels": "test targets, comma-separated, e.g. //... or //a:t,//b:u"},
+)
+@_errors_to_exit
+def test_targets(c: Any, labels: str, cpu: str = "aarch64", workspace: str = "",
+                 runner: str = "", bazel_flag: list[str] | None = None, suite: str = "",
+                 cache_dir: str = "") -> None:
+    """Run the workspace's tests for the target cpu(s) under qemu-user, through Bazel."""
+    cli = _build_cli(locals())
+    chosen = tuple(x.strip() for x in labels.replace(" ", ",").split(",") if x.strip())
+    api.test(_workspace(workspace), parse_cpu_list(cpu), dict(os.environ), cli, chosen)
+
+
+@task(
+    name="run", positional=["label"], iterable=["bazel_flag"],
+    help={**_RUN_HELP, "label": "the cc_binary to build and run; its arguments go after --"},
+)
+@_errors_to_exit
+def run_target(c: Any, label: str, cpu: str = "aarch64", workspace: str = "", runner: str = "",
+               bazel_flag: list[str] | None = None, suite: str = "",
+               cache_dir: str = "") -> None:
+    """Build one binary for the target cpu and run it under qemu-user (args after --)."""
+    cli = _build_cli({k: v for k, v in locals().items() if k != "c"})
+    args = shlex.split(getattr(c, "remainder", "") or "")
+    code = api.run(_workspace(workspace), cpu, dict(os.environ), cli, label, args)
+    if code != 0:
+        raise Exit(code=code)
+
+
 ns = Collection(toolchain, build, release, image, clean, retag, test_wheel, config,
-                fetch_python)
+                fetch_python, test_targets, run_target)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import shlex
 import tomllib
 from collections.abc import Mapping
@@ -56,6 +57,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("remote_upload", str, "true", "upload local results to the remote cache"),
     Setting("remote_executor", str, "", "Bazel remote executor URL (grpc://…)"),
     Setting("remote_instance_name", str, "", "remote execution instance name"),
+    Setting("repository_overrides", list, [],
+            "NAME=DIR: use a local copy for an external repository (offline, air-gapped); "
+            "the docker runner mounts DIR read-only"),
+    Setting("module_overrides", list, [],
+            "NAME=DIR: use a local copy for a bzlmod module (Bazel 7), mounted like above"),
+    Setting("distdirs", list, [],
+            "directories of downloaded archives Bazel may use instead of the network"),
     Setting("package_command", str, "",
             "run after the build to make wheels into {out}, e.g. bazel-bin/pkg/build {out}"),
     Setting("dist_dir", str, "dist", "where retagged wheels go, relative to the workspace"),
@@ -150,6 +158,33 @@ def resolve(
             value, source = _coerce(s, cli[s.key], "command line"), "command line"
         resolved[s.key] = ResolvedSetting(value, source)
     return Settings(resolved)
+
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.~+-]*$")
+
+
+def local_paths(settings: Settings) -> list[tuple[str, str, Path]]:
+    """(setting, name, directory) of every override and distdir, validated: absolute,
+    existing directories, names Bazel accepts."""
+    found: list[tuple[str, str, Path]] = []
+    for key in ("repository_overrides", "module_overrides"):
+        for entry in settings[key]:
+            name, sep, directory = entry.partition("=")
+            if not sep or not _NAME.match(name):
+                raise ConfigError(f"{key}: {entry!r} is not NAME=DIR",
+                                  'write e.g. "zlib=/srv/bazel/zlib"')
+            found.append((key, name, _local_dir(key, directory)))
+    found += [("distdirs", "", _local_dir("distdirs", d)) for d in settings["distdirs"]]
+    return found
+
+
+def _local_dir(key: str, text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_absolute() or "\n" in text or "," in text:
+        raise ConfigError(f"{key}: {text!r} must be an absolute directory path")
+    if not path.is_dir():
+        raise ConfigError(f"{key}: {text} is not a directory", "fix the path")
+    return path
 
 
 def toolchains_dir(env: Mapping[str, str]) -> Path:

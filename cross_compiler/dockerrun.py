@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -18,7 +19,7 @@ from cross_compiler import config, container, elf, proc, resources
 from cross_compiler.errors import BuildError, ConfigError
 from cross_compiler.image import ImageSpec, image_spec, pinned_requirements, source_files
 from cross_compiler.localbuild import BuildResult
-from cross_compiler.plan import CacheLayout, ContainerRequest, allowed_env, cache_layout
+from cross_compiler.plan import CacheLayout, ContainerRequest, Mount, allowed_env, cache_layout
 from cross_compiler.plan import container_request as make_request
 from cross_compiler.suites import Suite, for_suite
 from cross_compiler.targets import Target, load_targets
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 FORWARDED = ("targets", "bazel_mode", "compilation_mode", "bazel_flags",
              "bazel_startup_options", "package_command", "dist_dir", "platform",
              "remote_cache", "remote_header_env", "remote_upload", "remote_executor",
-             "remote_instance_name")
+             "remote_instance_name", "repository_overrides", "module_overrides", "distdirs")
 
 
 def result_file(layout: CacheLayout) -> Path:
@@ -103,7 +104,8 @@ def _settings_env(settings: config.Settings, layout: CacheLayout) -> dict[str, s
 
 def plan_container(root: Path, targets: list[Target], settings: config.Settings,
                    env: Mapping[str, str], spec: ImageSpec, rootless: bool,
-                   extra_args: list[str]) -> tuple[ContainerRequest, CacheLayout, Path]:
+                   extra_args: list[str], command: str = "build",
+                   ) -> tuple[ContainerRequest, CacheLayout, Path]:
     layout = cache_layout(docker_cache_root(settings, env), spec.tag)
     report = result_file(layout)
     passed = allowed_env(settings["env"], env)
@@ -118,9 +120,9 @@ def plan_container(root: Path, targets: list[Target], settings: config.Settings,
         log.info("remote endpoint on this machine's loopback: the container uses the host "
                  "network")
         network = "host"
-    inner = ["cross-compiler", "build", "--runner=local",
+    inner = ["cross-compiler", command, "--runner=local",
              "--cpu=" + ",".join(t.cpu for t in targets), f"--workspace={root}",
-             f"--result-json={report}", *extra_args]
+             *([f"--result-json={report}"] if command == "build" else []), *extra_args]
     request = make_request(
         image=spec.tag, workspace=root, layout=layout, inner_command=inner,
         settings_env=_settings_env(settings, layout),
@@ -128,6 +130,13 @@ def plan_container(root: Path, targets: list[Target], settings: config.Settings,
         uid=os.getuid(), gid=os.getgid(), rootless=rootless,
         network_mode=network, secret_env=secrets,
     )
+    # Local copies of external repositories, modules and archives: read-only, at the same
+    # paths, wherever they are (outside the workspace too).
+    local = [Mount(str(d), str(d), read_only=True) for _, _, d in config.local_paths(settings)
+             if not d.is_relative_to(root)]
+    if local:
+        request = dataclasses.replace(request, mounts=(*request.mounts,
+                                                       *dict.fromkeys(local)))
     return request, layout, report
 
 
@@ -138,7 +147,8 @@ def _is_loopback(url: str) -> bool:
 
 def build_in_container(root: Path, targets: list[Target], settings: config.Settings,
                        env: Mapping[str, str], result: BuildResult, dry_run: bool,
-                       suite: Suite) -> None:
+                       suite: Suite, command: str = "build", extra_args: tuple[str, ...] = (),
+                       ) -> None:
     """Build the image if needed, run the build in a fresh container, check its outputs."""
     held = {t.cpu for t in image_targets(settings, env, suite)}
     missing = [t.cpu for t in targets if t.cpu not in held]
@@ -151,8 +161,9 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
     client = container.connect()
     spec = builder_image(settings, env, suite)
     rootless = container.is_rootless(client)
-    request, layout, report = plan_container(root, targets, settings, env, spec, rootless,
-                                             ["--dry-run"] if dry_run else [])
+    request, layout, report = plan_container(
+        root, targets, settings, env, spec, rootless,
+        [*(["--dry-run"] if dry_run else []), *extra_args], command)
     result.container = request.describe()
     if dry_run:
         if container.image_exists(client, spec.tag):
@@ -170,9 +181,10 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
         code = container.run(client, request)
         if code != 0:
             # The tool inside exits with Bazel's code (or its own error's): pass it on.
-            raise BuildError(f"the build in container {spec.tag} failed with exit code {code}",
+            raise BuildError(f"the {command} in container {spec.tag} failed with exit code {code}",
                              "see its output above", exit_code=code)
-        _collect(report, targets, result)
+        if command == "build":
+            _collect(report, targets, result)
     finally:
         report.unlink(missing_ok=True)
 

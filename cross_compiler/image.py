@@ -100,7 +100,9 @@ def image_spec(
     )
     python_targets = [t for t in targets if suite.has_python(t.debian_arch)]
     v = suite.python_version
+    # qemu-user: `cross-compiler test` runs the target's tests inside the image.
     packages = sorted({*(p.replace("{v}", v) for p in BASE_PACKAGES), *suite.bazel_packages,
+                       suite.qemu_package,
                        *(t.compiler_package for t in targets), *extra_packages})
     base_image = base_image or suite.base_image
     dockerfile = env.get_template("docker/Dockerfile.j2").render(

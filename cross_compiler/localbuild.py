@@ -10,13 +10,14 @@ import shlex
 import shutil
 import sys
 import tempfile
+import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import bazel, config, elf, headercheck, offline, proc, resources
+from cross_compiler import bazel, bazellog, config, elf, headercheck, offline, proc, resources
 from cross_compiler.bazel import BazelCommand, BazelMode, BazelVersion
 from cross_compiler.errors import BuildError, ConfigError, ToolMissingError
 from cross_compiler.targets import Target
@@ -144,9 +145,18 @@ def plan_build(
         offline.check_module_deps((workspace / "MODULE.bazel").read_text(errors="replace"),
                                   offline.needed_modules(setup.version.major))
     offline_flags = setup.offline7.flags(kind) if setup.offline7 else ()
+    local = []
+    for key, name, directory in config.local_paths(settings):
+        flag = {"repository_overrides": "--override_repository",
+                "module_overrides": "--override_module"}.get(key)
+        local.append(f"{flag}={name}={directory}" if flag else f"--distdir={directory}")
+    if local and setup.version.major >= 7:
+        # Otherwise an archive in the repository cache or a distdir is never a hit.
+        local.append("--repo_env=BAZEL_HTTP_RULES_URLS_AS_DEFAULT_CANONICAL_ID=0")
     flags = bazel.build_flags(
         target, mode, setup.version, setup.overrides, settings["compilation_mode"],
-        [*setup.distro_flags, *offline_flags, *python, *remote, *settings["bazel_flags"]],
+        [*setup.distro_flags, *offline_flags, *local, *python, *remote,
+         *settings["bazel_flags"]],
     )
     startup = tuple(settings["bazel_startup_options"])
     labels = tuple(settings["targets"])
@@ -253,6 +263,32 @@ def bep_output_files(events: Path) -> list[Path] | None:
     return paths
 
 
+def logs_dir(env: Mapping[str, str]) -> Path:
+    """Where full Bazel logs of failed builds go (inside the builder: the persisted HOME)."""
+    base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME", "/tmp"), ".cache")
+    return Path(base) / "cross_compiler" / "logs"
+
+
+def _readable_failure(error: BuildError, events: Path, cpu: str,
+                      env: Mapping[str, str]) -> BuildError:
+    """The failure with Bazel's ERROR lines logged last, the full log kept in a file."""
+    try:
+        text = bazellog.progress_text(events.read_text(errors="replace"))
+    except OSError:
+        return error
+    log_file = logs_dir(env) / f"{cpu}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.write_text(text)
+    except OSError:
+        log_file = Path("(not written)")
+    lines = bazellog.error_lines(text)
+    if lines:
+        log.error("Bazel's errors for %s:\n%s", cpu, "\n".join(lines))
+    return BuildError(error.message, bazellog.failure_hint(text, str(log_file)),
+                      exit_code=error.exit_code)
+
+
 def _execution_root(plan: BuildPlan, root: Path) -> Path:
     """Where cquery's paths are relative to. The workspace's bazel-out symlink points into
     it (saving a Bazel call); without that symlink (--symlink_prefix...), ask Bazel."""
@@ -277,7 +313,10 @@ def build_local(
             events = Path(tmp) / "events.json"
             build = dataclasses.replace(
                 plan.build, flags=(*plan.build.flags, f"--build_event_json_file={events}"))
-            _run_bazel(build, root, f"bazel build for {cpu}")
+            try:
+                _run_bazel(build, root, f"bazel build for {cpu}")
+            except BuildError as e:
+                raise _readable_failure(e, events, cpu, env) from e
             paths = bep_output_files(events)
         if paths is None:
             files = _run_bazel(plan.cquery, root, f"bazel cquery for {cpu}").stdout.split()

@@ -65,3 +65,17 @@ def test_build_event_stream_output_files(tmp_path: Path) -> None:
     events.write_text('{"namedSetOfFiles":{"files":[{"uri":"bytestream://cache/blobs/1"}]}}\n')
     assert bep_output_files(events) is None  # remote-only output: ask cquery instead
     assert bep_output_files(tmp_path / "missing.json") is None
+
+
+def test_local_paths_are_validated(tmp_path: Path) -> None:
+    from cross_compiler.config import local_paths
+
+    good = config.resolve(
+        {"repository_overrides": [f"zlib={tmp_path}"], "distdirs": [str(tmp_path)]}, "f", {}, {})
+    assert local_paths(good) == [("repository_overrides", "zlib", tmp_path),
+                                 ("distdirs", "", tmp_path)]
+    for bad, message in ((["zlib"], "is not NAME=DIR"), (["zlib=relative/dir"], "absolute"),
+                         ([f"zlib={tmp_path}/missing"], "is not a directory"),
+                         (["a b=/tmp"], "is not NAME=DIR")):
+        with pytest.raises(ConfigError, match=message):
+            local_paths(config.resolve({"repository_overrides": bad}, "f", {}, {}))

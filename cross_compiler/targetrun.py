@@ -1,0 +1,54 @@
+"""Running target binaries: Bazel tests under qemu-user (--run_under), and one binary."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from pathlib import Path
+
+from cross_compiler.bazel import BazelCommand
+from cross_compiler.errors import ToolMissingError
+from cross_compiler.targets import Target
+
+
+def qemu_program(target: Target) -> str:
+    """qemu-user for the target: bookworm's ``qemu-<arch>-static`` or sid's ``qemu-<arch>``."""
+    for name in dict.fromkeys((target.qemu, target.qemu.removesuffix("-static"))):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise ToolMissingError(f"{target.qemu} not found, nor {target.qemu.removesuffix('-static')}",
+                           "apt-get install qemu-user-static (Debian 12) or qemu-user (13+)")
+
+
+def runtime_root(target: Target) -> str:
+    """The C/C++ runtime that matches the cross compiler on this machine: its sysroot, else
+    Debian's /usr/<triple> (the cross libc and libstdc++ the compiler linked against)."""
+    root = target.sysroot or f"/usr/{target.triple}"
+    if not Path(root).is_dir():
+        raise ToolMissingError(f"no runtime for {target.cpu} at {root}",
+                               f"apt-get install {target.compiler_package}")
+    return root
+
+
+def qemu_prefix(target: Target, root: str | None = None) -> str:
+    """The --run_under value: Bazel splits it on spaces, so no part may hold one."""
+    parts = [qemu_program(target), "-L", root or runtime_root(target)]
+    if any(" " in p for p in parts):
+        raise ToolMissingError(f"a path with a space cannot be used with --run_under: {parts}")
+    return " ".join(parts)
+
+
+def test_command(build: BazelCommand, labels: tuple[str, ...], prefix: str) -> BazelCommand:
+    """``bazel test`` with the build's flags, each test executable run under qemu-user."""
+    return BazelCommand(build.bazel, "test",
+                        (*build.flags, f"--run_under={prefix}", "--test_output=errors"),
+                        labels, build.startup)
+
+
+def run_argv(target: Target, binary: Path, args: list[str], root: str) -> list[str]:
+    return [qemu_program(target), "-L", root, str(binary), *args]
+
+
+def display(argv: list[str]) -> str:
+    return shlex.join(argv)

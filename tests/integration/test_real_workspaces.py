@@ -1,0 +1,75 @@
+"""Patterns of real workspaces, zero manual steps: an external repository given as a local
+copy outside the workspace (offline), `test` and `run` under qemu, readable failures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, have_bazel, require, run_cli, shutdown_bazel
+
+pytestmark = [pytest.mark.bazel, pytest.mark.qemu, pytest.mark.slow]
+
+WORKSPACES = ROOT / "tests" / "workspaces"
+
+
+@pytest.fixture
+def offline_ws(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The workspace, and an environment naming its dependency's copy (a sibling dir)."""
+    ws, dep = tmp_path / "ws", tmp_path / "greeting"
+    shutil.copytree(WORKSPACES / "offline_dep", ws)
+    shutil.copytree(WORKSPACES / "greeting", dep)
+    yield ws, {"CROSS_COMPILER_REPOSITORY_OVERRIDES": f"greeting={dep}"}
+    shutdown_bazel(ws)
+
+
+def test_offline_fetch_failure_names_the_repository_and_the_setting(
+        offline_ws: tuple[Path, dict[str, str]]) -> None:
+    require(have_bazel(), "bazel (bazel-bootstrap)")
+    ws, _ = offline_ws
+    result = run_cli("build", "--cpu=aarch64", f"--workspace={ws}", "--target=//app:hello")
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "Bazel could not download 'greeting'" in last
+    assert 'repository_overrides = ["greeting=/path/to/greeting"]' in last
+    log_file = Path(last.rsplit("full log: ", 1)[1])
+    assert "Unknown host" in log_file.read_text()
+    # Bazel's own ERROR lines come right before the tool's last line.
+    assert any(line.startswith("ERROR:") for line in result.stderr.splitlines()[-6:-1])
+
+
+def test_local_runner_test_and_run_under_qemu(
+        offline_ws: tuple[Path, dict[str, str]]) -> None:
+    require(have_bazel(), "bazel (bazel-bootstrap)")
+    ws, env = offline_ws
+    ran = run_cli("run", "--cpu=s390x", f"--workspace={ws}", "//app:hello", env=env)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ran.stdout == "hello, offline\n"
+    for cpu in ("armv7hf", "s390x"):
+        tested = run_cli("test", f"--cpu={cpu}", f"--workspace={ws}", "//app:all", env=env)
+        assert tested.returncode == 0, tested.stderr[-3000:]
+        assert "1 test passes" in tested.stderr
+    failing = run_cli("test", "--cpu=armv7hf", f"--workspace={ws}", "//app:all",
+                      "--bazel-flag=--test_env=FAIL_GREETING_TEST=1", env=env)
+    assert failing.returncode == 3  # Bazel's own "tests failed"
+    assert "1 fails locally" in failing.stderr
+
+
+def test_docker_runner_mounts_the_local_copy_and_runs_tests(
+        offline_ws: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    from tests.integration.test_docker import _engine
+
+    require(_engine(), "a running Docker engine (docker.io + dockerd)")
+    ws, env = offline_ws
+    cache = tmp_path / "cache"
+    docker = [f"--workspace={ws}", "--runner=docker", f"--cache-dir={cache}"]
+    tested = run_cli("test", "--cpu=aarch64", "//app:all", *docker, env=env)
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "1 test passes" in tested.stderr
+    ran = run_cli("run", "--cpu=aarch64", "//app:hello", *docker, env=env)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ran.stdout.endswith("hello, offline\n")
+    assert os.listdir(tmp_path / "greeting") == os.listdir(WORKSPACES / "greeting")

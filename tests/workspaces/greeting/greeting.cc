@@ -1,0 +1,3 @@
+#include "greeting.h"
+
+std::string greeting(const std::string& name) { return "hello, " + name; }
