@@ -199,6 +199,30 @@ def package_argv(command: str, out: Path) -> list[str]:
     return [a.replace("{out}", str(out)) for a in argv]
 
 
+def check_python_tags(wheels: list[Path], target: Target) -> None:
+    """A wheel's cpXY must be the Python whose headers its extensions were compiled against
+    (a 3.14 packager around 3.13 extensions makes a wheel that installs and then crashes)."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    want = "cp" + target.python_version.replace(".", "")
+    for wheel in wheels:
+        try:
+            tags = parse_wheel_filename(wheel.name)[3]
+        except InvalidWheelFilename as e:
+            raise BuildError(f"the packaging command made {wheel.name}, not a valid wheel "
+                             f"name: {e}") from e
+        for tag in tags:
+            if not tag.interpreter.startswith("cp") or tag.interpreter == want:
+                continue
+            if tag.abi == "abi3" and int(tag.interpreter[3:] or 0) <= int(want[3:]):
+                continue  # the stable ABI of an older CPython
+            raise BuildError(
+                f"{wheel.name} is tagged {tag.interpreter} but its extensions were compiled "
+                f"against the Python {target.python_version} headers for {target.cpu}",
+                f"package with a Python {target.python_version} interpreter "
+                f"(PYTHON_BIN_PATH=/usr/bin/python{target.python_version})")
+
+
 def package_and_retag(root: Path, target: Target, settings: config.Settings,
                       env: Mapping[str, str]) -> list[RetagResult]:
     """Run the packaging command, then retag each wheel it made into the dist dir."""
@@ -218,6 +242,7 @@ def package_and_retag(root: Path, target: Target, settings: config.Settings,
         if not wheels:
             raise BuildError(f"packaging command for {target.cpu} made no .whl in {{out}}",
                              "it must write its wheels into the directory it is given")
+        check_python_tags(wheels, target)
         # All are checked, and their output names compared, before any is written.
         retagged = retag_wheels(wheels, dist, target, platform=settings["platform"])
     for r in retagged:

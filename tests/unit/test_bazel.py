@@ -93,3 +93,17 @@ def test_cquery_output_by_version() -> None:
 def test_command_argv() -> None:
     cmd = BazelCommand("bazel", "build", ("--cpu=aarch64",), ("//a",), ("--batch",))
     assert cmd.argv() == ["bazel", "--batch", "build", "--cpu=aarch64", "--", "//a"]
+
+
+def test_wheel_python_tag_must_match_the_target_headers(tmp_path: Path) -> None:
+    from cross_compiler.errors import BuildError
+    from cross_compiler.localbuild import check_python_tags
+    from cross_compiler.suites import for_suite, load_suites
+
+    sid = load_suites(resources.data_dir("suites"))["sid"]
+    (target,) = [for_suite(t, sid) for t in load_targets(["aarch64"], resources.toolchains_dir())]
+    check_python_tags([tmp_path / "m-1.0-cp313-cp313-linux_x86_64.whl",
+                       tmp_path / "m-1.0-cp39-abi3-linux_x86_64.whl",
+                       tmp_path / "m-1.0-py3-none-any.whl"], target)
+    with pytest.raises(BuildError, match="tagged cp314 but .* Python 3.13 headers for aarch64"):
+        check_python_tags([tmp_path / "m-1.0-cp314-cp314-linux_x86_64.whl"], target)
