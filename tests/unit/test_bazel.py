@@ -105,5 +105,5 @@ def test_wheel_python_tag_must_match_the_target_headers(tmp_path: Path) -> None:
     check_python_tags([tmp_path / "m-1.0-cp313-cp313-linux_x86_64.whl",
                        tmp_path / "m-1.0-cp39-abi3-linux_x86_64.whl",
                        tmp_path / "m-1.0-py3-none-any.whl"], target)
-    with pytest.raises(BuildError, match="tagged cp314 but .* Python 3.13 headers for aarch64"):
+    with pytest.raises(BuildError, match=r"tagged cp314 but .* Python 3\.13 headers for aarch64"):
         check_python_tags([tmp_path / "m-1.0-cp314-cp314-linux_x86_64.whl"], target)
