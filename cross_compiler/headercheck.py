@@ -24,8 +24,12 @@ def aquery_expression(labels: tuple[str, ...]) -> str:
 
 def host_python_includes() -> tuple[str, ...]:
     """Include dirs of the interpreters a repository rule on this machine could find."""
+    # Only the interpreters' own python3.X dirs: a prefix's include/ is /usr/include for
+    # Debian's python, where the cross compiler legitimately finds kernel headers.
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     found = {sysconfig.get_paths()["include"], sysconfig.get_paths()["platinclude"],
-             os.path.join(sys.base_prefix, "include"), os.path.join(sys.prefix, "include")}
+             os.path.join(sys.base_prefix, "include", version),
+             os.path.join(sys.prefix, "include", version)}
     found.update(glob.glob("/usr/local/include/python3*"))
     return tuple(sorted(p for p in found if p))
 

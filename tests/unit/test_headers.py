@@ -356,3 +356,10 @@ def _fake_realpath(links: dict[str, str]) -> Resolver:
                 done.append(part)
         return "/" + "/".join(done)
     return resolve
+
+
+def test_host_python_includes_never_forbid_a_whole_prefix() -> None:
+    from cross_compiler.headercheck import host_python_includes
+
+    for path in host_python_includes():
+        assert "python3" in path.rsplit("/", 1)[-1], path  # never /usr/include itself
