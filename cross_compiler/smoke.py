@@ -27,7 +27,12 @@ from cross_compiler import debroot, proc
 from cross_compiler.errors import BuildError, ToolMissingError
 from cross_compiler.targets import Target
 from cross_compiler.wheel import TEXT_LIMIT, check_archive, unsafe_path
-from cross_compiler.wheeltags import WheelError, WheelName
+from cross_compiler.wheeltags import (
+    WheelError,
+    WheelName,
+    check_tags_agree,
+    parse_wheel_metadata,
+)
 
 log = logging.getLogger(__name__)
 
@@ -129,19 +134,23 @@ def _check_record(text: str, record: str, wheel: str) -> None:
 
 def check_wheel(wheel: Path) -> CheckedWheel:
     """Everything test-wheel can check without the target: a readable archive (every
-    member's CRC), a valid name, one dist-info, RECORD matching the members, and the
-    validated names of the modules to import. Raises WheelError (one line)."""
+    member's CRC), a valid name, one dist-info, WHEEL tags matching the name, RECORD
+    matching the members, and the validated names of the modules to import. Raises
+    WheelError (one line)."""
     if not wheel.is_file():
         raise WheelError(f"{wheel}: no such wheel file")
-    WheelName.parse(wheel.name)
+    name = WheelName.parse(wheel.name)
     names = check_archive(wheel)
     try:
         with zipfile.ZipFile(wheel) as zf:
             source = WheelFile(zf)
             dist_info = source.dist_info_dir
-            record = f"{dist_info}/RECORD"
-            if record not in names:
-                raise WheelError(f"{wheel.name}: missing {record}", "the wheel is incomplete")
+            record, metadata = f"{dist_info}/RECORD", f"{dist_info}/WHEEL"
+            for needed in (record, metadata):
+                if needed not in names:
+                    raise WheelError(f"{wheel.name}: missing {needed}", "the wheel is incomplete")
+            text = _read_small(zf, metadata, TOP_LEVEL_LIMIT, wheel.name)
+            check_tags_agree(name, parse_wheel_metadata(text.encode(), metadata), metadata)
             _check_record(_read_small(zf, record, TEXT_LIMIT, wheel.name), record, wheel.name)
             source.validate_record()
             top_level = f"{dist_info}/top_level.txt"

@@ -36,6 +36,7 @@ from cross_compiler.zipio import (
     Member,
     RawZipWriter,
     ZipIOError,
+    check_local_header,
     read_head,
     verbatim_ok,
 )
@@ -88,9 +89,11 @@ def _one_line(e: BaseException) -> str:
 
 def unsafe_path(name: str) -> bool:
     """Would ``name`` land outside the directory a wheel is installed into (absolute, a
-    drive, ``..``, a backslash or NUL), or name no file at all?"""
+    drive, ``..``, a backslash or NUL), or alias another name (``.`` or an empty part:
+    ``a//b`` and ``./a/b`` are ``a/b``), or name nothing at all?"""
+    parts = (name[:-1] if name.endswith("/") else name).split("/")
     return (not name or name.startswith("/") or "\\" in name or "\0" in name
-            or ".." in name.split("/") or (len(name) > 1 and name[1] == ":"))
+            or any(p in ("", ".", "..") for p in parts) or (len(name) > 1 and name[1] == ":"))
 
 
 def _safe_name(info: zipfile.ZipInfo, wheel: str) -> None:
@@ -173,6 +176,16 @@ def _dist_info(members: list[Member], name: WheelName, wheel: str) -> str:
         raise WheelError(f"{wheel}: expected one {name.distribution}-*.dist-info directory, "
                          f"found {candidates or 'none'}")
     return candidates[0]
+
+
+def _check_local_headers(path: Path, members: list[Member]) -> None:
+    """Every member's local header agrees with the central directory (one small read each)."""
+    with path.open("rb") as f:
+        for m in members:
+            try:
+                check_local_header(f, m)
+            except ZipIOError as e:
+                raise WheelError(f"{path.name}: {e.message}", "re-download or rebuild it") from e
 
 
 def _heads(path: Path, zf: zipfile.ZipFile, members: list[Member]) -> Iterator[
@@ -260,6 +273,7 @@ def plan_retag(path: Path, out_dir: Path, target: Target, platform: str = "auto"
     name = WheelName.parse(path.name)
     zf, members = _open(path)
     with zf:
+        _check_local_headers(path, members)
         dist_info = _dist_info(members, name, path.name)
         by_name = {m.name: m for m in members}
         wheel_member, record_member = f"{dist_info}/WHEEL", f"{dist_info}/RECORD"

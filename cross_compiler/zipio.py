@@ -28,6 +28,8 @@ FLAG_ENCRYPTED = 0x1
 FLAG_DATA_DESCRIPTOR = 0x8
 FLAG_UTF8 = 0x800
 UNICODE_PATH = 0x7075  # Info-ZIP Unicode Path extra field
+READABLE_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,
+                              zipfile.ZIP_LZMA})
 _COPY_CHUNK = 1 << 20
 
 
@@ -93,8 +95,8 @@ def strip_extra(extra: bytes, drop: set[int]) -> bytes:
     return b"".join(kept)
 
 
-def _local_header(f: BinaryIO, member: Member) -> tuple[int, bytes, int]:
-    """(data offset, stored name, flags) of the member's local header."""
+def _local_header(f: BinaryIO, member: Member) -> tuple[int, bytes, int, int]:
+    """(data offset, stored name, flags, method) of the member's local header."""
     if member.header_offset < 0 or member.compress_size < 0:
         raise ZipIOError(f"member {member.name!r} has a negative offset or size "
                          "(shifted or truncated archive?)")
@@ -102,10 +104,25 @@ def _local_header(f: BinaryIO, member: Member) -> tuple[int, bytes, int]:
     header = f.read(30)
     if len(header) != 30 or struct.unpack("<I", header[:4])[0] != LOCAL_SIG:
         raise ZipIOError(f"member {member.name!r} has no valid local header (truncated archive?)")
-    flags, = struct.unpack("<H", header[6:8])
+    flags, method = struct.unpack("<HH", header[6:10])
     name_len, extra_len = struct.unpack("<HH", header[26:30])
     return (member.header_offset + 30 + int(name_len) + int(extra_len),
-            f.read(int(name_len)), int(flags))
+            f.read(int(name_len)), int(flags), int(method))
+
+
+def check_local_header(f: BinaryIO, member: Member) -> None:
+    """The member's local header agrees with the central directory (name bytes, name
+    encoding, method) and its method is one wheel installers read: what zipfile (and so
+    pip) demands of each member it opens. A retag must not turn a member nobody can read
+    into one with a different name (it writes the central directory's)."""
+    if member.method not in READABLE_METHODS:
+        raise ZipIOError(f"member {member.name!r} uses compression method {member.method}, "
+                         "which wheel installers cannot read")
+    _, name, flags, method = _local_header(f, member)
+    if name != member.raw_name or method != member.method or (
+            (flags ^ member.flags) & FLAG_UTF8 and not name.isascii()):
+        raise ZipIOError(f"member {member.name!r}: its local header disagrees with the "
+                         "central directory (damaged archive)")
 
 
 def data_offset(f: BinaryIO, member: Member) -> int:
@@ -120,7 +137,7 @@ def verbatim_ok(f: BinaryIO, member: Member, record_end: int) -> bool:
     name encoding), its data and at most a data descriptor: then only its offset changes.
     Raises when the data does not fit before ``record_end``.
     """
-    start, local_name, local_flags = _local_header(f, member)
+    start, local_name, local_flags, _ = _local_header(f, member)
     data_end = start + member.compress_size
     slack = record_end - data_end
     if slack < 0:

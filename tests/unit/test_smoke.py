@@ -127,6 +127,12 @@ def test_member_missing_from_record(tmp_path: Path) -> None:
     _refused(wheel, "not mentioned in RECORD")
 
 
+def test_wheel_tags_differ_from_the_name(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, {"demo/__init__.py": b""},
+                   wheel_override=b"Wheel-Version: 1.0\nTag: py3-none-any\n\n")
+    _refused(wheel, "do not match the file name's tags")
+
+
 def test_not_a_wheel_name(tmp_path: Path) -> None:
     wheel = _wheel(tmp_path, {"demo/__init__.py": b""}).rename(tmp_path / "demo.whl")
     _refused(wheel, "not a valid wheel file name")

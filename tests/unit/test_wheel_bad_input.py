@@ -55,7 +55,10 @@ def test_truncated_member_data(tmp_path: Path) -> None:
         retag_wheel(wheel, tmp_path / "out", A64, platform="linux_aarch64")
 
 
-@pytest.mark.parametrize("member", ["../evil.py", "/etc/evil.py", "demo/../../evil.py"])
+# Names that alias another name ("demo//x.py" and "./demo/x.py" are "demo/x.py") would let
+# one archive hold the same installed file twice.
+@pytest.mark.parametrize("member", ["../evil.py", "/etc/evil.py", "demo/../../evil.py",
+                                    "demo//x.py", "./demo/x.py", "demo/./x.py", "."])
 def test_unsafe_paths(tmp_path: Path, member: str) -> None:
     wheel = make_wheel(tmp_path, NAME, {"demo/__init__.py": b""}, TAGS,
                        extra_members=[(member, b"x")])
@@ -154,3 +157,38 @@ def _fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> None:
     directory = tmp_path_factory.mktemp("base")
     _FUZZ_BASE = make_wheel(directory, NAME, {"demo/_n.so": AARCH64_SO[:200],
                                               "demo/__init__.py": b"x = 1\n"}, TAGS)
+
+
+def _patch_local(wheel: Path, member: str, offset: int, value: bytes) -> None:
+    """Overwrite bytes of ``member``'s local header (not its central directory entry)."""
+    data = bytearray(wheel.read_bytes())
+    with zipfile.ZipFile(wheel) as zf:
+        start = zf.getinfo(member).header_offset
+    data[start + offset:start + offset + len(value)] = value
+    wheel.write_bytes(bytes(data))
+
+
+def test_local_name_differs_from_central_name(tmp_path: Path) -> None:
+    wheel = _good(tmp_path)
+    _patch_local(wheel, "demo/_n.so", 30, b"demo/_X.so")
+    _refused(wheel, tmp_path / "out", "local header disagrees with the central directory")
+
+
+def test_local_method_differs_from_central_method(tmp_path: Path) -> None:
+    wheel = _good(tmp_path)
+    _patch_local(wheel, "demo/__init__.py", 8, (0).to_bytes(2, "little"))
+    _refused(wheel, tmp_path / "out", "local header disagrees with the central directory")
+
+
+def test_unreadable_compression_method(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, NAME, {"demo/__init__.py": b"x = 1\n"}, TAGS,
+                       compression=zipfile.ZIP_STORED)
+    data = bytearray(wheel.read_bytes())
+    with zipfile.ZipFile(wheel) as zf:
+        start = zf.getinfo("demo/__init__.py").header_offset
+    data[start + 8:start + 10] = (97).to_bytes(2, "little")
+    central = data.find(b"PK\x01\x02")  # the first entry: demo/__init__.py
+    assert data[central + 46:central + 62] == b"demo/__init__.py"
+    data[central + 10:central + 12] = (97).to_bytes(2, "little")
+    wheel.write_bytes(bytes(data))
+    _refused(wheel, tmp_path / "out", "compression method 97")

@@ -48,9 +48,9 @@ def test_wheels_with_distinct_names_are_all_written(tmp_path: Path) -> None:
     files = {"demo/_n.so": AARCH64_SO}
     wheels = [make_wheel(made, "demo-1.0-cp311-cp311-linux_x86_64.whl", files,
                          ["cp311-cp311-linux_x86_64"]),
-              make_wheel(made, "demo-1.0-cp312-cp312-linux_x86_64.whl", files,
-                         ["cp312-cp312-linux_x86_64"])]
+              make_wheel(made, "other-1.0-cp311-cp311-linux_x86_64.whl",
+                         {"other/_n.so": AARCH64_SO}, ["cp311-cp311-linux_x86_64"])]
     written = _package(tmp_path, wheels)
     assert [p.name for p in written] == ["demo-1.0-cp311-cp311-linux_aarch64.whl",
-                                         "demo-1.0-cp312-cp312-linux_aarch64.whl"]
+                                         "other-1.0-cp311-cp311-linux_aarch64.whl"]
     assert all(p.is_file() and p.parent == tmp_path / "dist" for p in written)
