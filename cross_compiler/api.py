@@ -8,12 +8,24 @@ import logging
 import os
 import re
 import shutil
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import config, debroot, offline, probe, proc, resources, suites, targetrun
+from cross_compiler import (
+    config,
+    debroot,
+    hostlink,
+    offline,
+    probe,
+    proc,
+    resources,
+    secretrc,
+    suites,
+    targetrun,
+)
 from cross_compiler.errors import BuildError, ConfigError
 from cross_compiler.localbuild import (
     BazelSetup,
@@ -155,6 +167,7 @@ def build(
 ) -> BuildResult:
     """Render, build with Bazel (here or in the builder container), check every ELF is for
     the target, and retag the wheels the packaging command makes."""
+    env = hostlink.attach(env, sys.stdin.buffer)  # in a container build: the host's secrets
     load_targets(cpus, config.toolchains_dir(env))  # a bad --cpu is said before anything else
     cache = config.cache_dir(env)
     root = check_workspace(workspace or default_workspace(cache))
@@ -210,6 +223,7 @@ def test(workspace: Path | None, cpus: list[str], env: Mapping[str, str],
          cli: Mapping[str, Any], labels: tuple[str, ...]) -> None:
     """``bazel test`` for the target, every test executable run under qemu-user; a failing
     test fails with Bazel's own exit code (3: tests failed, 4: no tests)."""
+    env = hostlink.attach(env, sys.stdin.buffer)
     load_targets(cpus, config.toolchains_dir(env))
     root = check_workspace(workspace or default_workspace(config.cache_dir(env)))
     file_values, file_name = config.read_config_file(root)
@@ -229,7 +243,8 @@ def test(workspace: Path | None, cpus: list[str], env: Mapping[str, str],
     for target, plan in zip(targets, plans, strict=True):
         command = targetrun.test_command(plan.build, labels, targetrun.qemu_prefix(target))
         log.info("==> %s: bazel test under %s", target.cpu, targetrun.qemu_prefix(target))
-        code = proc.run(command.argv(), cwd=root, stream=True).returncode
+        with secretrc.argv(command) as argv:
+            code = proc.run(argv, cwd=root, stream=True).returncode
         if code != 0:
             raise BuildError(f"bazel test for {target.cpu} failed with exit code {code}",
                              "see Bazel's test summary above", exit_code=code)

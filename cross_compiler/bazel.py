@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from enum import Enum
 from pathlib import Path
 
 from cross_compiler.errors import ConfigError
+from cross_compiler.redact import Secret, is_secret_arg, mask_arg, mask_argv
 from cross_compiler.render import PACKAGE
 from cross_compiler.targets import Target
 
@@ -98,23 +100,36 @@ class BazelCommand:
     flags: tuple[str, ...]
     targets: tuple[str, ...]
     startup: tuple[str, ...] = ()
+    # Options that must never be on a command line (``ps``) nor in Bazel's server log
+    # (java.log records each command's arguments, rc-file options included): remote
+    # headers, URL passwords. They go in a private bazelrc that exists only while Bazel
+    # runs (secretrc.py), with that log's config from ``server_log`` (see server_log_flags).
+    secret_flags: tuple[Secret, ...] = ()
+    server_log: Path | None = None
 
-    def argv(self) -> list[str]:
-        return [self.bazel, *self.startup, self.command, *self.flags, "--", *self.targets]
+    def argv(self, secret_rc: Path | None = None) -> list[str]:
+        """The command line; with secret flags, ``secret_rc`` is the bazelrc holding them."""
+        startup = list(self.startup)
+        if self.secret_flags:
+            if secret_rc is None or self.server_log is None:
+                raise ValueError("a command with secret flags runs through secretrc.argv()")
+            startup = [f"--bazelrc={secret_rc}", *server_log_flags(self.server_log), *startup]
+        return [self.bazel, *startup, self.command, *self.flags, "--", *self.targets]
 
     def display(self) -> list[str]:
-        """argv for printing: secret values (remote headers) masked."""
-        return [mask_secret(a) for a in self.argv()]
-
-
-SECRET_FLAGS = ("--remote_header=", "--remote_cache_header=", "--remote_exec_header=")
+        """argv for printing: secrets masked, the private bazelrc shown by what it holds."""
+        startup = list(self.startup)
+        if self.secret_flags:
+            held = " ".join(f"{f.value.split('=', 1)[0]}=..." for f in self.secret_flags)
+            startup = [f"--bazelrc=<private 0600 file: {held}>",
+                       *(server_log_flags(self.server_log) if self.server_log else ()),
+                       *startup]
+        return mask_argv([self.bazel, *startup, self.command, *self.flags, "--",
+                          *self.targets])
 
 
 def mask_secret(arg: str) -> str:
-    for prefix in SECRET_FLAGS:
-        if arg.startswith(prefix):
-            return prefix + "***"
-    return arg
+    return mask_arg(arg)
 
 
 def remote_flags(cache: str, upload: bool, executor: str, instance: str,
@@ -131,6 +146,52 @@ def remote_flags(cache: str, upload: bool, executor: str, instance: str,
     if header and (cache or executor):
         flags.append(f"--remote_header={header}")
     return tuple(flags)
+
+
+def split_secret_flags(flags: Sequence[str]) -> tuple[tuple[str, ...], tuple[Secret, ...]]:
+    """(flags for the command line, flags that must stay off it)."""
+    public = tuple(f for f in flags if not is_secret_arg(f))
+    secret = tuple(Secret(f) for f in flags if is_secret_arg(f))
+    if secret:
+        # Bazel prints every rc option with --announce_rc: never ours.
+        public = (*public, "--noannounce_rc")
+    return public, secret
+
+
+def _rc_word(arg: str) -> str:
+    """One bazelrc word: Bazel's rc tokenizer takes double quotes and backslash escapes."""
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def secret_bazelrc(flags: Sequence[Secret]) -> str:
+    """The private bazelrc's text (read by every command that inherits build's options:
+    build, test, cquery, aquery, info)."""
+    return "".join(f"build {_rc_word(f.value)}\n" for f in flags)
+
+
+def server_log_dir(startup: Sequence[str], workspace: Path, cache: Path) -> Path:
+    """Where Bazel's server log goes when a command has secret flags: a stable place (a new
+    path would restart the server every build) under the output user root, else ours."""
+    root = cache / "bazel-server-log"
+    for option in startup:
+        if option.startswith("--output_user_root="):
+            root = Path(option.split("=", 1)[1]) / "cross_compiler-server-log"
+    return root / hashlib.sha256(str(workspace).encode()).hexdigest()[:16]
+
+
+def server_log_flags(directory: Path) -> tuple[str, ...]:
+    return (f"--host_jvm_args=-Djava.util.logging.config.file={directory}/javalog.properties",)
+
+
+def server_log_properties(directory: Path) -> str:
+    """Bazel's own java.log settings (its client writes the same), except that the class
+    that logs every command's arguments, secret rc options included, logs warnings only."""
+    handler = "com.google.devtools.build.lib.util.SimpleLogHandler"
+    return (f"handlers={handler}\n.level=INFO\n{handler}.level=INFO\n"
+            f"{handler}.prefix={directory}/java.log\n{handler}.limit=1024000\n"
+            f"{handler}.total_limit=20971520\n"
+            f"{handler}.formatter=com.google.devtools.build.lib.util.SingleLineFormatter\n"
+            "com.google.devtools.build.lib.server.GrpcServerImpl.level=WARNING\n")
 
 
 def build_flags(

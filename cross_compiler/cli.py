@@ -10,16 +10,19 @@ import glob
 import logging
 import os
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 from invoke import Collection, Exit, Program, task  # type: ignore[attr-defined]
 
 from cross_compiler import __version__, api
 from cross_compiler.config import cache_dir
-from cross_compiler.errors import BuildError, CrossCompilerError, DriftError
+from cross_compiler.errors import BuildError, CrossCompilerError, DriftError, Terminated
 from cross_compiler.targets import parse_cpu_list
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,16 +36,25 @@ def _setup_logging() -> None:
     )
 
 
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM unwinds like Ctrl-C: Bazel is interrupted, containers and temp dirs removed.
+    raise Terminated()
+
+
 def _errors_to_exit(fn: F) -> F:
     """The one place a CrossCompilerError becomes a one-line message and an exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         _setup_logging()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _raise_terminated)
         try:
             return fn(*args, **kwargs)
         except CrossCompilerError as e:
             raise Exit(f"cross_compiler: error: {e}", code=e.exit_code) from e
+        except Terminated:
+            raise Exit("cross_compiler: terminated", code=143) from None
         except KeyboardInterrupt:
             raise Exit("cross_compiler: interrupted", code=130) from None
 

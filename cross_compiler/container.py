@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import logging
-import signal
+import os
+import socket
 import sys
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
+from typing import Any, TextIO
 
 import docker
 import docker.errors
+import docker.utils.socket
 from docker.models.containers import Container
 
 from cross_compiler import proc
-from cross_compiler.errors import CrossCompilerError, ToolMissingError
+from cross_compiler.errors import CrossCompilerError, Terminated, ToolMissingError
+from cross_compiler.hostlink import encode as encode_link
 from cross_compiler.image import LABEL, ImageSpec
 from cross_compiler.plan import ContainerRequest
 
@@ -29,10 +33,6 @@ ENGINE_HINT = ("start one: apt-get install docker.io, then run `dockerd &` as ro
 
 class DockerError(CrossCompilerError):
     exit_code = 8
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived: unwind so every guard removes its container."""
 
 
 def connect(timeout: int = 600) -> docker.DockerClient:
@@ -147,21 +147,75 @@ def _create(client: docker.DockerClient, request: ContainerRequest) -> Container
         network_mode=request.network_mode,
         mounts=[docker.types.Mount(m.target, m.source, type="bind", read_only=m.read_only)
                 for m in request.mounts],
-        init=True,  # docker-init forwards our SIGINT to the tool (and Bazel) inside
-        detach=True,
+        init=True,  # docker-init passes our signals on to the tool inside
+        # The host link (hostlink.py): secrets, then EOF once our attach is gone (the SDK
+        # sets StdinOnce, which closes the container's stdin then, for detach=False only;
+        # create never starts or attaches anything itself).
+        stdin_open=True,
+        detach=False,
     )
 
 
-@contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, handler)
+def _owner_gone(labels: dict[str, str]) -> bool:
+    """The tool that made the container ran on this machine and is no longer running."""
+    if labels.get(f"{LABEL}.host") != socket.gethostname():
+        return False
     try:
-        yield
+        pid = int(labels.get(f"{LABEL}.pid", ""))
+        os.kill(pid, 0)
+    except ValueError:
+        return False
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
+
+
+def remove_orphans(client: docker.DockerClient) -> list[str]:
+    """Remove the tool's stopped containers whose tool died without removing them (a
+    SIGKILLed tool: its container stops by itself, see hostlink.py)."""
+    removed = []
+    flt: dict[str, str | list[str] | bool] = {"label": LABEL, "status": "exited"}
+    for c in client.containers.list(all=True, filters=flt):
+        if _owner_gone(dict(c.labels)):
+            try:
+                c.remove(force=True)
+                removed.append(str(c.name))
+            except docker.errors.NotFound:
+                pass
+    if removed:
+        log.info("removed %d container(s) left by an earlier run that was killed", len(removed))
+    return removed
+
+
+def _pump(sock: Any, out_stream: TextIO, done: threading.Event) -> None:
+    """Copy the container's multiplexed stdout/stderr to ours until it closes."""
+    try:
+        frames = docker.utils.socket.frames_iter(sock, tty=False)  # type: ignore[no-untyped-call]
+        for stream_id, data in frames:
+            target = out_stream if stream_id == docker.utils.socket.STDOUT else sys.stderr
+            target.buffer.write(data)
+            target.flush()
+    except (OSError, ValueError):
+        pass  # closed by run(): the container was abandoned
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        done.set()
+
+
+def _attach(client: docker.DockerClient, container: Container) -> Any:
+    sock = client.api.attach_socket(str(container.id), params={
+        "stdin": 1, "stdout": 1, "stderr": 1, "stream": 1, "logs": 1})
+    raw = getattr(sock, "_sock", sock)
+    raw.settimeout(None)  # a quiet build is no reason to stop listening
+    return sock
+
+
+def _send(sock: Any, data: bytes) -> None:
+    try:
+        getattr(sock, "_sock", sock).sendall(data)
+    except OSError as e:  # the container exited already: its output and code say why
+        log.debug("cannot write to the container's stdin: %s", e)
 
 
 def run(client: docker.DockerClient, request: ContainerRequest, stdout_is_result: bool = False
@@ -169,38 +223,54 @@ def run(client: docker.DockerClient, request: ContainerRequest, stdout_is_result
     """Run the request in a fresh container, stream its output, return its exit code.
 
     The container is removed whatever happens: success, failure, exception, Ctrl-C or
-    SIGTERM. The first Ctrl-C is forwarded (Bazel stops cleanly), a second one abandons it.
+    SIGTERM. The first Ctrl-C or SIGTERM is passed on (the tool inside interrupts Bazel),
+    a second Ctrl-C abandons it. If this process is killed outright, the tool inside sees
+    its stdin close and stops; the next run removes the stopped container.
     The tool's stdout goes to our stdout only when it is this command's result.
     """
     out_stream = sys.stdout if stdout_is_result else sys.stderr
     container: Container | None = None
-    interrupted = False
+    sock: Any = None
+    interrupt: KeyboardInterrupt | None = None
     try:
-        with _sigterm_unwinds():
-            container = _create(client, request)
-            container.start()
-            while True:
+        remove_orphans(client)
+        container = _create(client, request)
+        sock = _attach(client, container)
+        container.start()
+        _send(sock, encode_link(request.stdin_env))
+        # Output is copied by a thread; this one only waits, so that a signal never lands
+        # in the middle of a frame (and an interrupted Thread.join may report a live
+        # thread as finished: an Event is waited on instead).
+        done = threading.Event()
+        threading.Thread(target=_pump, args=(sock, out_stream, done), daemon=True).start()
+        deadline = None
+        while not done.is_set():
+            if deadline is not None and time.monotonic() > deadline:
+                log.warning("the build did not stop in %ds: removing its container",
+                            proc.INTERRUPT_GRACE_SECONDS)
+                break
+            try:
+                done.wait(timeout=0.5)
+            except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (errors.Terminated)
+                if interrupt is not None:
+                    raise
+                interrupt = e
+                deadline = time.monotonic() + proc.INTERRUPT_GRACE_SECONDS
+                log.warning("%s: asking the build to stop (Ctrl-C again to abandon)",
+                            "terminated" if isinstance(e, Terminated) else "interrupt")
                 try:
-                    for out, err in container.attach(stdout=True, stderr=True, stream=True,
-                                                     logs=True, demux=True):
-                        for data, stream in ((out, out_stream), (err, sys.stderr)):
-                            if data:
-                                stream.buffer.write(data)
-                                stream.flush()
-                    code = int(container.wait().get("StatusCode", 1))
-                    break
-                except KeyboardInterrupt:
-                    if interrupted:
-                        raise
-                    interrupted = True
-                    log.warning("interrupt: asking the build to stop (Ctrl-C again to abandon)")
-                    container.kill(signal="SIGINT")
-        if interrupted:
-            raise KeyboardInterrupt
+                    container.kill(signal="SIGTERM" if isinstance(e, Terminated) else "SIGINT")
+                except docker.errors.APIError:
+                    pass  # it has just exited
+        if interrupt is not None:
+            raise interrupt
+        code = int(container.wait().get("StatusCode", 1))
         return code
     except docker.errors.DockerException as e:
         raise DockerError(f"container run failed: {e}") from e
     finally:
+        if sock is not None:
+            sock.close()
         if container is not None:
             try:
                 container.remove(force=True)

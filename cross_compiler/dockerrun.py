@@ -9,16 +9,17 @@ import logging
 import os
 import platform
 import shlex
+import socket
 import sys
 import time
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
-from cross_compiler import config, container, elf, proc, resources
+from cross_compiler import config, container, elf, proc, redact, resources
 from cross_compiler.errors import BuildError, ConfigError
 from cross_compiler.image import ImageSpec, image_spec, pinned_requirements, source_files
-from cross_compiler.localbuild import BuildResult
+from cross_compiler.localbuild import BuildResult, remote_header
 from cross_compiler.plan import CacheLayout, ContainerRequest, Mount, allowed_env, cache_layout
 from cross_compiler.plan import container_request as make_request
 from cross_compiler.suites import Suite, for_suite
@@ -109,11 +110,12 @@ def plan_container(root: Path, targets: list[Target], settings: config.Settings,
     layout = cache_layout(docker_cache_root(settings, env), spec.tag)
     report = result_file(layout)
     passed = allowed_env(settings["env"], env)
-    secrets = []
+    settings_env = _settings_env(settings, layout)
+    # Over stdin, never in the container's environment: the header, and any setting that
+    # holds a URL password or a header flag.
+    secrets = {k: v for k, v in settings_env.items() if _holds_secret(v)}
     if settings["remote_header_env"]:
-        name = settings["remote_header_env"]
-        passed.update(allowed_env([name], env))
-        secrets.append(name)
+        secrets[settings["remote_header_env"]] = remote_header(settings, env)
     network = settings["network"]
     if network != "host" and any(_is_loopback(settings[k])
                                  for k in ("remote_cache", "remote_executor")):
@@ -125,10 +127,9 @@ def plan_container(root: Path, targets: list[Target], settings: config.Settings,
              *([f"--result-json={report}"] if command == "build" else []), *extra_args]
     request = make_request(
         image=spec.tag, workspace=root, layout=layout, inner_command=inner,
-        settings_env=_settings_env(settings, layout),
-        passed_env=passed,
+        settings_env=settings_env, passed_env=passed,
         uid=os.getuid(), gid=os.getgid(), rootless=rootless,
-        network_mode=network, secret_env=secrets,
+        network_mode=network, stdin_env=secrets, owner=(socket.gethostname(), os.getpid()),
     )
     # Local copies of external repositories, modules and archives: read-only, at the same
     # paths, wherever they are (outside the workspace too).
@@ -138,6 +139,14 @@ def plan_container(root: Path, targets: list[Target], settings: config.Settings,
         request = dataclasses.replace(request, mounts=(*request.mounts,
                                                        *dict.fromkeys(local)))
     return request, layout, report
+
+
+def _holds_secret(value: str) -> bool:
+    try:
+        words = shlex.split(value)
+    except ValueError:
+        words = [value]
+    return any(redact.is_secret_arg(w) for w in words)
 
 
 def _is_loopback(url: str) -> bool:
@@ -169,7 +178,10 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
         if container.image_exists(client, spec.tag):
             # The exact Bazel argv depends on the image's Bazel: ask the tool inside.
             _make_dirs(layout)
-            container.run(client, request, stdout_is_result=True)
+            try:
+                container.run(client, request, stdout_is_result=True)
+            finally:
+                report.unlink(missing_ok=True)
         else:
             log.info("builder image %s is not built yet; `invoke image` builds it", spec.tag)
         return

@@ -56,3 +56,8 @@ class ArchMismatchError(CrossCompilerError):
     """An output binary is not for the target architecture."""
 
     exit_code = 6
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived. A KeyboardInterrupt, so everything that stops a build cleanly on
+    Ctrl-C (Bazel interrupted, containers removed, temp dirs deleted) does so here too."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -17,7 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import bazel, bazellog, config, elf, headercheck, offline, proc, resources
+from cross_compiler import (
+    bazel,
+    bazellog,
+    config,
+    elf,
+    headercheck,
+    offline,
+    proc,
+    redact,
+    resources,
+    secretrc,
+)
 from cross_compiler.bazel import BazelCommand, BazelMode, BazelVersion
 from cross_compiler.errors import BuildError, ConfigError, ToolMissingError
 from cross_compiler.targets import Target
@@ -112,6 +124,10 @@ def remote_header(settings: config.Settings, env: Mapping[str, str]) -> str:
     if name not in env:
         raise ConfigError(f"remote_header_env names {name}, which is not set",
                           f"export {name}='Header-Name=value'")
+    if not redact.is_header(env[name]):
+        # Never echoed: a value without "Name=" may well be the bare token.
+        raise ConfigError(f"the value of {name} (remote_header_env) is not one "
+                          "'Header-Name=value' line", f"export {name}='Authorization=Bearer …'")
     return env[name]
 
 
@@ -159,20 +175,23 @@ def plan_build(
          *settings["bazel_flags"]],
     )
     startup = tuple(settings["bazel_startup_options"])
+    # Headers and URL passwords (from any setting) go in a private bazelrc, not on argv.
+    flags, secret = bazel.split_secret_flags(flags)
+    log_dir = bazel.server_log_dir(startup, workspace, config.cache_dir(env or {}))
+    command = functools.partial(BazelCommand, setup.program, startup=startup,
+                                secret_flags=secret, server_log=log_dir if secret else None)
     labels = tuple(settings["targets"])
     return BuildPlan(
         workspace=workspace,
         target=target,
         mode=mode,
-        build=BazelCommand(setup.program, "build", flags, labels, startup),
-        cquery=BazelCommand(
-            setup.program, "cquery", (*flags, *bazel.cquery_files_flags(setup.version)),
-            (" + ".join(labels),), startup,
-        ),
-        info=BazelCommand(setup.program, "info", flags, ("execution_root",), startup),
+        build=command("build", flags, labels),
+        cquery=command("cquery", (*flags, *bazel.cquery_files_flags(setup.version)),
+                       (" + ".join(labels),)),
+        info=command("info", flags, ("execution_root",)),
         bazel_version=setup.version,
-        aquery=BazelCommand(setup.program, "aquery", (*flags, "--output=jsonproto"),
-                            (headercheck.aquery_expression(labels),), startup),
+        aquery=command("aquery", (*flags, "--output=jsonproto"),
+                       (headercheck.aquery_expression(labels),)),
         include_dirs=include_dirs,
     )
 
@@ -251,10 +270,10 @@ def package_and_retag(root: Path, target: Target, settings: config.Settings,
 
 
 def _run_bazel(command: BazelCommand, workspace: Path, what: str) -> proc.Result:
-    argv = command.argv()
-    if command.command == "info":
-        argv = argv[: argv.index("--")] + list(command.targets)  # `info` takes no "--"
-    result = proc.run(argv, cwd=workspace, stream=command.command == "build")
+    with secretrc.argv(command) as argv:
+        if command.command == "info":
+            argv = argv[: argv.index("--")] + list(command.targets)  # `info` takes no "--"
+        result = proc.run(argv, cwd=workspace, stream=command.command == "build")
     if result.returncode != 0:
         detail = "" if command.command == "build" else f": {result.stderr.strip()[-500:]}"
         raise BuildError(

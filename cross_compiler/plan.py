@@ -9,6 +9,11 @@ from pathlib import Path
 
 from cross_compiler.errors import ConfigError
 from cross_compiler.image import LABEL
+from cross_compiler.redact import MASK, mask_argv, mask_url
+
+# Tells the tool inside that the host's secrets, then EOF when the host is gone, come on
+# its stdin (hostlink.py).
+LINK_ENV = "CROSS_COMPILER_HOST_LINK"
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,9 @@ class ContainerRequest:
     working_dir: str
     labels: Mapping[str, str]
     network_mode: str = "bridge"
-    secret_env: tuple[str, ...] = field(default=())  # names whose values are never printed
+    # Sent over the container's stdin (hostlink.py), never put in its environment, which
+    # `docker inspect` shows to anyone who can reach the engine.
+    stdin_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def describe(self) -> list[str]:
         """Human-readable lines for --dry-run (secrets masked)."""
@@ -36,10 +43,10 @@ class ContainerRequest:
                  f"network: {self.network_mode}", f"workdir: {self.working_dir}"]
         lines += [f"mount: {m.source} -> {m.target}{' (ro)' if m.read_only else ''}"
                   for m in self.mounts]
-        lines += [f"env: {k}={'***' if k in self.secret_env else v}"
-                  for k, v in sorted(self.env.items())]
+        lines += [f"env: {k}={mask_url(v)}" for k, v in sorted(self.env.items())]
+        lines += [f"stdin: {k}={MASK}" for k in sorted(self.stdin_env)]
         lines += [f"label: {k}={v}" for k, v in sorted(self.labels.items())]
-        lines.append("command: " + shlex.join(self.command))
+        lines.append("command: " + shlex.join(mask_argv(self.command)))
         return lines
 
 
@@ -104,23 +111,29 @@ def container_request(
     gid: int,
     rootless: bool,
     network_mode: str = "bridge",
-    secret_env: Sequence[str] = (),
+    stdin_env: Mapping[str, str] | None = None,
+    owner: tuple[str, int] = ("", 0),
 ) -> ContainerRequest:
     """Workspace and caches at the same absolute paths as on the host; the invoking user's
-    uid:gid on a rootful engine (so nothing in the workspace becomes root-owned)."""
+    uid:gid on a rootful engine (so nothing in the workspace becomes root-owned).
+    ``stdin_env``: secrets, sent over stdin; ``owner``: this host's name and the tool's pid
+    (a later run removes the container if it outlived them)."""
     as_user = None if (rootless or uid == 0) else f"{uid}:{gid}"
+    secret = dict(stdin_env or {})
     env = {
-        **passed_env,
-        **settings_env,
+        **{k: v for k, v in passed_env.items() if k not in secret},
+        **{k: v for k, v in settings_env.items() if k not in secret},
         "HOME": str(layout.home),
         # The uid may have no passwd entry in the image; Bazel needs a user name.
         "USER": f"u{uid}" if as_user else "root",
         "CROSS_COMPILER_IN_CONTAINER": "1",
+        LINK_ENV: "stdin",
     }
     mounts = (Mount(str(workspace), str(workspace)), Mount(str(layout.root), str(layout.root)))
     return ContainerRequest(
         image=image, command=tuple(inner_command), mounts=mounts, env=env, user=as_user,
         working_dir=str(workspace),
-        labels={LABEL: "1", f"{LABEL}.workspace": str(workspace)},
-        network_mode=network_mode, secret_env=tuple(secret_env),
+        labels={LABEL: "1", f"{LABEL}.workspace": str(workspace),
+                f"{LABEL}.host": owner[0], f"{LABEL}.pid": str(owner[1])},
+        network_mode=network_mode, stdin_env=secret,
     )

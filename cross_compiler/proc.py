@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import shlex
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cross_compiler.errors import ToolMissingError
+from cross_compiler.redact import mask_argv
 
 log = logging.getLogger(__name__)
 
@@ -23,23 +26,42 @@ class Result:
     stderr: str
 
 
-# How long a child (Bazel) gets to stop cleanly after Ctrl-C before it is killed.
+# How long a child (Bazel) gets to stop cleanly after Ctrl-C or SIGTERM before it is killed.
 INTERRUPT_GRACE_SECONDS = 60
 
 
+def _signal_group(child: subprocess.Popen[bytes], signum: int) -> None:
+    try:
+        os.killpg(child.pid, signum)
+    except ProcessLookupError:
+        pass  # the whole group has exited already
+
+
+def stop(child: subprocess.Popen[bytes], grace: float = INTERRUPT_GRACE_SECONDS) -> None:
+    """Interrupt the child's process group (SIGINT: Bazel's clean stop), wait up to
+    ``grace`` seconds, then kill the group; a second interrupt kills it at once."""
+    _signal_group(child, signal.SIGINT)
+    try:
+        child.wait(timeout=grace)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        _signal_group(child, signal.SIGKILL)
+        child.wait()
+
+
 def _stream(argv: Sequence[str], cwd: Path | None, env: Mapping[str, str] | None) -> int:
-    """Run with output to our stderr. On Ctrl-C the child (in our process group, so it
-    got the SIGINT too) is given time to stop cleanly, then the interrupt propagates."""
+    """Run with output to our stderr, in a process group of its own.
+
+    Its own group, so that an interrupt reaches it once and from us, however we got it: a
+    terminal's Ctrl-C, a SIGINT or SIGTERM sent to this process alone (docker kill, CI
+    cancellation) or the host going away (container builds). Without that a SIGTERM left
+    Bazel's client running as an orphan, and inside a container Bazel never heard of it.
+    """
     child = subprocess.Popen(list(argv), cwd=cwd, env=None if env is None else dict(env),
-                             stdout=sys.stderr, stderr=sys.stderr)
+                             stdout=sys.stderr, stderr=sys.stderr, process_group=0)
     try:
         return child.wait()
-    except KeyboardInterrupt:
-        try:
-            child.wait(timeout=INTERRUPT_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (errors.Terminated)
+        stop(child)
         raise
 
 
@@ -57,7 +79,7 @@ def run(
     Never raises on a non-zero exit (callers decide); raises ToolMissingError when the
     program does not exist.
     """
-    log.debug("run: %s", shlex.join(argv))
+    log.debug("run: %s", shlex.join(mask_argv(argv)))
     try:
         if stream:
             return Result(tuple(argv), _stream(argv, cwd, env), "", "")

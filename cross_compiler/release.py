@@ -23,6 +23,7 @@ from typing import Any
 from cross_compiler import __version__, proc
 from cross_compiler.errors import ConfigError, CrossCompilerError
 from cross_compiler.localbuild import BuildResult
+from cross_compiler.redact import mask_argv, mask_url
 from cross_compiler.render import PACKAGE
 from cross_compiler.targets import Target
 
@@ -224,7 +225,9 @@ def release(
                     "runner": runner,
                     "builder_image_id": result.image_id or None,
                     "bazel_version": info.get("bazel_version"),
-                    "bazel_argv": info.get("bazel_argv"),
+                    # Masked already where it was made; again here, as this is published.
+                    "bazel_argv": (mask_argv(info["bazel_argv"]) if info.get("bazel_argv")
+                                   else None),
                     **git_state(workspace),
                     "started": started,
                     "finished": _now(),
@@ -233,7 +236,7 @@ def release(
                 outcome.wheel = ", ".join(w.path.name for w in wheels)
                 outcome.status = "ok"
             except CrossCompilerError as e:
-                outcome.error = str(e)
+                outcome.error = mask_url(str(e))
                 log.error("%s: %s", target.cpu, e)
             outcome.seconds = round(time.monotonic() - clock, 1)
         if not any(o.status == "ok" for o in outcomes):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import shutil
 from pathlib import Path
@@ -41,9 +42,9 @@ def qemu_prefix(target: Target, root: str | None = None) -> str:
 
 def test_command(build: BazelCommand, labels: tuple[str, ...], prefix: str) -> BazelCommand:
     """``bazel test`` with the build's flags, each test executable run under qemu-user."""
-    return BazelCommand(build.bazel, "test",
-                        (*build.flags, f"--run_under={prefix}", "--test_output=errors"),
-                        labels, build.startup)
+    return dataclasses.replace(
+        build, command="test", targets=labels,
+        flags=(*build.flags, f"--run_under={prefix}", "--test_output=errors"))
 
 
 def run_argv(target: Target, binary: Path, args: list[str], root: str) -> list[str]:

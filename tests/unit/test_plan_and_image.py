@@ -23,7 +23,7 @@ def _request(uid: int, rootless: bool = False):  # type: ignore[no-untyped-def]
         image="cross-compiler-builder:abc123", workspace=Path("/home/u/ws"), layout=layout,
         inner_command=["cross-compiler", "build", "--runner=local"],
         settings_env={"CROSS_COMPILER_TARGETS": "//..."}, passed_env={"TOKEN": "s3cret"},
-        uid=uid, gid=uid + 1, rootless=rootless, secret_env=["TOKEN"],
+        uid=uid, gid=uid + 1, rootless=rootless, stdin_env={"TOKEN": "s3cret"},
     )
 
 
@@ -34,8 +34,8 @@ def test_request_mounts_at_the_same_paths_and_runs_as_the_user() -> None:
     assert request.user == "1000:1001" and request.working_dir == "/home/u/ws"
     assert request.env["HOME"] == "/c/docker/abc123/home" and request.env["USER"] == "u1000"
     assert request.labels["cross_compiler"] == "1"
-    assert set(request.env) == {"TOKEN", "CROSS_COMPILER_TARGETS", "HOME", "USER",
-                                "CROSS_COMPILER_IN_CONTAINER"}
+    assert set(request.env) == {"CROSS_COMPILER_TARGETS", "HOME", "USER",
+                                "CROSS_COMPILER_IN_CONTAINER", "CROSS_COMPILER_HOST_LINK"}
 
 
 def test_root_and_rootless_engines_keep_the_image_user() -> None:
@@ -45,7 +45,7 @@ def test_root_and_rootless_engines_keep_the_image_user() -> None:
 
 def test_describe_masks_secrets() -> None:
     lines = _request(1000).describe()
-    assert "env: TOKEN=***" in lines and not any("s3cret" in line for line in lines)
+    assert "stdin: TOKEN=***" in lines and not any("s3cret" in line for line in lines)
     assert lines[-1] == "command: cross-compiler build --runner=local"
 
 
