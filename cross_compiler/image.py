@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -11,6 +12,7 @@ from pathlib import Path
 import jinja2
 
 from cross_compiler import __version__
+from cross_compiler.errors import ConfigError
 from cross_compiler.suites import Suite
 from cross_compiler.targets import Target
 
@@ -27,6 +29,31 @@ RUNTIME_DEPENDENCIES = (
 )
 # Not pinned to the host's: whatever the image's Python version needs.
 UNPINNED_DEPENDENCIES = ("setuptools",)
+
+
+# Docker's image reference grammar (distribution/reference): [host[:port]/]path[:tag][@digest].
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN_COMPONENT = r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?"
+IMAGE_REFERENCE = re.compile(
+    rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,})?")
+# Debian's package name, with an optional :arch and =version.
+DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+(?::[a-z0-9]+)?(?:=[A-Za-z0-9.+:~-]+)?")
+
+
+def check_image_settings(base_image: str, extra_packages: list[str]) -> None:
+    """Both are pasted into the Dockerfile: anything outside their grammar (a newline, a
+    ``;``) would be an instruction or a shell command of its own."""
+    if not IMAGE_REFERENCE.fullmatch(base_image) or len(base_image) > 255:
+        raise ConfigError(f"base_image {base_image!r} is not a Docker image reference",
+                          "use e.g. debian:bookworm or registry.example:5000/debian:12 "
+                          "(lower-case repository names)")
+    for package in extra_packages:
+        if not DEBIAN_PACKAGE.fullmatch(package):
+            raise ConfigError(f"extra_packages: {package!r} is not a Debian package name",
+                              "use e.g. cmake, libfoo-dev:arm64 or zlib1g-dev=1:1.2.13.dfsg-1")
 
 
 @dataclass(frozen=True)
@@ -105,6 +132,7 @@ def image_spec(
                        suite.qemu_package,
                        *(t.compiler_package for t in targets), *extra_packages})
     base_image = base_image or suite.base_image
+    check_image_settings(base_image, extra_packages)
     dockerfile = env.get_template("docker/Dockerfile.j2").render(
         version=__version__,
         cpus=[t.cpu for t in targets],

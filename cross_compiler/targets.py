@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,31 @@ def _field(data: dict[str, Any], name: str, kind: type, where: str, default: Any
     return value
 
 
+# What each string field may hold. They end up in BUILD.bazel comments, shell scripts and
+# the Dockerfile: a newline or a quote there would be live code, so each is held to the
+# grammar of what it names.
+_NAME = r"[a-z0-9][a-z0-9_]*"
+_PATTERNS = {
+    "cpu": _NAME,
+    "triple": r"[a-z0-9_]+(?:-[a-z0-9_.]+){1,3}",
+    "tool_prefix": r"[A-Za-z0-9_./+-]+",
+    "compiler_package": r"[a-z0-9][a-z0-9+.-]+",  # a Debian package name
+    "debian_arch": r"[a-z0-9]+",
+    "wheel_arch": _NAME,
+    "qemu": r"[A-Za-z0-9_.+-]+",
+    "constraint_values": r"@{0,2}[A-Za-z0-9_.+~-]*//[A-Za-z0-9_./+~-]*(?::[A-Za-z0-9_./+~=-]+)?",
+    "sysroot": r"/[^\x00-\x1f\x7f\"'\\$`]*",
+    "compile_flags": r"[^\x00-\x1f\x7f]+",
+    "link_flags": r"[^\x00-\x1f\x7f]+",
+}
+
+
+def _check_pattern(name: str, value: str, where: str) -> None:
+    if re.fullmatch(_PATTERNS[name], value) is None:
+        raise TargetError(f"{where}: field {name!r} has an invalid value {value!r}",
+                          f"it must match {_PATTERNS[name]}")
+
+
 def parse_target(data: dict[str, Any], source: Path) -> Target:
     """Validate one parsed toolchain file; errors name the file and the field."""
     where = str(source)
@@ -101,6 +127,12 @@ def parse_target(data: dict[str, Any], source: Path) -> Target:
     sysroot = _field(data, "sysroot", str, where, default="")
     if sysroot and not sysroot.startswith("/"):
         raise TargetError(f"{where}: field 'sysroot' must be an absolute path, got {sysroot!r}")
+    for name, value in [*strings.items(), ("sysroot", sysroot)]:
+        if value:
+            _check_pattern(name, value, where)
+    for name, items in lists.items():
+        for item in items:
+            _check_pattern(name, item, where)
     elf_data = _field(data, "elf", dict, where)
     elf_where = f"{where}: [elf]"
     _unknown_keys(elf_data, _ELF_FIELDS, elf_where)
