@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from invoke import Collection, task  # type: ignore[attr-defined]
+from invoke import Collection  # type: ignore[attr-defined]
 
 from cross_compiler import cli
+from cross_compiler.cli import task
 
 
 @task(help={"cpu": "cpu(s) to refresh, comma-separated, or all"})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import glob
+import inspect
 import logging
 import os
 import shlex
@@ -18,14 +19,42 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-from invoke import Collection, Exit, Program, task  # type: ignore[attr-defined]
+from invoke import Argument, Collection, Exit, Program, Task  # type: ignore[attr-defined]
+from invoke import task as invoke_task  # type: ignore[attr-defined]
+from invoke.parser import ParseResult
 
 from cross_compiler import __version__, api
 from cross_compiler.config import cache_dir
 from cross_compiler.errors import BuildError, CrossCompilerError, DriftError, Terminated
+from cross_compiler.localbuild import BuildResult
 from cross_compiler.targets import parse_cpu_list
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The only short flags: the ones people type. invoke's automatic ones are assigned by
+# spelling (`-h` would be --cache-dir, `--=STRING` appears when letters run out) and
+# change whenever a flag is added.
+SHORT_FLAGS = {"cpu": "c", "workspace": "w", "target": "t"}
+HELP_WORDS = ("-h", "--help")
+
+
+class CliTask(Task[Callable[..., Any]]):
+    """A task whose flags are long-only, but for the few in SHORT_FLAGS."""
+
+    def __init__(self, body: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(body, **{**kwargs, "auto_shortflags": False})
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        if name in SHORT_FLAGS and not opts["positional"]:
+            opts["names"] = [*opts["names"], SHORT_FLAGS[name]]
+        return opts
+
+
+def task(**kwargs: Any) -> Callable[[Callable[..., Any]], CliTask]:
+    """invoke's ``@task(...)``, making a CliTask."""
+    made: Callable[[Callable[..., Any]], CliTask] = invoke_task(klass=CliTask, **kwargs)
+    return made
 
 
 def _setup_logging() -> None:
@@ -61,8 +90,25 @@ def _errors_to_exit(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _asked_for_help(name: str, value: str) -> bool:
+    """True (after printing the task's help) when a positional argument is really -h/--help:
+    invoke hands a task's missing positional whatever comes next."""
+    if value not in HELP_WORDS:
+        return False
+    CrossCompilerProgram(_binary()).run([_binary(), "--help", name], exit=False)
+    return True
+
+
+def _binary() -> str:
+    return Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "cross-compiler"
+
+
 def _workspace(value: str) -> Path | None:
     return Path(value) if value else None
+
+
+def _workspace_or_default(value: str) -> Path:
+    return _workspace(value) or api.default_workspace(cache_dir(dict(os.environ)))
 
 
 _CPU_HELP = "target cpu(s), comma-separated: aarch64, armv7hf, riscv64, ppc64le, s390x or all"
@@ -170,8 +216,9 @@ def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
           network: str = "", result_json: str = "", remote_cache: str = "",
           remote_header_env: str = "", no_remote_upload: bool = False,
           remote_executor: str = "", remote_instance_name: str = "", suite: str = "") -> None:
-    """Cross-compile a Bazel workspace for the target cpu(s), check every binary, and
-    retag the wheels its packaging command makes."""
+    """Cross-compile a Bazel workspace for the target cpu(s) and check every binary.
+
+    Then run the workspace's packaging command and retag the wheels it makes."""
     cli = _build_cli(locals())
     result = api.build(_workspace(workspace), parse_cpu_list(cpu), dict(os.environ), cli,
                        dry_run=dry_run, result_json=Path(result_json) if result_json else None)
@@ -187,12 +234,47 @@ def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
             print(f"# {plan.target.cpu} ({plan.mode.value} mode), in {plan.workspace}:")
             print(shlex.join(plan.build.display()))
         return
-    for cpu_name, files in result.outputs.items():
-        for path in files:
-            print(f"{cpu_name}\t{path}")
-    for cpu_name, wheels in result.wheels.items():
-        for wheel in wheels:
-            print(f"{cpu_name}\t{wheel.path}\t{wheel.platform}\t{wheel.reason}")
+    if os.environ.get("CROSS_COMPILER_IN_CONTAINER") and result_json:
+        return  # a builder container's tool: the host reads --result-json and prints the rows
+    for row in result_rows(result, _workspace_or_default(workspace), Path.cwd()):
+        print(row)
+
+
+def result_rows(result: BuildResult, workspace: Path, cwd: Path) -> list[str]:
+    """``cpu<TAB>output`` per checked binary, ``cpu<TAB>wheel<TAB>tag<TAB>why`` per wheel."""
+    rows = [f"{cpu}\t{short_path(p, workspace, cwd)}"
+            for cpu, files in result.outputs.items() for p in files]
+    rows += [f"{cpu}\t{_from(cwd, w.path)}\t{w.platform}\t{w.reason}"
+             for cpu, wheels in result.wheels.items() for w in wheels]
+    return rows
+
+
+def short_path(path: Path, workspace: Path, cwd: Path) -> str:
+    """An output named through the workspace's ``bazel-bin`` (or ``bazel-out``) symlink
+    when that reaches the same file, relative to ``cwd`` when the workspace is inside it;
+    else its full path (Bazel's output base is deep in a cache)."""
+    parts = path.parts
+    workspace = Path(os.path.abspath(workspace))
+    if "bazel-out" not in parts:
+        return str(path)
+    i = len(parts) - 1 - parts[::-1].index("bazel-out")
+    tail = parts[i + 1:]  # <config>/bin/<package path>
+    candidates = [workspace / "bazel-out" / Path(*tail)] if tail else []
+    if len(tail) > 2 and tail[1] == "bin":
+        candidates.insert(0, workspace / "bazel-bin" / Path(*tail[2:]))
+    for candidate in candidates:
+        try:
+            same = os.path.samefile(candidate, path)
+        except OSError:
+            continue
+        if same:
+            return _from(cwd, candidate)
+    return str(path)
+
+
+def _from(cwd: Path, path: Path) -> str:
+    """``path`` relative to ``cwd`` when it is inside it, else as it is."""
+    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
 
 
 @task(
@@ -247,8 +329,10 @@ def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
             base_image: str = "", extra_package: list[str] | None = None, network: str = "",
             remote_cache: str = "", remote_header_env: str = "", no_remote_upload: bool = False,
             remote_executor: str = "", remote_instance_name: str = "", suite: str = "") -> None:
-    """Release build: every target built, retagged and smoke-tested, with SHA256SUMS and a
-    provenance manifest; exits non-zero if any target failed."""
+    """Build, retag and smoke-test every target into a release directory.
+
+    The directory holds the artifacts, SHA256SUMS and a provenance manifest; the exit
+    code is non-zero if any target failed."""
     from cross_compiler import release as rel
 
     cli = _build_cli(locals())
@@ -271,7 +355,9 @@ def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
 )
 @_errors_to_exit
 def config(c: Any, show: bool = False, workspace: str = "") -> None:
-    """Show the resolved settings: defaults < cross_compiler.toml < CROSS_COMPILER_* < CLI."""
+    """Show the resolved settings and where each one came from.
+
+    Later sources win: defaults < cross_compiler.toml < CROSS_COMPILER_* < CLI."""
     rows = api.show_config(_workspace(workspace), dict(os.environ), {})
     width = max(len(k) for k, _, _ in rows)
     for key, value, source in rows:
@@ -303,6 +389,8 @@ def fetch_python(c: Any, cpu: str = "all", suite: str = "") -> None:
 def retag(c: Any, wheels: str, cpu: str = "", platform: str = "auto",
           out_dir: str = "", no_verify: bool = False) -> None:
     """Retag wheels for a target platform, after proving their binaries are for it."""
+    if _asked_for_help("retag", wheels):
+        return
     paths = [Path(p) for p in _expand(wheels)]
     for result in api.retag(paths, cpu, dict(os.environ), platform=platform,
                             out_dir=Path(out_dir) if out_dir else None, verify=not no_verify):
@@ -331,6 +419,8 @@ def _expand(spec: str) -> list[str]:
 def test_wheel(c: Any, wheel: str, cpu: str = "aarch64", command: str = "",
                suite: str = "") -> None:
     """Install a wheel into the target's CPython under qemu-user and import it."""
+    if _asked_for_help("test-wheel", wheel):
+        return
     modules = api.test_wheel(Path(wheel), cpu, dict(os.environ), command, suite)
     print(f"{wheel}: ok on {cpu} (imported {', '.join(modules)})")
 
@@ -351,6 +441,8 @@ def test_targets(c: Any, labels: str, cpu: str = "aarch64", workspace: str = "",
                  runner: str = "", bazel_flag: list[str] | None = None, suite: str = "",
                  cache_dir: str = "") -> None:
     """Run the workspace's tests for the target cpu(s) under qemu-user, through Bazel."""
+    if _asked_for_help("test", labels):
+        return
     cli = _build_cli(locals())
     chosen = tuple(x.strip() for x in labels.replace(" ", ",").split(",") if x.strip())
     api.test(_workspace(workspace), parse_cpu_list(cpu), dict(os.environ), cli, chosen)
@@ -365,6 +457,8 @@ def run_target(c: Any, label: str, cpu: str = "aarch64", workspace: str = "", ru
                bazel_flag: list[str] | None = None, suite: str = "",
                cache_dir: str = "") -> None:
     """Build one binary for the target cpu and run it under qemu-user (args after --)."""
+    if _asked_for_help("run", label):
+        return
     cli = _build_cli({k: v for k, v in locals().items() if k != "c"})
     args = shlex.split(getattr(c, "remainder", "") or "")
     code = api.run(_workspace(workspace), cpu, dict(os.environ), cli, label, args)
@@ -376,9 +470,77 @@ ns = Collection(toolchain, build, release, image, clean, retag, test_wheel, conf
                 fetch_python, test_targets, run_target)
 
 
+# invoke's core options that apply to this tool; the others configure invoke's own
+# command runner (pty, echo, sudo, hide, config files), which these tasks never use.
+KEPT_CORE_OPTIONS = ("help", "version", "list", "list-format", "complete",
+                     "print-completion-script")
+
+
+class CrossCompilerProgram(Program):
+    """invoke's Program with only the core options that mean something here, and
+    ``SUBCOMMAND … -h/--help`` printing help whatever else is on the line."""
+
+    def __init__(self, binary: str = "cross-compiler") -> None:
+        super().__init__(namespace=ns, name="cross-compiler", binary=binary,
+                         version=__version__)
+
+    def core_args(self) -> list[Argument]:
+        return [a for a in super().core_args() if a.name in KEPT_CORE_OPTIONS]
+
+    @property
+    def args(self) -> Any:
+        # invoke reads its other core options after parsing (write-pyc, pty, echo…):
+        # they are still there for it, unset, just not on the command line.
+        args = super().args
+        for arg in super().core_args():
+            if arg.name not in args:
+                args[arg.name] = arg
+        return args
+
+    def parse_tasks(self) -> None:
+        name = self._help_requested(list(self.core.unparsed))
+        if name is None:
+            super().parse_tasks()
+            return
+        # A subcommand's required positional would swallow --help: skip the task parse.
+        self.parser = self._make_parser()
+        self.tasks = ParseResult()
+        self.args.help.value = name
+
+    def print_task_help(self, name: str) -> None:
+        # invoke's own says "[--core-opts] NAME [--options] [other tasks here ...]" and
+        # leaves the positional arguments out.
+        ctx = self.parser.contexts[name]
+        positional = " ".join(a.name.upper() for a in ctx.positional_args)
+        print(f"Usage: {self.binary} {name} [--options] {positional}".rstrip())
+        print()
+        for line in (inspect.getdoc(self.collection[name]) or "").splitlines():
+            print(f"{self.leading_indent}{line}".rstrip())
+        print()
+        print("Options:")
+        self.print_columns(ctx.help_tuples())
+
+    def _help_requested(self, argv: list[str]) -> str | None:
+        """The subcommand whose help `SUBCOMMAND ... -h` asks for (before any `--`)."""
+        words = argv[: argv.index("--")] if "--" in argv else argv
+        if len(words) < 2 or words[0] not in self.collection.task_names:
+            return None
+        return words[0] if any(w in HELP_WORDS for w in words[1:]) else None
+
+
 def main() -> None:
-    Program(namespace=ns, name="cross-compiler", binary="cross-compiler",
-            version=__version__).run()
+    try:
+        try:
+            CrossCompilerProgram(_binary()).run()
+        finally:
+            sys.stdout.flush()  # here, where a closed pipe can still be caught
+    except BrokenPipeError:
+        # The reader went away (`cross-compiler --help | head -1`): no traceback. Point
+        # stdout at /dev/null so the interpreter's final flush does not fail again, and
+        # exit like a process killed by SIGPIPE would (128 + 13).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(128 + signal.SIGPIPE)
 
 
 if __name__ == "__main__":
