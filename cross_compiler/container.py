@@ -225,7 +225,7 @@ def run(client: docker.DockerClient, request: ContainerRequest, stdout_is_result
     The container is removed whatever happens: success, failure, exception, Ctrl-C or
     SIGTERM. The first Ctrl-C or SIGTERM is passed on (the tool inside interrupts Bazel),
     a second Ctrl-C abandons it. If this process is killed outright, the tool inside sees
-    its stdin close and stops; the next run removes the stopped container.
+    its stdin close and stops; the next run removes it (remove_orphans).
     The tool's stdout goes to our stdout only when it is this command's result.
     """
     out_stream = sys.stdout if stdout_is_result else sys.stderr
@@ -233,7 +233,6 @@ def run(client: docker.DockerClient, request: ContainerRequest, stdout_is_result
     sock: Any = None
     interrupt: KeyboardInterrupt | None = None
     try:
-        remove_orphans(client)
         container = _create(client, request)
         sock = _attach(client, container)
         container.start()

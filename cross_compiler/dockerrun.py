@@ -168,6 +168,7 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
             "set image_cpus (or --cpu of `invoke image`) to include them, or to all",
         )
     client = container.connect()
+    container.remove_orphans(client)  # stopped containers of runs that were killed
     spec = builder_image(settings, env, suite)
     rootless = container.is_rootless(client)
     request, layout, report = plan_container(
