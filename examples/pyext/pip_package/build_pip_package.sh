@@ -16,5 +16,15 @@ cp "$runfiles/python/crossdemo/__init__.py" "$runfiles/python/crossdemo/_native.
   "$staging/crossdemo/"
 chmod -R u+w "$staging"
 cd "$staging"
-"$python" setup.py -q bdist_wheel --dist-dir "$out" >&2
+# pip's PEP 517 build, not the deprecated `setup.py bdist_wheel` (whose FutureWarning and
+# SetuptoolsDeprecationWarning would fill a normal run): the Python's own setuptools
+# (no isolation, no index: the build stays offline), the backend's chatter shown only on
+# failure. The wheel is the same: crossdemo-1.0.0-cpXY-cpXY-<host platform>.whl.
+if "$python" -m pip --version >/dev/null 2>&1; then
+  "$python" -m pip wheel --quiet --no-deps --no-build-isolation --no-index \
+    --disable-pip-version-check --wheel-dir "$out" . >&2
+else  # a Python without pip: setup.py, minus exactly those two deprecation notices
+  PYTHONWARNINGS="ignore:The 'wheel' package is no longer:FutureWarning,ignore:setup.py install is deprecated" \
+    "$python" setup.py -q bdist_wheel --dist-dir "$out" >&2
+fi
 echo "built wheel in $out" >&2
