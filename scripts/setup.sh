@@ -21,6 +21,8 @@ PACKAGES=(
   python3 python3-venv python3-dev
   docker.io debootstrap nginx-light
 )
+# npm, for buildifier (below); a Node.js that brings its own npm is fine too.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -54,5 +56,12 @@ fi
 if [ ! -x .venv/bin/python ]; then "$PYTHON" -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# buildifier (the Bazel formatter and linter the tests run), from npm into .tools/
+# (git-ignored, never a global install); the package ships the prebuilt binary.
+BUILDIFIER_VERSION=8.2.1
+installed="$(.tools/node_modules/.bin/buildifier --version 2>/dev/null || true)"
+if [[ "$installed" != *"buildifier version: $BUILDIFIER_VERSION"[[:space:]]* ]]; then
+  npm install --prefix .tools --no-audit --no-fund --loglevel=error "@bazel/buildifier@$BUILDIFIER_VERSION"
+fi
 # This machine's suite's target Pythons (other suites' are fetched when first needed).
 .venv/bin/cross-compiler fetch-python --cpu=all

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from cross_compiler import resources
@@ -39,15 +37,6 @@ def test_several_cpus_in_one_package() -> None:
     assert 'name = "linux_armv7hf"' in build
     assert "python/aarch64/include/Python.h" in files
     assert "python/armv7hf/include/Python.h" in files
-
-
-def test_output_is_consistently_formatted() -> None:
-    for cpu in CPUS:
-        text = (GOLDEN_DIR / cpu / "BUILD.bazel").read_text()
-        assert "\t" not in text and not re.search(r" +$", text, re.M)
-        assert "\n\n\n" not in text and text.endswith(")\n")
-        for line in text.splitlines():
-            assert (len(line) - len(line.lstrip(" "))) % 4 == 0, line
 
 
 def test_templates_ship_with_the_package() -> None:
