@@ -268,7 +268,7 @@ def run(workspace: Path | None, cpu: str, env: Mapping[str, str], cli: Mapping[s
         root = str(debroot.fetch(target, suite, config.cache_dir(env)))
     argv = targetrun.run_argv(target, matches[0], args, root)
     log.info("==> %s: %s", cpu, targetrun.display(argv))
-    return proc.run(argv, stream=True).returncode
+    return proc.run(argv, stream=True, to_stdout=True).returncode
 
 
 def _say_if_bazelversion_differs(root: Path, major: int) -> None:

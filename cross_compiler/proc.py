@@ -48,7 +48,8 @@ def stop(child: subprocess.Popen[bytes], grace: float = INTERRUPT_GRACE_SECONDS)
         child.wait()
 
 
-def _stream(argv: Sequence[str], cwd: Path | None, env: Mapping[str, str] | None) -> int:
+def _stream(argv: Sequence[str], cwd: Path | None, env: Mapping[str, str] | None,
+            to_stdout: bool = False) -> int:
     """Run with output to our stderr, in a process group of its own.
 
     Its own group, so that an interrupt reaches it once and from us, however we got it: a
@@ -57,7 +58,8 @@ def _stream(argv: Sequence[str], cwd: Path | None, env: Mapping[str, str] | None
     Bazel's client running as an orphan, and inside a container Bazel never heard of it.
     """
     child = subprocess.Popen(list(argv), cwd=cwd, env=None if env is None else dict(env),
-                             stdout=sys.stderr, stderr=sys.stderr, process_group=0)
+                             stdout=sys.stdout if to_stdout else sys.stderr, stderr=sys.stderr,
+                             process_group=0)
     try:
         return child.wait()
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (errors.Terminated)
@@ -73,8 +75,10 @@ def run(
     stream: bool = False,
     stdin: str | None = None,
     missing_hint: str = "",
+    to_stdout: bool = False,
 ) -> Result:
-    """Run ``argv``; with ``stream`` its output goes straight to our stderr (live progress).
+    """Run ``argv``; with ``stream`` its output goes straight to our stderr (live progress),
+    or with ``to_stdout`` too, its stdout to ours (a program the user runs).
 
     Never raises on a non-zero exit (callers decide); raises ToolMissingError when the
     program does not exist.
@@ -82,7 +86,8 @@ def run(
     log.debug("run: %s", shlex.join(mask_argv(argv)))
     try:
         if stream:
-            return Result(tuple(argv), _stream(argv, cwd, env), "", "")
+            sys.stdout.flush()
+            return Result(tuple(argv), _stream(argv, cwd, env, to_stdout), "", "")
         completed = subprocess.run(
             list(argv), cwd=cwd, env=None if env is None else dict(env),
             capture_output=True, text=True, check=False, input=stdin,

@@ -124,6 +124,8 @@ def collect(result: BuildResult, target: Target, staging: Path,
         dest = out / name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, dest)
+        if source.stat().st_mode & 0o111:
+            dest.chmod(0o755)  # a released program stays runnable (Bazel's outputs are 0555)
         artifacts.append(Artifact(
             path=f"{target.cpu}/{name}", cpu=target.cpu, triple=target.triple,
             platform=platform, size=dest.stat().st_size, sha256=sha256_file(dest),

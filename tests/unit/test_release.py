@@ -221,3 +221,17 @@ def test_checksums_of_awkward_names_pass_sha256sum(tmp_path: Path) -> None:
             lambda w, t: None)
     assert len(_tree(out / "aarch64")) == 4
     assert _sums_ok(out)
+
+
+def test_released_programs_stay_executable(tmp_path: Path) -> None:
+    def build_one(target: Target) -> BuildResult:
+        result = _builder(tmp_path, set())(target)
+        result.outputs[target.cpu][0].chmod(0o555)  # as Bazel leaves its outputs
+        return result
+
+    (tmp_path / "ws").mkdir()
+    out = tmp_path / "release"
+    release(TARGETS[:1], tmp_path / "ws", out, build_one, lambda w, t: None)
+    assert stat.S_IMODE((out / "aarch64/hello").stat().st_mode) == 0o755
+    wheel = next((out / "aarch64").glob("*.whl"))
+    assert stat.S_IMODE(wheel.stat().st_mode) & 0o111 == 0
