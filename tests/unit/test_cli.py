@@ -240,3 +240,35 @@ def test_wheels_are_named_relative_to_the_current_directory(tmp_path: Path) -> N
         f"aarch64\tdist/{wheel.name}\tmanylinux_2_17_aarch64\tfits"]
     assert cli.result_rows(result, ws, tmp_path / "cache") == [
         f"aarch64\t{wheel}\tmanylinux_2_17_aarch64\tfits"]
+
+
+def _readme_commands() -> list[tuple[str, list[str]]]:
+    """Each `cross-compiler SUB …` / `invoke SUB …` the README shows: its flags, up to
+    `--` (the program's own arguments) or a comment."""
+    found = []
+    text = (ROOT / "README.md").read_text()
+    for match in re.finditer(r"(?:cross-compiler|invoke) ([a-z][a-z-]*)([^`\n]*)", text):
+        words = match.group(2).split(" -- ")[0].split("#")[0].split()
+        flags = [re.split(r"[=\[]", w.strip("[]"))[0] for w in words
+                 if re.match(r"\[?-", w) and w != "--"]
+        found.append((match.group(1), flags))
+    return found
+
+
+def test_readme_commands_use_real_subcommands_and_flags() -> None:
+    commands = _readme_commands()
+    assert len(commands) > 10
+    for name, flags in commands:
+        assert name in cli.ns.task_names or name == "update-golden", name
+        if name == "update-golden":
+            continue
+        known = {f"--{n}" if len(n) > 1 else f"-{n}"
+                 for arg in cli.ns[name].get_arguments() for n in arg.names}
+        assert set(flags) <= known | {"-h", "--help"}, (name, set(flags) - known)
+
+
+def test_readme_commands_print_their_help(tmp_path: Path) -> None:
+    for name in sorted({name for name, _ in _readme_commands()} - {"update-golden"}):
+        result = _cli(name, "--help", tmp=tmp_path)
+        assert result.returncode == 0 and result.stdout.startswith(
+            f"Usage: cross-compiler {name} "), (name, result.stderr)
