@@ -148,9 +148,12 @@ def test_bazel_failure_is_one_line_with_bazels_exit_code(example_ws: Path) -> No
     (example_ws / "lib/mathlib.cc").write_text("this is not C++\n")
     result = run_cli("build", "--cpu=aarch64", f"--workspace={example_ws}")
     assert result.returncode == 1  # Bazel's "build failed"
-    last = result.stderr.strip().splitlines()[-1]
-    assert last == ("cross_compiler: error: bazel build for aarch64 failed with exit code 1; "
-                    "see the Bazel output above")
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("cross_compiler: error: bazel build for aarch64 failed with exit "
+                                "code 1; see the ERROR lines above; full log: ")
+    # Bazel's own first ERROR line comes right before, however long its output was.
+    assert any(line.startswith("ERROR:") and "mathlib" in line for line in lines[-21:-1])
+    assert "this is not C++" in Path(lines[-1].rsplit("full log: ", 1)[1]).read_text()
 
 
 PYTHON_CONFIGURE = '''

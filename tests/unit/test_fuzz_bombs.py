@@ -54,7 +54,12 @@ def _run_retag(wheel: Path, out: Path, platform: str, timeout: float = 300) -> d
             outcome = {{"platform": r.platform, "path": str(r.path)}}
         except CrossCompilerError as e:
             outcome = {{"error": str(e), "exit_code": e.exit_code}}
-        outcome["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # VmHWM: this process image's own peak. getrusage's ru_maxrss starts from the
+        # parent's size at fork (a big pytest process would count against us).
+        hwm = [l for l in Path("/proc/self/status").read_text().splitlines()
+               if l.startswith("VmHWM:")]
+        outcome["rss_mb"] = (int(hwm[0].split()[1]) if hwm else
+                             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
         print(json.dumps(outcome))
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
