@@ -10,7 +10,7 @@ from enum import Enum
 from pathlib import Path
 
 from cross_compiler.errors import ConfigError
-from cross_compiler.redact import Secret, is_secret_arg, mask_arg, mask_argv
+from cross_compiler.redact import Secret, is_secret_arg, mask_arg, mask_argv, mask_url
 from cross_compiler.render import PACKAGE
 from cross_compiler.targets import Target
 
@@ -135,6 +135,12 @@ def mask_secret(arg: str) -> str:
 def remote_flags(cache: str, upload: bool, executor: str, instance: str,
                  header: str) -> tuple[str, ...]:
     """Bazel's own remote protocol: a shared cache, and remote execution passed through."""
+    if executor and cache.startswith(("http://", "https://")):
+        # Bazel refuses the pair, and only after starting the build.
+        raise ConfigError(
+            f"an HTTP remote cache ({mask_url(cache)}) cannot be combined with gRPC remote "
+            "execution", "drop remote_cache (the executor's CAS is the cache) or use the "
+            "executor's grpc:// endpoint for both")
     flags: list[str] = []
     if cache:
         flags += [f"--remote_cache={cache}",

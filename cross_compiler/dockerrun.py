@@ -93,8 +93,11 @@ def _settings_env(settings: config.Settings, layout: CacheLayout) -> dict[str, s
     values = {key: settings[key] for key in FORWARDED}
     values["bazel_startup_options"] = [
         f"--output_user_root={layout.output_user_root}", *values["bazel_startup_options"]]
-    values["bazel_flags"] = [f"--disk_cache={layout.disk_cache}",
-                             f"--repository_cache={layout.repository_cache}",
+    # Bazel refuses a disk cache next to gRPC remote execution ("Cannot combine gRPC based
+    # remote execution with disk caching or HTTP-based caching"): the executor's CAS is the
+    # cache then.
+    disk = [] if settings["remote_executor"] else [f"--disk_cache={layout.disk_cache}"]
+    values["bazel_flags"] = [*disk, f"--repository_cache={layout.repository_cache}",
                              *values["bazel_flags"]]
     env = {}
     for key, value in values.items():

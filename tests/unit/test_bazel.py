@@ -107,3 +107,13 @@ def test_wheel_python_tag_must_match_the_target_headers(tmp_path: Path) -> None:
                        tmp_path / "m-1.0-py3-none-any.whl"], target)
     with pytest.raises(BuildError, match=r"tagged cp314 but .* Python 3\.13 headers for aarch64"):
         check_python_tags([tmp_path / "m-1.0-cp314-cp314-linux_x86_64.whl"], target)
+
+
+def test_http_cache_with_grpc_executor_is_refused_before_bazel_starts() -> None:
+    from cross_compiler.bazel import remote_flags
+
+    with pytest.raises(ConfigError, match=r"HTTP remote cache \(https://\*\*\*@c\b"):
+        remote_flags("https://user:pw@c/x", True, "grpc://e:1", "", "")
+    assert remote_flags("grpc://e:1", True, "grpc://e:1", "", "") == (
+        "--remote_cache=grpc://e:1", "--remote_upload_local_results=true",
+        "--remote_executor=grpc://e:1")

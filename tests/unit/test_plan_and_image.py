@@ -106,3 +106,16 @@ def test_sid_image_has_bazel_7_python_3_13_for_every_cpu_and_stub_modules() -> N
     assert "/opt/cross_compiler/cache/debroot/sid/riscv64" in dockerfile
     assert "--override_module=zlib=" in dockerfile
     assert "apt-update-retry" in dockerfile and b"Hash Sum" in spec.context["apt-update-retry.sh"]
+
+
+def test_remote_execution_gets_no_disk_cache() -> None:
+    from cross_compiler import config
+    from cross_compiler.dockerrun import _settings_env
+
+    layout = cache_layout(Path("/c"), "cross-compiler-builder:aaa")
+    plain = _settings_env(config.resolve({}, "f", {}, {}), layout)
+    assert f"--disk_cache={layout.disk_cache}" in plain["CROSS_COMPILER_BAZEL_FLAGS"]
+    remote = _settings_env(config.resolve({"remote_executor": "grpc://127.0.0.1:1"}, "f", {}, {}),
+                           layout)
+    assert "--disk_cache" not in remote["CROSS_COMPILER_BAZEL_FLAGS"]
+    assert "--repository_cache" in remote["CROSS_COMPILER_BAZEL_FLAGS"]
