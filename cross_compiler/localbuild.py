@@ -333,9 +333,15 @@ def _readable_failure(error: BuildError, events: Path, cpu: str,
                       exit_code=error.exit_code)
 
 
-def _execution_root(plan: BuildPlan, root: Path) -> Path:
-    """Where cquery's paths are relative to. The workspace's bazel-out symlink points into
-    it (saving a Bazel call); without that symlink (--symlink_prefix...), ask Bazel."""
+def _execution_root(plan: BuildPlan, root: Path, outputs: list[Path] | None = None) -> Path:
+    """Where cquery's and aquery's paths are relative to: the part of this build's own
+    outputs before bazel-out/ (never the workspace's bazel-out symlink, which another
+    runner's build of the same workspace may have just repointed); else the symlink, else
+    Bazel itself."""
+    for path in outputs or ():
+        parts = path.parts
+        if "bazel-out" in parts:
+            return Path(*parts[: parts.index("bazel-out")])
     link = root / "bazel-out"
     if link.is_symlink():
         return link.resolve().parent
@@ -369,8 +375,8 @@ def build_local(
         result.outputs[cpu] = elf.check_files(paths, plan.target)
         if plan.aquery is not None:
             graph = _run_bazel(plan.aquery, root, f"bazel aquery for {cpu}").stdout
-            checked = headercheck.prove(graph, root, _execution_root(plan, root), plan.target,
-                                        plan.include_dirs)
+            checked = headercheck.prove(graph, root, _execution_root(plan, root, paths),
+                                        plan.target, plan.include_dirs)
             log.info("%s: headers of %d compile actions all from the target's roots", cpu,
                      checked)
         if not result.outputs[cpu]:
