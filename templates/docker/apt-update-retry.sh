@@ -7,7 +7,7 @@ for attempt in 1 2 3 4 5; do
     exit 0
   fi
   cat /tmp/apt-update.log >&2
-  sleep $((attempt * 5))
+  sleep $((attempt * ${APT_RETRY_SLEEP:-5}))
 done
 echo "cross_compiler: apt-get update kept failing: Debian's mirror is unreachable or mid-sync; retry later" >&2
 exit 100
