@@ -20,6 +20,7 @@ PACKAGES=(
   qemu-user-static binutils file
   python3 python3-venv python3-dev
   docker.io debootstrap nginx-light
+  postgresql
 )
 # npm, for buildifier (below); a Node.js that brings its own npm is fine too.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
@@ -62,6 +63,19 @@ BUILDIFIER_VERSION=8.2.1
 installed="$(.tools/node_modules/.bin/buildifier --version 2>/dev/null || true)"
 if [[ "$installed" != *"buildifier version: $BUILDIFIER_VERSION"[[:space:]]* ]]; then
   npm install --prefix .tools --no-audit --no-fund --loglevel=error "@bazel/buildifier@$BUILDIFIER_VERSION"
+fi
+# BuildGrid (the REAPI service of the remote-execution test and bench) in a venv of its
+# own under .tools/ (git-ignored): its pins must not meet the project's. 0.4.4 is the last
+# release for Python 3.11; its SQL scheduler talks to PostgreSQL through psycopg2.
+BUILDGRID_VERSION=0.4.4
+BUILDGRID_VENV=.tools/buildgrid-venv
+if [ -x "$BUILDGRID_VENV/bin/python" ] && [ "$("$BUILDGRID_VENV/bin/python" -c 'import sys; print(sys.base_prefix)')" != /usr ]; then
+  rm -rf "$BUILDGRID_VENV"  # made by another interpreter
+fi
+if [ ! -x "$BUILDGRID_VENV/bin/python" ]; then "$PYTHON" -m venv "$BUILDGRID_VENV"; fi
+if ! "$BUILDGRID_VENV/bin/python" -c "import importlib.metadata as m, psycopg2; assert m.version('buildgrid') == '$BUILDGRID_VERSION'" 2>/dev/null; then
+  "$BUILDGRID_VENV/bin/python" -m pip install -q --upgrade pip
+  "$BUILDGRID_VENV/bin/python" -m pip install -q "buildgrid==$BUILDGRID_VERSION" psycopg2-binary
 fi
 # This machine's suite's target Pythons (other suites' are fetched when first needed).
 .venv/bin/cross-compiler fetch-python --cpu=all
