@@ -2,20 +2,24 @@
 
 The fixture (tests/reapi/stack.py) starts a private PostgreSQL cluster, BuildGrid 0.4.4
 and the test worker (tests/reapi/worker.py, the one component the test supplies), and
-stops them afterwards. The build must report its compile and link actions as `remote`
-processes, none run locally, and the tool's ELF check must pass on what came back.
+stops them afterwards. Both runners are exercised: local Bazel, and Bazel in the
+builder container (on the host network, to reach the loopback endpoint). Each build
+must report its compile and link actions as `remote` processes, none run locally, and
+the tool's ELF check must pass on what came back.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import fresh_example, have_bazel, require, run_cli, shutdown_bazel
+from tests.integration.test_docker import builder_image  # noqa: F401 (shared fixture)
 from tests.reapi.stack import Stack, buildgrid_stack, find_tools
 
 pytestmark = [pytest.mark.bazel, pytest.mark.slow]
@@ -41,6 +45,20 @@ def process_summary(stderr: str) -> dict[str, int]:
     return {kind.strip(): int(n) for n, kind in re.findall(r"(\d+) ([a-z -]+)", lines[-1])}
 
 
+def assert_ran_remotely(r: subprocess.CompletedProcess[str], stack: Stack) -> None:
+    """Exit 0 (the tool's ELF check passed), N > 0 remote processes, none local."""
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:] + "\n" + stack.tails()
+    summary = process_summary(r.stderr)
+    assert summary.get("remote", 0) > 0, (summary, stack.tails())
+    assert not LOCAL_KINDS & summary.keys(), summary
+    for output in ("python/crossdemo/_native.so", "cli/hello"):
+        assert re.search(rf"^aarch64\t\S*bazel-bin/{output}$", r.stdout, re.M), r.stdout
+    # The actions really went through BuildGrid's Bots API to the worker.
+    worker = stack.worker_log.read_text()
+    compiles = re.findall(r"exit 0 in [\d.]+s: /usr/bin/aarch64-linux-gnu-gcc -> .*\.o\b", worker)
+    assert compiles, worker[-3000:]
+
+
 def test_local_runner_executes_remotely(reapi: Stack, tmp_path: Path) -> None:
     ws = fresh_example(tmp_path)
     try:
@@ -48,15 +66,18 @@ def test_local_runner_executes_remotely(reapi: Stack, tmp_path: Path) -> None:
                     f"--remote-executor={reapi.endpoint}", "--no-package", "-w", str(ws))
     finally:
         shutdown_bazel(ws)
-    log = r.stdout + r.stderr
-    assert r.returncode == 0, log[-4000:] + "\n" + reapi.tails()
-    summary = process_summary(r.stderr)
-    assert summary.get("remote", 0) > 0, (summary, reapi.tails())
-    assert not LOCAL_KINDS & summary.keys(), summary
-    # The tool's ELF check passed (exit 0) on the outputs the worker sent back.
-    for output in ("python/crossdemo/_native.so", "cli/hello"):
-        assert re.search(rf"^aarch64\t\S*bazel-bin/{output}$", r.stdout, re.M), r.stdout
-    # The actions really went through BuildGrid's Bots API to the worker.
-    worker = reapi.worker_log.read_text()
-    compiles = re.findall(r"exit 0 in [\d.]+s: /usr/bin/aarch64-linux-gnu-gcc -> .*\.o\b", worker)
-    assert compiles, worker[-3000:]
+    assert_ran_remotely(r, reapi)
+
+
+@pytest.mark.docker
+def test_docker_runner_executes_remotely(
+    builder_image: str, reapi: Stack, tmp_path: Path  # noqa: F811
+) -> None:
+    # The endpoint is on the host's loopback: the tool puts the container on the host
+    # network, and no --disk_cache goes beside the gRPC executor (Bazel 4 refuses both).
+    ws = fresh_example(tmp_path)
+    r = run_cli("build", "--runner=docker", "--cpu=aarch64", f"--workspace={ws}",
+                f"--cache-dir={tmp_path / 'cache'}", "--no-package",
+                f"--remote-executor={reapi.endpoint}")
+    assert "the container uses the host network" in r.stderr, r.stderr[-3000:]
+    assert_ran_remotely(r, reapi)
