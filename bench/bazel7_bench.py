@@ -2,19 +2,24 @@
 
 For each suite: the builder image's size, a cold build of the example (empty caches, fresh
 container) and a warm rebuild in a fresh container (caches kept), both through the tool's
-docker runner for aarch64, packaging included. Prints the figures, then the ratios last.
+docker runner for aarch64. Prints the figures, then the ratios last.
 
-Usage: python bench/bazel7_bench.py   (needs a Docker engine; builds both images once)
+The example gets N generated C++ sources (default 20, as docker_bench.py) so that the cold
+build compiles something real.
+
+Usage: python bench/bazel7_bench.py [N]   (needs a Docker engine; builds both images once)
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docker_bench import workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent / "cross-compiler")
@@ -33,18 +38,18 @@ def image_size(suite: str) -> tuple[str, float]:
 def timed_build(ws: Path, cache: Path, suite: str) -> float:
     start = time.perf_counter()
     run([CLI, "build", "--runner=docker", "--cpu=aarch64", f"--workspace={ws}",
-         f"--cache-dir={cache}", f"--suite={suite}"])
+         f"--cache-dir={cache}", f"--suite={suite}", "--target=//gen", "--target=//cli:hello",
+         "--no-package"])
     return time.perf_counter() - start
 
 
 def main() -> None:
+    extra = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     figures: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bazel7-bench-") as tmp:
         for suite in ("bookworm", "sid"):
             tag, size = image_size(suite)
-            ws = Path(tmp) / suite / "ws"
-            shutil.copytree(ROOT / "examples/pyext", ws,
-                            ignore=shutil.ignore_patterns("bazel-*", "cross_compiler", "dist"))
+            ws = workspace(Path(tmp) / suite, extra)
             cache = Path(tmp) / suite / "cache"
             cold = timed_build(ws, cache, suite)
             warm = timed_build(ws, cache, suite)

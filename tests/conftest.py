@@ -28,6 +28,17 @@ def require(ok: bool, what: str) -> None:
     pytest.skip(message)
 
 
+def have_engine() -> bool:
+    """A Docker engine answers."""
+    try:
+        import docker
+
+        docker.from_env(timeout=5).ping()
+    except Exception:
+        return False
+    return True
+
+
 def have_bazel() -> bool:
     return shutil.which("bazel") is not None
 

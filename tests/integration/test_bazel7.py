@@ -20,7 +20,7 @@ import pytest
 from cross_compiler import debroot, resources, suites
 from cross_compiler.config import cache_dir
 from cross_compiler.targets import Target, load_targets
-from tests.conftest import ROOT, fresh_example, require, run_cli
+from tests.conftest import ROOT, fresh_example, have_engine, require, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.bazel, pytest.mark.qemu, pytest.mark.slow]
 
@@ -32,19 +32,9 @@ EXPECTED_ARCH = {"aarch64": "aarch64 64", "armv7hf": "armv7 32", "riscv64": "ris
                  "ppc64le": "ppc64le 64", "s390x": "s390x 64"}
 
 
-def _engine() -> bool:
-    try:
-        import docker
-
-        docker.from_env(timeout=5).ping()
-    except Exception:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def sid_image() -> str:
-    require(_engine(), "a running Docker engine (docker.io + dockerd)")
+    require(have_engine(), "a running Docker engine (docker.io + dockerd)")
     result = run_cli("image", "--suite=sid")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("cross-compiler-builder:sid-")

@@ -16,21 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CLI, fresh_example, require, run_cli
+from tests.conftest import CLI, fresh_example, have_engine, require, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.bazel, pytest.mark.slow]
 
 EXPECTED_HELLO = "hello from aarch64: fib(50) = 12586269025\n"
-
-
-def _engine() -> bool:
-    try:
-        import docker
-
-        docker.from_env(timeout=5).ping()
-    except Exception:
-        return False
-    return True
 
 
 def _tool_containers() -> list[str]:
@@ -44,7 +34,7 @@ def _tool_containers() -> list[str]:
 @pytest.fixture(scope="session")
 def builder_image() -> str:
     """Built once per run (the first run bootstraps the base image) and shared."""
-    require(_engine(), "a running Docker engine (docker.io + dockerd)")
+    require(have_engine(), "a running Docker engine (docker.io + dockerd)")
     result = run_cli("image")
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.split()[0]
@@ -58,7 +48,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def _no_container_left_behind() -> Iterator[None]:
     yield
-    if _engine():
+    if have_engine():
         assert _tool_containers() == []
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, have_bazel, require, run_cli, shutdown_bazel
+from tests.conftest import ROOT, have_bazel, have_engine, require, run_cli, shutdown_bazel
 
 pytestmark = [pytest.mark.bazel, pytest.mark.qemu, pytest.mark.slow]
 
@@ -60,9 +60,7 @@ def test_local_runner_test_and_run_under_qemu(
 
 def test_docker_runner_mounts_the_local_copy_and_runs_tests(
         offline_ws: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
-    from tests.integration.test_docker import _engine
-
-    require(_engine(), "a running Docker engine (docker.io + dockerd)")
+    require(have_engine(), "a running Docker engine (docker.io + dockerd)")
     ws, env = offline_ws
     cache = tmp_path / "cache"
     docker = [f"--workspace={ws}", "--runner=docker", f"--cache-dir={cache}"]
