@@ -244,7 +244,8 @@ def test(workspace: Path | None, cpus: list[str], env: Mapping[str, str],
         command = targetrun.test_command(plan.build, labels, targetrun.qemu_prefix(target))
         log.info("==> %s: bazel test under %s", target.cpu, targetrun.qemu_prefix(target))
         with secretrc.argv(command) as argv:
-            code = proc.run(argv, cwd=root, stream=True).returncode
+            code = proc.run(argv, cwd=root, stream=True,
+                            env=command.environ(os.environ)).returncode
         if code != 0:
             raise BuildError(f"bazel test for {target.cpu} failed with exit code {code}",
                              "see Bazel's test summary above", exit_code=code)

@@ -106,6 +106,13 @@ class BazelCommand:
     # runs (secretrc.py), with that log's config from ``server_log`` (see server_log_flags).
     secret_flags: tuple[Secret, ...] = ()
     server_log: Path | None = None
+    # Environment for the launcher, e.g. Debian's /usr/bin/bazel wrapper, which otherwise
+    # refuses a workspace whose .bazelversion names another version than the installed one.
+    launcher_env: tuple[tuple[str, str], ...] = ()
+
+    def environ(self, base: Mapping[str, str]) -> dict[str, str] | None:
+        """The environment to run it in (None: inherit unchanged)."""
+        return {**base, **dict(self.launcher_env)} if self.launcher_env else None
 
     def argv(self, secret_rc: Path | None = None) -> list[str]:
         """The command line; with secret flags, ``secret_rc`` is the bazelrc holding them."""

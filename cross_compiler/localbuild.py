@@ -51,6 +51,10 @@ class BazelSetup:
     # Debian's Bazel (any version): its /etc/bazel/bazelrc turns on --sandbox_debug, which
     # prints thousands of linux-sandbox lines per build.
     distro_flags: tuple[str, ...] = ()
+    # Debian's /usr/bin/bazel is the apt launcher: it runs the version .bazelversion names
+    # or refuses. The local runner builds with the installed one ("latest" = bazel-real)
+    # and says so; bazelisk (never Debian's) would download instead, so it gets nothing.
+    launcher_env: tuple[tuple[str, str], ...] = ()
 
 
 def _debian_package_of(program: str) -> str:
@@ -99,7 +103,8 @@ def probe_bazel(program: str) -> BazelSetup:
                  version, DEBIAN_BAZELRC, ", ".join(offline.STUB_MODULES))
     debian = bool(overrides) or _debian_package_of(program) == "bazel-bootstrap"
     return BazelSetup(program, version, overrides, offline7,
-                      ("--nosandbox_debug",) if debian else ())
+                      ("--nosandbox_debug",) if debian else (),
+                      (("USE_BAZEL_VERSION", "latest"),) if debian else ())
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,8 @@ def plan_build(
     flags, secret = bazel.split_secret_flags(flags)
     log_dir = bazel.server_log_dir(startup, workspace, config.cache_dir(env or {}))
     command = functools.partial(BazelCommand, setup.program, startup=startup,
-                                secret_flags=secret, server_log=log_dir if secret else None)
+                                secret_flags=secret, server_log=log_dir if secret else None,
+                                launcher_env=setup.launcher_env)
     labels = tuple(settings["targets"])
     return BuildPlan(
         workspace=workspace,
@@ -273,7 +279,8 @@ def _run_bazel(command: BazelCommand, workspace: Path, what: str) -> proc.Result
     with secretrc.argv(command) as argv:
         if command.command == "info":
             argv = argv[: argv.index("--")] + list(command.targets)  # `info` takes no "--"
-        result = proc.run(argv, cwd=workspace, stream=command.command == "build")
+        result = proc.run(argv, cwd=workspace, stream=command.command == "build",
+                          env=command.environ(os.environ))
     if result.returncode != 0:
         detail = "" if command.command == "build" else f": {result.stderr.strip()[-500:]}"
         raise BuildError(

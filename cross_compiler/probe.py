@@ -200,6 +200,22 @@ def read_python_headers(found: PythonHeaderRoot) -> dict[str, bytes]:
     return headers
 
 
+def read_numpy_headers(target: Target, cache_dir: Path) -> tuple[dict[str, bytes], str]:
+    """The target numpy's include dir ({relative path: bytes}) and version, from the
+    target's root (Debian's python3-numpy:<arch>); empty when it has none."""
+    for root in python_header_roots(target, cache_dir):
+        package = root / "usr" / "lib" / "python3" / "dist-packages" / "numpy"
+        for include in (package / "_core" / "include", package / "core" / "include"):
+            if (include / "numpy" / "_numpyconfig.h").is_file():
+                # The installed metadata's name says the version (numpy-1.24.2.egg-info).
+                names = [p.name for p in package.parent.glob("numpy-*.*-info")]
+                version = names[0][len("numpy-"):].rsplit(".", 1)[0] if names else "0"
+                headers = {p.relative_to(include).as_posix(): p.read_bytes()
+                           for p in sorted(include.rglob("*.h")) if p.is_file()}
+                return headers, version
+    return {}, ""
+
+
 def toolchain_inputs(target: Target, cache_dir: Path) -> ToolchainInputs:
     """Probe everything rendering needs for one target."""
     paths = tool_paths(target)
@@ -215,4 +231,6 @@ def toolchain_inputs(target: Target, cache_dir: Path) -> ToolchainInputs:
         log.warning("%s", reason)
         return ToolchainInputs(target, paths, include_dirs, {}, reason)
     log.info("%s: Python headers from %s and %s", target.cpu, found.include_dir, found.pyconfig)
-    return ToolchainInputs(target, paths, include_dirs, read_python_headers(found))
+    numpy_headers, numpy_version = read_numpy_headers(target, cache_dir)
+    return ToolchainInputs(target, paths, include_dirs, read_python_headers(found),
+                           numpy_headers=numpy_headers, numpy_version=numpy_version)

@@ -49,6 +49,9 @@ class ToolchainInputs:
     # Target Python headers as {path relative to the include dir: content}; empty if none.
     python_headers: Mapping[str, bytes] = field(default_factory=dict)
     python_missing_reason: str = ""
+    # The target's numpy include dir {relative path: content} and version; empty if none.
+    numpy_headers: Mapping[str, bytes] = field(default_factory=dict)
+    numpy_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,15 @@ def render_toolchain(request: RenderRequest) -> dict[str, bytes]:
             cpu = inputs.target.cpu
             wrapper = env.get_template("bazel/python3.sh.j2").render(
                 cpu=cpu, python_version=inputs.target.python_version,
-                ext_suffix=ext_suffix(inputs.target)).encode()
+                ext_suffix=ext_suffix(inputs.target), numpy=bool(inputs.numpy_headers)).encode()
+            if inputs.numpy_headers:
+                # numpy.get_include() answers the target's: a stand-in numpy first on the
+                # wrappers' path (repository rules need nothing else from numpy).
+                for rel, content in sorted(inputs.numpy_headers.items()):
+                    files[f"python/{cpu}/numpy/include/{rel}"] = content
+                files[f"python/{cpu}/numpy/numpy/__init__.py"] = env.get_template(
+                    "bazel/numpy_init.py.j2").render(
+                    header=HEADER, cpu=cpu, version=inputs.numpy_version).encode()
             # Under every name a repository rule may look for on PATH.
             for name in ("python", "python3", f"python{inputs.target.python_version}"):
                 files[f"python/{cpu}/bin/{name}"] = wrapper

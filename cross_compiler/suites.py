@@ -19,7 +19,8 @@ from cross_compiler.errors import ConfigError, TargetError
 from cross_compiler.targets import Target, _field, _unknown_keys
 
 _STR_FIELDS = ("suite", "bazel_version", "python_version", "qemu_package")
-_LIST_FIELDS = ("bazel_packages", "python_packages", "runtime_packages", "no_python_arches")
+_LIST_FIELDS = ("bazel_packages", "python_packages", "runtime_packages", "numpy_packages",
+                "no_python_arches")
 _SAFE = re.compile(r"^[a-z0-9][a-z0-9.+{}-]*$")
 
 
@@ -31,6 +32,7 @@ class Suite:
     bazel_packages: tuple[str, ...]
     python_packages: tuple[str, ...]  # "{v}" stands for python_version
     runtime_packages: tuple[str, ...]
+    numpy_packages: tuple[str, ...]
     no_python_arches: tuple[str, ...]  # Debian architectures without Python in this suite
     qemu_package: str
     source: Path
@@ -46,7 +48,8 @@ class Suite:
     def root_packages(self, debian_arch: str) -> list[str]:
         """``name:arch`` of every package a target root (Python + runtime) unpacks."""
         names = [p.replace("{v}", self.python_version) for p in self.python_packages]
-        return [f"{n}:{debian_arch}" for n in (*names, *self.runtime_packages)]
+        return [f"{n}:{debian_arch}"
+                for n in (*names, *self.runtime_packages, *self.numpy_packages)]
 
     def has_python(self, debian_arch: str) -> bool:
         return debian_arch not in self.no_python_arches
@@ -77,7 +80,8 @@ def parse_suite(data: dict[str, Any], source: Path) -> Suite:
         name=strings["suite"], bazel_version=strings["bazel_version"],
         python_version=strings["python_version"], qemu_package=strings["qemu_package"],
         bazel_packages=lists["bazel_packages"], python_packages=lists["python_packages"],
-        runtime_packages=lists["runtime_packages"], no_python_arches=lists["no_python_arches"],
+        runtime_packages=lists["runtime_packages"], numpy_packages=lists["numpy_packages"],
+        no_python_arches=lists["no_python_arches"],
         source=source,
     )
 

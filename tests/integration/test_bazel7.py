@@ -147,8 +147,9 @@ def test_which_python3_repository_rule_gets_the_target_headers(
         python = str(debroot.interpreter(target, cache))
         code = f"import sys; sys.path.insert(0, {str(site)!r}); import sizes; print(sizes.sizes())"
         out = _run_on_target(target, [python, "-c", code])
-        # The target's pyconfig.h: its SIZEOF_LONG, and no x87 (the build machine's has it).
-        assert out.strip() == f"({long_size}, {long_size}, 0)"
+        # The target's pyconfig.h (its SIZEOF_LONG, no x87: the build machine's has it) and
+        # the target's numpy configuration (its NPY_SIZEOF_LONG).
+        assert out.strip() == f"({long_size}, {long_size}, 0, {long_size})"
 
 
 def test_bazelversion_no_image_provides_is_one_line(tmp_path: Path) -> None:

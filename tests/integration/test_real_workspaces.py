@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from cross_compiler import debroot, resources, targetrun
+from cross_compiler.config import cache_dir
+from cross_compiler.targets import load_targets
 from tests.conftest import ROOT, have_bazel, have_engine, require, run_cli, shutdown_bazel
 
 pytestmark = [pytest.mark.bazel, pytest.mark.qemu, pytest.mark.slow]
@@ -71,3 +75,31 @@ def test_docker_runner_mounts_the_local_copy_and_runs_tests(
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert ran.stdout.endswith("hello, offline\n")
     assert os.listdir(tmp_path / "greeting") == os.listdir(WORKSPACES / "greeting")
+
+
+def test_which_python3_and_numpy_rules_get_the_targets_headers_locally(tmp_path: Path) -> None:
+    """The local runner (Bazel 4.2.3, Python 3.11) on the workspace test_bazel7.py builds
+    in the sid image: repository rules running `python3` from PATH see the target's
+    pyconfig.h and numpy."""
+    require(have_bazel(), "bazel (bazel-bootstrap)")
+    ws = tmp_path / "legacy_python"
+    shutil.copytree(WORKSPACES / "legacy_python", ws)
+    try:
+        result = run_cli("build", "--cpu=aarch64", f"--workspace={ws}", "--target=//ext:sizes.so")
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert ".bazelversion asks for Bazel 7.x; the local runner uses" in result.stderr
+        (target,) = load_targets(["aarch64"], resources.toolchains_dir())
+        cache = cache_dir(dict(os.environ))
+        site = tmp_path / "site"
+        site.mkdir()
+        so = next(line.split("\t")[1] for line in result.stdout.splitlines()
+                  if line.endswith("sizes.so"))
+        shutil.copy(so, site / "sizes.so")
+        code = f"import sys; sys.path.insert(0, {str(site)!r}); import sizes; print(sizes.sizes())"
+        ran = subprocess.run([targetrun.qemu_program(target), "-L",
+                              str(debroot.root_dir(target, cache)),
+                              str(debroot.interpreter(target, cache)), "-c", code],
+                             capture_output=True, text=True, check=False, timeout=120)
+        assert ran.stdout.strip() == "(8, 8, 0, 8)", ran.stderr
+    finally:
+        shutdown_bazel(ws)

@@ -64,3 +64,24 @@ def test_python_wrappers_name_no_machine_path() -> None:
         assert 'EXT_SUFFIX=".cpython-311-aarch64-linux-gnu.so"' in wrapper
     config = files["python/aarch64/bin/python3-config"].decode()
     assert '--extension-suffix) echo ".cpython-311-aarch64-linux-gnu.so"' in config
+
+
+def test_target_numpy_headers_and_get_include_stand_in() -> None:
+    import dataclasses
+    import subprocess
+    import sys
+
+    request = golden_request("armv7hf")
+    inputs = dataclasses.replace(request.toolchains[0],
+                                 numpy_headers={"numpy/_numpyconfig.h": b"#define X 4\n"},
+                                 numpy_version="1.24.2")
+    files = render_toolchain(dataclasses.replace(request, toolchains=(inputs,)))
+    assert files["python/armv7hf/numpy/include/numpy/_numpyconfig.h"] == b"#define X 4\n"
+    wrapper = files["python/armv7hf/bin/python3"].decode()
+    assert 'PYTHONPATH="$here/numpy:$here/../site' in wrapper
+    init = files["python/armv7hf/numpy/numpy/__init__.py"].decode()
+    shim = subprocess.run([sys.executable, "-c", init + "\nprint(__version__)"],
+                          capture_output=True, text=True, check=True)
+    assert shim.stdout.strip() == "1.24.2"
+    # Without target numpy nothing of it is rendered and the golden wrappers stay as they are.
+    assert not any("numpy" in name for name in render_toolchain(request))

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+/* numpy's configuration header is per architecture (TensorFlow compiles against it). */
+#include <numpy/_numpyconfig.h>
 
 static PyObject *sizes(PyObject *self, PyObject *args) {
 #ifdef HAVE_GCC_ASM_FOR_X87
@@ -10,7 +12,8 @@ static PyObject *sizes(PyObject *self, PyObject *args) {
 #else
   const int x87 = 0;
 #endif
-  return Py_BuildValue("(iii)", (int)SIZEOF_LONG, (int)sizeof(long), x87);
+  return Py_BuildValue("(iiii)", (int)SIZEOF_LONG, (int)sizeof(long), x87,
+                       (int)NPY_SIZEOF_LONG);
 }
 
 static PyMethodDef methods[] = {{"sizes", sizes, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
