@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -25,6 +26,7 @@ from cross_compiler import (
     secretrc,
     suites,
     targetrun,
+    wslock,
 )
 from cross_compiler.errors import BuildError, ConfigError
 from cross_compiler.localbuild import (
@@ -171,6 +173,20 @@ def build(
     load_targets(cpus, config.toolchains_dir(env))  # a bad --cpu is said before anything else
     cache = config.cache_dir(env)
     root = check_workspace(workspace or default_workspace(cache))
+    with _one_build_at_a_time(root, env, dry_run):
+        return _build(root, cpus, env, cli, dry_run=dry_run, result_json=result_json)
+
+
+def _one_build_at_a_time(root: Path, env: Mapping[str, str],
+                         dry_run: bool = False) -> contextlib.AbstractContextManager[None]:
+    """The workspace lock (wslock.py); inside the builder the host holds it already."""
+    if dry_run or env.get("CROSS_COMPILER_IN_CONTAINER"):
+        return contextlib.nullcontext()
+    return wslock.workspace_lock(config.cache_dir(env), root)
+
+
+def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str, Any], *,
+           dry_run: bool, result_json: Path | None) -> BuildResult:
     file_values, file_name = config.read_config_file(root)
     settings = config.resolve(file_values, file_name, env, cli)
     result = BuildResult()
@@ -229,6 +245,12 @@ def test(workspace: Path | None, cpus: list[str], env: Mapping[str, str],
     file_values, file_name = config.read_config_file(root)
     settings = config.resolve(file_values, file_name, env, cli)
     labels = labels or ("//...",)
+    with _one_build_at_a_time(root, env):
+        _test(root, cpus, env, settings, labels)
+
+
+def _test(root: Path, cpus: list[str], env: Mapping[str, str], settings: config.Settings,
+          labels: tuple[str, ...]) -> None:
     if choose_runner(settings["runner"], env) == "docker":
         from cross_compiler import dockerrun
 
