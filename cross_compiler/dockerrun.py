@@ -138,6 +138,12 @@ def plan_container(root: Path, targets: list[Target], settings: config.Settings,
     # paths, wherever they are (outside the workspace too).
     local = [Mount(str(d), str(d), read_only=True) for _, _, d in config.local_paths(settings)
              if not d.is_relative_to(root)]
+    # A dist dir outside the workspace is written through its own mount: otherwise the
+    # wheels would land in the container and be lost with it.
+    dist = (root / settings["dist_dir"]).resolve()
+    if not dist.is_relative_to(root):
+        dist.mkdir(parents=True, exist_ok=True)  # by the invoking user, who owns it
+        local.append(Mount(str(dist), str(dist)))
     if local:
         request = dataclasses.replace(request, mounts=(*request.mounts,
                                                        *dict.fromkeys(local)))

@@ -9,7 +9,7 @@ import pytest
 from cross_compiler import resources
 from cross_compiler.errors import ConfigError
 from cross_compiler.image import image_spec
-from cross_compiler.plan import allowed_env, cache_layout, container_request
+from cross_compiler.plan import Mount, allowed_env, cache_layout, container_request
 from cross_compiler.suites import load_suites
 from cross_compiler.targets import load_targets
 
@@ -119,3 +119,18 @@ def test_remote_execution_gets_no_disk_cache() -> None:
                            layout)
     assert "--disk_cache" not in remote["CROSS_COMPILER_BAZEL_FLAGS"]
     assert "--repository_cache" in remote["CROSS_COMPILER_BAZEL_FLAGS"]
+
+
+def test_dist_dir_outside_the_workspace_is_mounted(tmp_path: Path) -> None:
+    from cross_compiler import config
+    from cross_compiler.dockerrun import plan_container
+
+    ws, dist = tmp_path / "ws", tmp_path / "elsewhere" / "dist"
+    ws.mkdir()
+    settings = config.resolve({"dist_dir": str(dist)}, "f", {}, {"cache_dir": str(tmp_path)})
+    spec = _spec()
+    request, _, _ = plan_container(ws, TARGETS[:1], settings, {}, spec, False, [])
+    assert Mount(str(dist), str(dist)) in request.mounts and dist.is_dir()
+    inside = config.resolve({"dist_dir": "dist"}, "f", {}, {"cache_dir": str(tmp_path)})
+    request, _, _ = plan_container(ws, TARGETS[:1], inside, {}, spec, False, [])
+    assert [m.source for m in request.mounts].count(str(ws)) == 1 and len(request.mounts) == 2
