@@ -249,15 +249,18 @@ def check_python_tags(wheels: list[Path], target: Target) -> None:
 
 
 def package_and_retag(root: Path, target: Target, settings: config.Settings,
-                      env: Mapping[str, str]) -> list[RetagResult]:
-    """Run the packaging command, then retag each wheel it made into the dist dir."""
-    dist = root / settings["dist_dir"]
+                      env: Mapping[str, str], dist: Path | None = None) -> list[RetagResult]:
+    """Run the packaging command, then retag each wheel it made into ``dist`` (default the
+    dist dir)."""
+    dist = dist or root / settings["dist_dir"]
     with tempfile.TemporaryDirectory(prefix="cross_compiler-wheels-") as tmp:
         argv = package_argv(settings["package_command"], Path(tmp))
         log.info("==> %s: packaging: %s", target.cpu, shlex.join(argv))
         # TensorFlow's convention: the packaging script builds the wheel with the host
         # Python named by PYTHON_BIN_PATH (ours, which has setuptools and wheel).
         run_env = {**env, "PYTHON_BIN_PATH": env.get("PYTHON_BIN_PATH", sys.executable)}
+        if settings["source_date_epoch"]:  # fixed wheel timestamps (README: reproducibility)
+            run_env["SOURCE_DATE_EPOCH"] = settings["source_date_epoch"]
         result = proc.run(argv, cwd=root, env=run_env, stream=True,
                           missing_hint="check package_command in cross_compiler.toml")
         if result.returncode != 0:
@@ -359,7 +362,31 @@ def build_local(
     root: Path, targets: list[Target], settings: config.Settings, env: Mapping[str, str],
     result: BuildResult,
 ) -> None:
-    """Bazel build, cquery for the outputs, ELF check, then packaging and retag."""
+    """Bazel build, cquery for the outputs, ELF check, then packaging and retag. The wheels
+    of every cpu reach the dist dir together, once all of them are built and retagged."""
+    dist = root / settings["dist_dir"]
+    staging = None
+    if settings["package_command"]:
+        dist.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".cross_compiler-staging-", dir=dist))
+    try:
+        _build_each(root, settings, env, result, staging)
+        if staging is not None:
+            result.wheels = {cpu: [_move_into(w, dist) for w in wheels]
+                             for cpu, wheels in result.wheels.items()}
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)  # ours, made above
+
+
+def _move_into(wheel: RetagResult, dist: Path) -> RetagResult:
+    target = dist / wheel.path.name
+    os.replace(wheel.path, target)
+    return dataclasses.replace(wheel, path=target)
+
+
+def _build_each(root: Path, settings: config.Settings, env: Mapping[str, str],
+                result: BuildResult, staging: Path | None) -> None:
     for plan in result.plans:
         cpu = plan.target.cpu
         log.info("==> %s: bazel build (%s mode, Bazel %s)", cpu, plan.mode.value,
@@ -390,5 +417,6 @@ def build_local(
             log.warning("%s: the build produced no ELF files to check", cpu)
         for path in result.outputs[cpu]:
             log.info("%s: %s ok (%s)", cpu, path, plan.target.triple)
-        if settings["package_command"]:
-            result.wheels[cpu] = package_and_retag(root, plan.target, settings, env)
+        if staging is not None:
+            result.wheels[cpu] = package_and_retag(root, plan.target, settings, env,
+                                                   staging / cpu)

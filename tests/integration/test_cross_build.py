@@ -156,6 +156,16 @@ def test_bazel_failure_is_one_line_with_bazels_exit_code(example_ws: Path) -> No
     assert "this is not C++" in Path(lines[-1].rsplit("full log: ", 1)[1]).read_text()
 
 
+def test_a_failing_cpu_leaves_no_wheel_of_the_others(example_ws: Path) -> None:
+    """All cpus' wheels reach dist/ together: riscv64 has no Python on bookworm, so its
+    extension fails after aarch64's wheel was made."""
+    _require_tools(TARGETS["aarch64"])
+    result = run_cli("build", "--cpu=aarch64,riscv64", f"--workspace={example_ws}")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "aarch64: packaging" in result.stderr  # aarch64 was built and packaged first
+    assert list((example_ws / "dist").iterdir()) == []
+
+
 PYTHON_CONFIGURE = '''
 def _impl(ctx):
     python = ctx.os.environ.get("PYTHON_BIN_PATH") or str(ctx.which("python3"))

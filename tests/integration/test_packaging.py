@@ -24,7 +24,9 @@ def test_wheel_carries_data_and_finds_it(tmp_path: Path) -> None:
     for needed in ("cross_compiler/_data/toolchains/aarch64.toml",
                    "cross_compiler/_data/templates/bazel/BUILD.bazel.j2",
                    "cross_compiler/_data/examples/pyext/WORKSPACE",
-                   "cross_compiler/_data/bazel_overrides/rules_cc/cc/defs.bzl"):
+                   "cross_compiler/_data/bazel_overrides/rules_cc/cc/defs.bzl",
+                   "cross_compiler/_data/bazel_overrides/modules/zlib/MODULE.bazel",
+                   "cross_compiler/_data/suites/sid.toml"):
         assert needed in names
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from cross_compiler import resources, "
             "targets; print(resources.toolchains_dir()); "
