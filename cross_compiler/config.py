@@ -68,6 +68,11 @@ SETTINGS: tuple[Setting, ...] = (
             "run after the build to make wheels into {out}, e.g. bazel-bin/pkg/build {out}"),
     Setting("dist_dir", str, "dist", "where retagged wheels go, relative to the workspace"),
     Setting("platform", str, "auto", "wheel platform tag: auto or e.g. manylinux_2_28_aarch64"),
+    Setting("source_date_epoch", str, "",
+            "SOURCE_DATE_EPOCH (seconds) for the packaging command; default: the workspace's "
+            "last commit time, else 315532800 (1980-01-01)"),
+    Setting("check_reproducible", str, "false",
+            "release: build every target again from clean caches and fail on any difference"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 _CHOICES = {
@@ -76,6 +81,7 @@ _CHOICES = {
     "runner": ("auto", "local", "docker"),
     "network": ("bridge", "host"),
     "remote_upload": ("true", "false"),
+    "check_reproducible": ("true", "false"),
 }
 
 
@@ -109,6 +115,9 @@ def _coerce(setting: Setting, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: {setting.key} must be a list of strings")
     elif not isinstance(value, str):
         raise ConfigError(f"{where}: {setting.key} must be a string, got {type(value).__name__}")
+    if setting.key == "source_date_epoch" and value and not (value.isascii() and value.isdigit()):
+        raise ConfigError(f"{where}: source_date_epoch must be whole seconds since 1970, "
+                          f"got {value!r}", "e.g. the output of `git log -1 --format=%ct`")
     choices = _CHOICES.get(setting.key)
     if choices and value not in choices:
         raise ConfigError(
@@ -158,6 +167,11 @@ def resolve(
             value, source = _coerce(s, cli[s.key], "command line"), "command line"
         resolved[s.key] = ResolvedSetting(value, source)
     return Settings(resolved)
+
+
+def with_value(settings: Settings, key: str, value: Any, source: str) -> Settings:
+    """``settings`` with one value replaced (a default the tool computed, and from where)."""
+    return Settings({**settings.values, key: ResolvedSetting(value, source)})
 
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.~+-]*$")
