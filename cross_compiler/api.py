@@ -24,6 +24,7 @@ from cross_compiler import (
     proc,
     resources,
     secretrc,
+    sourcedate,
     suites,
     targetrun,
     wslock,
@@ -52,6 +53,16 @@ from cross_compiler.workspace import (
 
 log = logging.getLogger(__name__)
 
+
+
+def with_source_date(settings: config.Settings, root: Path) -> config.Settings:
+    """An unset ``source_date_epoch`` computed here, on the host (the builder image has no
+    git), from the workspace's last commit; the container gets it as a setting."""
+    if settings["source_date_epoch"]:
+        return settings
+    seconds, why = sourcedate.workspace_epoch(root)
+    log.debug("SOURCE_DATE_EPOCH=%d (%s)", seconds, why)
+    return config.with_value(settings, "source_date_epoch", str(seconds), why)
 
 
 def _is_generated(rel: Path) -> bool:
@@ -189,6 +200,7 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
            dry_run: bool, result_json: Path | None) -> BuildResult:
     file_values, file_name = config.read_config_file(root)
     settings = config.resolve(file_values, file_name, env, cli)
+    settings = with_source_date(settings, root)
     result = BuildResult()
     if choose_runner(settings["runner"], env) == "docker":
         from cross_compiler import dockerrun

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Protocol
 
 from cross_compiler import proc
 from cross_compiler.errors import ToolMissingError
@@ -69,7 +70,14 @@ def apt_options(state: Path, arches: list[str]) -> list[str]:
     return argv
 
 
-def _apt_state(suite: Suite, arch: str, cache_dir: Path, refresh: bool = False) -> list[str]:
+class NamedSuite(Protocol):
+    """A Debian suite by name: a builder suite or a sysroot's (sysroot.SysrootSpec)."""
+
+    @property
+    def name(self) -> str: ...
+
+
+def _apt_state(suite: NamedSuite, arch: str, cache_dir: Path, refresh: bool = False) -> list[str]:
     """A private apt state for ``suite`` that knows ``arch``: lists read once, and again
     with ``refresh`` (sid moves daily: cached lists name files the mirror has dropped)."""
     state = cache_dir / "apt" / suite.name / arch

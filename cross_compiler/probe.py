@@ -13,17 +13,12 @@ from pathlib import Path
 
 from cross_compiler import proc
 from cross_compiler.errors import CrossCompilerError, ToolMissingError
+from cross_compiler.families import ToolchainFlags, default_flags
 from cross_compiler.render import ToolchainInputs
 from cross_compiler.targets import Target
 
 log = logging.getLogger(__name__)
 
-# Bazel tool_path names -> GNU program names.
-_TOOLS = {
-    "ar": "ar", "cpp": "cpp", "dwp": "dwp", "gcc": "gcc", "gcov": "gcov", "ld": "ld",
-    "nm": "nm", "objcopy": "objcopy", "objdump": "objdump", "strip": "strip",
-}
-_OPTIONAL_TOOLS = {"dwp", "gcov"}
 # Directories that belong to the build machine, never to the target.
 HOST_INCLUDE_DIRS = ("/usr/include", "/usr/local/include")
 
@@ -55,33 +50,36 @@ def host_system_name() -> str:
     return f"{platform.machine()}-linux-gnu"
 
 
-def _which(target: Target, name: str) -> str | None:
-    found = shutil.which(target.tool(name))
+def _which(program: str) -> str | None:
+    found = shutil.which(program)
     return os.path.abspath(found) if found else None
 
 
-def tool_paths(target: Target) -> dict[str, str]:
-    """Absolute paths of the target's GNU tools; errors name the Debian package to install."""
+def tool_paths(target: Target, toolchain: ToolchainFlags | None = None) -> dict[str, str]:
+    """Absolute paths of the family's tools for the target (default: Debian's cross gcc);
+    errors name the Debian package to install."""
+    fam = toolchain or default_flags(target)
     paths: dict[str, str] = {}
-    for bazel_name, gnu_name in _TOOLS.items():
-        found = _which(target, gnu_name)
+    for bazel_name, program in fam.tools.items():
+        found = _which(program)
         if found is None:
-            if bazel_name in _OPTIONAL_TOOLS:
+            if bazel_name in fam.optional_tools:
                 # Bazel requires an entry; point it at a program that exists but is unused.
-                found = _which(target, "strip") or "/bin/false"
+                found = _which(fam.tools.get("strip", "")) or "/bin/false"
             else:
                 raise ToolMissingError(
-                    f"cross compiler for {target.cpu} not found: {target.tool(gnu_name)} "
+                    f"{fam.family} toolchain for {target.cpu} not found: {program} "
                     "is not on PATH",
-                    f"install it with: apt-get install {target.compiler_package}",
+                    f"install it with: apt-get install {fam.packages}",
                 )
         paths[bazel_name] = found
-    # g++ must exist too: C++ sources are compiled through the gcc driver, which runs cc1plus.
-    if _which(target, "g++") is None:
-        raise ToolMissingError(
-            f"C++ cross compiler for {target.cpu} not found: {target.tool('g++')}",
-            f"install it with: apt-get install {target.compiler_package}",
-        )
+    # e.g. g++: C++ sources are compiled through the gcc driver, which runs cc1plus.
+    for program in fam.required:
+        if _which(program) is None:
+            raise ToolMissingError(
+                f"{fam.family} toolchain for {target.cpu} not found: {program}",
+                f"install it with: apt-get install {fam.packages}",
+            )
     return paths
 
 
@@ -133,12 +131,15 @@ def check_include_order(target: Target, dirs: list[str]) -> None:
             )
 
 
-def discover_include_dirs(target: Target, gcc: str) -> tuple[str, ...]:
-    """Ask the cross compiler where it looks for headers, for C and for C++."""
+def discover_include_dirs(target: Target, gcc: str,
+                          probe_args: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Ask the cross compiler where it looks for headers, for C and for C++
+    (``probe_args``: the family's, e.g. clang's ``--target``)."""
     raw: list[str] = []
     sysroot_flags = [f"--sysroot={target.sysroot}"] if target.sysroot else []
     for language in ("c", "c++"):
-        argv = [gcc, *sysroot_flags, *target.compile_flags, "-E", "-x", language, "-", "-v"]
+        argv = [gcc, *probe_args, *sysroot_flags, *target.compile_flags, "-E", "-x", language,
+                "-", "-v"]
         result = proc.run(argv, stdin="")
         if result.returncode != 0:
             raise ToolMissingError(
@@ -161,10 +162,10 @@ class PythonHeaderRoot:
 
 
 def python_header_roots(target: Target, cache_dir: Path) -> list[Path]:
-    """Root file systems searched, in order, for the target's Python headers."""
-    if target.sysroot:
-        return [Path(target.sysroot)]
-    return [cache_dir / "debroot" / target.suite / target.debian_arch, Path("/")]
+    """Root file systems searched, in order, for the target's Python headers: the sysroot
+    first (a tool-made one has no Python: then the suite's target root)."""
+    first = [Path(target.sysroot)] if target.sysroot else []
+    return [*first, cache_dir / "debroot" / target.suite / target.debian_arch, Path("/")]
 
 
 def find_python_headers(target: Target, cache_dir: Path) -> PythonHeaderRoot | None:
@@ -216,10 +217,13 @@ def read_numpy_headers(target: Target, cache_dir: Path) -> tuple[dict[str, bytes
     return {}, ""
 
 
-def toolchain_inputs(target: Target, cache_dir: Path) -> ToolchainInputs:
-    """Probe everything rendering needs for one target."""
-    paths = tool_paths(target)
-    include_dirs = discover_include_dirs(target, paths["gcc"])
+def toolchain_inputs(target: Target, cache_dir: Path, toolchain: ToolchainFlags | None = None,
+                     sysroot_repository: str = "") -> ToolchainInputs:
+    """Probe everything rendering needs for one target, built by ``toolchain`` (a resolved
+    compiler family; default Debian's cross gcc)."""
+    paths = tool_paths(target, toolchain)
+    probe_args = toolchain.flags.probe if toolchain else ()
+    include_dirs = discover_include_dirs(target, paths["gcc"], probe_args)
     found = find_python_headers(target, cache_dir)
     if found is None:
         reason = (
@@ -229,8 +233,10 @@ def toolchain_inputs(target: Target, cache_dir: Path) -> ToolchainInputs:
             f"{target.source.name}"
         )
         log.warning("%s", reason)
-        return ToolchainInputs(target, paths, include_dirs, {}, reason)
+        return ToolchainInputs(target, paths, include_dirs, {}, reason, toolchain=toolchain,
+                               sysroot_repository=sysroot_repository)
     log.info("%s: Python headers from %s and %s", target.cpu, found.include_dir, found.pyconfig)
     numpy_headers, numpy_version = read_numpy_headers(target, cache_dir)
     return ToolchainInputs(target, paths, include_dirs, read_python_headers(found),
-                           numpy_headers=numpy_headers, numpy_version=numpy_version)
+                           numpy_headers=numpy_headers, numpy_version=numpy_version,
+                           toolchain=toolchain, sysroot_repository=sysroot_repository)

@@ -7,21 +7,34 @@ render but do not depend on what this machine has installed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 from pathlib import Path
 
-from cross_compiler import resources
+from cross_compiler import families, resources, sysroot
 from cross_compiler.render import RenderRequest, ToolchainInputs, render_toolchain
 from cross_compiler.targets import available_cpus, load_targets
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 GOLDEN_FILES = ("BUILD.bazel", "cc_toolchain_config.bzl", "platform_mappings")  # every cpu
-_TOOLS = ("ar", "cpp", "dwp", "gcc", "gcov", "ld", "nm", "objcopy", "objdump", "strip")
+# Golden sets of other compiler families: directory -> (cpu, family, sysroot suite).
+VARIANTS = {"clang-aarch64": ("aarch64", "clang", "bullseye")}
+# Where the golden clang sysroot "is": never read, only named.
+GOLDEN_SYSROOT_CACHE = "/cache/cross_compiler"
 
 
-def golden_request(cpu: str) -> RenderRequest:
-    (target,) = load_targets([cpu], resources.toolchains_dir())
-    triple = target.triple
-    include_dirs = (
+def _include_dirs(triple: str, family: str) -> tuple[str, ...]:
+    if family == "clang":  # clang 14 against a bullseye sysroot (gcc 10's libstdc++)
+        return (
+            "%sysroot%/usr/include/c++/10",
+            f"%sysroot%/usr/include/{triple}/c++/10",
+            "%sysroot%/usr/include/c++/10/backward",
+            "/usr/lib/clang/14.0.6/include",
+            "/usr/lib/llvm-14/lib/clang/14.0.6/include",
+            f"%sysroot%/usr/include/{triple}",
+            "%sysroot%/usr/include",
+        )
+    return (
         f"/usr/lib/gcc-cross/{triple}/12/include",
         f"/usr/{triple}/include",
         f"/usr/{triple}/include/c++/12",
@@ -29,14 +42,27 @@ def golden_request(cpu: str) -> RenderRequest:
         f"/usr/{triple}/include/c++/12/backward",
         "/usr/include",
     )
+
+
+def golden_request(cpu: str, family: str = families.DEFAULT, suite: str = "") -> RenderRequest:
+    (target,) = load_targets([cpu], resources.toolchains_dir())
+    toolchain = families.shipped(family).resolve(target)
+    repository = ""
+    if suite:
+        where = sysroot.sysroot_dir(suite, target.debian_arch, Path(GOLDEN_SYSROOT_CACHE))
+        target = dataclasses.replace(target, sysroot=str(where))
+        repository = sysroot.repository_name(suite, target.cpu)
     headers = {} if cpu == "riscv64" else {"Python.h": b"/* golden */\n"}
     reason = "" if headers else f"no Python 3.11 headers for {cpu}"
     inputs = ToolchainInputs(
         target=target,
-        tool_paths={name: f"/usr/bin/{target.tool(name)}" for name in _TOOLS},
-        include_dirs=include_dirs,
+        tool_paths={name: (program if os.path.isabs(program) else f"/usr/bin/{program}")
+                    for name, program in toolchain.tools.items()},
+        include_dirs=_include_dirs(target.triple, family),
         python_headers=headers,
         python_missing_reason=reason,
+        toolchain=toolchain,
+        sysroot_repository=repository,
     )
     return RenderRequest(
         toolchains=(inputs,),
@@ -45,9 +71,10 @@ def golden_request(cpu: str) -> RenderRequest:
     )
 
 
-def rendered_golden_files(cpu: str) -> dict[str, bytes]:
-    """Every rendered file but the copied Python headers."""
-    files = render_toolchain(golden_request(cpu))
+def rendered_golden_files(name: str) -> dict[str, bytes]:
+    """Every rendered file but the copied Python headers, for a cpu or a VARIANTS name."""
+    cpu, family, suite = VARIANTS.get(name, (name, families.DEFAULT, ""))
+    files = render_toolchain(golden_request(cpu, family, suite))
     return {name: data for name, data in files.items() if "/include/" not in name}
 
 
@@ -56,7 +83,8 @@ def main() -> None:
     parser.add_argument("--update", action="store_true", required=True)
     parser.add_argument("--cpu", default="all")
     args = parser.parse_args()
-    cpus = available_cpus(resources.toolchains_dir()) if args.cpu == "all" else args.cpu.split(",")
+    cpus = ([*available_cpus(resources.toolchains_dir()), *VARIANTS] if args.cpu == "all"
+            else args.cpu.split(","))
     for cpu in cpus:
         for name, content in rendered_golden_files(cpu).items():
             path = GOLDEN_DIR / cpu / name

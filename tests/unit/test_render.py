@@ -4,12 +4,18 @@ import pytest
 
 from cross_compiler import resources
 from cross_compiler.render import RenderRequest, render_toolchain
-from tests.golden_inputs import GOLDEN_DIR, GOLDEN_FILES, golden_request, rendered_golden_files
+from tests.golden_inputs import (
+    GOLDEN_DIR,
+    GOLDEN_FILES,
+    VARIANTS,
+    golden_request,
+    rendered_golden_files,
+)
 
 CPUS = ["aarch64", "armv7hf", "ppc64le", "riscv64", "s390x"]
 
 
-@pytest.mark.parametrize("cpu", CPUS)
+@pytest.mark.parametrize("cpu", [*CPUS, *VARIANTS])
 def test_rendered_files_match_golden(cpu: str) -> None:
     """Refresh with `invoke update-golden` after an intended template change."""
     for name, content in rendered_golden_files(cpu).items():
@@ -17,7 +23,7 @@ def test_rendered_files_match_golden(cpu: str) -> None:
 
 
 def test_golden_set_is_complete() -> None:
-    assert sorted(p.name for p in GOLDEN_DIR.iterdir()) == CPUS
+    assert sorted(p.name for p in GOLDEN_DIR.iterdir()) == sorted([*CPUS, *VARIANTS])
     for cpu in CPUS:
         golden = {p.relative_to(GOLDEN_DIR / cpu).as_posix()
                   for p in (GOLDEN_DIR / cpu).rglob("*") if p.is_file()}
