@@ -52,7 +52,8 @@ def builder_image(settings: config.Settings, env: Mapping[str, str], suite: Suit
     targets = image_targets(settings, env, suite)
     package_dir = Path(__file__).resolve().parent
     data = {name: resources.data_dir(name)
-            for name in ("toolchains", "templates", "examples", "bazel_overrides", "suites")}
+            for name in ("toolchains", "templates", "examples", "bazel_overrides", "suites",
+                         "families", "sysroots")}
     return image_spec(targets, suite, settings["base_image"], settings["extra_packages"],
                       pinned_requirements(), source_files(package_dir, data),
                       resources.templates_dir())
