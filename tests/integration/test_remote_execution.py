@@ -10,6 +10,7 @@ the tool's ELF check must pass on what came back.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -18,13 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import fresh_example, have_bazel, require, run_cli, shutdown_bazel
+from tests.conftest import CLI, fresh_example, have_bazel, require, shutdown_bazel
 from tests.integration.test_docker import builder_image  # noqa: F401 (shared fixture)
 from tests.reapi.stack import Stack, buildgrid_stack, find_tools
 
 pytestmark = [pytest.mark.bazel, pytest.mark.slow]
 
 # Bazel 4's names for actions that ran on this machine rather than on the executor.
+BUILD_SECONDS = 300
 LOCAL_KINDS = {"local", "linux-sandbox", "processwrapper-sandbox", "worker", "sandbox"}
 
 
@@ -36,6 +38,16 @@ def reapi(tmp_path: Path) -> Iterator[Stack]:
     require(shutil.which("aarch64-linux-gnu-gcc") is not None, "aarch64-linux-gnu-gcc")
     with buildgrid_stack(tmp_path / "reapi") as stack:
         yield stack
+
+
+def build(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI with a bounded wait: a stuck executor must fail the test, not hang CI."""
+    env = {**os.environ, "CROSS_COMPILER_RUNNER": "local"}
+    try:
+        return subprocess.run([CLI, "build", *args], env=env, capture_output=True, text=True,
+                              timeout=BUILD_SECONDS, check=False)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"build did not finish in {BUILD_SECONDS} s: {e.stderr!r:.3000}")
 
 
 def process_summary(stderr: str) -> dict[str, int]:
@@ -62,7 +74,7 @@ def assert_ran_remotely(r: subprocess.CompletedProcess[str], stack: Stack) -> No
 def test_local_runner_executes_remotely(reapi: Stack, tmp_path: Path) -> None:
     ws = fresh_example(tmp_path)
     try:
-        r = run_cli("build", "--runner=local", "--cpu=aarch64",
+        r = build("--runner=local", "--cpu=aarch64",
                     f"--remote-executor={reapi.endpoint}", "--no-package", "-w", str(ws))
     finally:
         shutdown_bazel(ws)
@@ -76,7 +88,7 @@ def test_docker_runner_executes_remotely(
     # The endpoint is on the host's loopback: the tool puts the container on the host
     # network, and no --disk_cache goes beside the gRPC executor (Bazel 4 refuses both).
     ws = fresh_example(tmp_path)
-    r = run_cli("build", "--runner=docker", "--cpu=aarch64", f"--workspace={ws}",
+    r = build("--runner=docker", "--cpu=aarch64", f"--workspace={ws}",
                 f"--cache-dir={tmp_path / 'cache'}", "--no-package",
                 f"--remote-executor={reapi.endpoint}")
     assert "the container uses the host network" in r.stderr, r.stderr[-3000:]

@@ -37,9 +37,9 @@ server:
   - !channel
     address: "127.0.0.1:{port}"
     insecure-mode: true
-# Every long poll (bots) and Execute stream holds one gRPC slot; the default
-# (5 x cores) is exhausted by two bots and one Bazel on a 2-core machine.
-thread-pool-size: 64
+# Every call in flight holds one gRPC slot and the rest are refused (RESOURCE_EXHAUSTED):
+# the default (5 x cores) and even 64 are exhausted by Bazel's parallel uploads.
+thread-pool-size: 256
 connections:
   - !sql-connection &sql
     connection-string: {database}
@@ -62,6 +62,14 @@ schedulers:
     property-set: !dynamic-property-set
       match-property-keys: []
       wildcard-property-keys: []
+    # BuildGrid's defaults suit a farm (assign every 1-2 s, poll every 1 s); here each
+    # action would wait that long, so one build of 100 small actions took 4x local.
+    poll-interval: 0.1
+    bot-poll-interval: 0.1
+    assigners:
+      - !priority-age-assigner
+        interval: 0.05
+        jitter-factor: 0.05
 instances:
   - name: ""
     services:

@@ -40,6 +40,9 @@ LOG = logging.getLogger("reapi-worker")
 POLL_SECONDS = 30.0  # long-poll deadline for UpdateBotSession; the server answers sooner
 ACTION_TIMEOUT = 600.0
 STARTUP_SECONDS = 60.0
+CAS_RETRIES = 5
+TRANSIENT = {grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE,
+             grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
 def _action_of(lease: bots_pb2.Lease, channel: grpc.Channel, instance: str) -> Action:
@@ -50,7 +53,7 @@ def _action_of(lease: bots_pb2.Lease, channel: grpc.Channel, instance: str) -> A
         return action
     digest = Digest()
     lease.payload.Unpack(digest)
-    with download(channel, instance=instance) as downloader:
+    with download(channel, instance=instance, retries=CAS_RETRIES) as downloader:
         return downloader.get_message(digest, action)
 
 
@@ -58,7 +61,7 @@ def execute(action: Action, channel: grpc.Channel, instance: str, scratch: str) 
     """Run one Action in a new directory under `scratch` and upload what it produced."""
     root = tempfile.mkdtemp(prefix="action-", dir=scratch)
     try:
-        with download(channel, instance=instance) as downloader:
+        with download(channel, instance=instance, retries=CAS_RETRIES) as downloader:
             command = downloader.get_message(action.command_digest, Command())
             downloader.download_directory(action.input_root_digest, root)
         workdir = os.path.join(root, command.working_directory)
@@ -79,7 +82,7 @@ def execute(action: Action, channel: grpc.Channel, instance: str, scratch: str) 
         LOG.info("exit %d in %.1fs: %s -> %s", exit_code, time.monotonic() - started,
                  command.arguments[0], " ".join(paths))
         result = ActionResult(exit_code=exit_code)
-        with upload(channel, instance=instance) as uploader:
+        with upload(channel, instance=instance, retries=CAS_RETRIES) as uploader:
             result.stdout_digest.CopyFrom(uploader.put_blob(BytesIO(out)))
             result.stderr_digest.CopyFrom(uploader.put_blob(BytesIO(err)))
             for path in paths:
@@ -126,9 +129,12 @@ def run_bot(remote: str, parent: str, scratch: str, stop: threading.Event) -> No
                 bots_pb2.UpdateBotSessionRequest(name=session.name, bot_session=session),
                 timeout=POLL_SECONDS)
         except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+            if e.code() not in TRANSIENT:
                 raise
-            # the server kept the long poll open: drop completed leases it may not have seen
+            # Keep the completed leases and report them again: a bot that gave up here
+            # would leave its job EXECUTING and Bazel waiting for ever.
+            LOG.warning("UpdateBotSession: %s; retrying", e.code().name)
+            stop.wait(1.0)
     channel.close()
 
 
