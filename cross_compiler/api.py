@@ -20,6 +20,7 @@ from cross_compiler import (
     debroot,
     hostlink,
     offline,
+    portable,
     probe,
     proc,
     resources,
@@ -139,12 +140,14 @@ class RenderResult:
 def render(
     workspace: Path, cpus: list[str], env: Mapping[str, str], *, check: bool = False,
     dry_run: bool = False, bazel_major: int = 7,
+    choices: Mapping[str, portable.Choice] | None = None,
 ) -> RenderResult:
-    """Render //cross_compiler for ``cpus`` into ``workspace`` (or only compare, with check)."""
+    """Render //cross_compiler for ``cpus`` into ``workspace`` (or only compare, with check);
+    ``choices``: the compiler family and sysroot per cpu that meet a --manylinux baseline."""
     targets = suite_targets(cpus, env, machine_suite(env))
     root = check_workspace(workspace)
     cache = config.cache_dir(env)
-    inputs = tuple(probe.toolchain_inputs(t, cache) for t in targets)
+    inputs = tuple(portable.toolchain_inputs(t, cache, choices or {}) for t in targets)
     request = RenderRequest(
         toolchains=inputs,
         exec_constraints=probe.host_exec_constraints(),
@@ -214,6 +217,7 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
                  why)
         result.suite = suite.name
         targets = suite_targets(cpus, env, suite)
+        portable.refuse_docker(targets, settings["manylinux"])
         dockerrun.build_in_container(root, targets, settings, env, result, dry_run, suite)
         if result_json is not None and not dry_run:
             write_result_json(result, result_json)
@@ -233,10 +237,13 @@ def _local_plans(root: Path, cpus: list[str], settings: config.Settings, env: Ma
                  dry_run: bool) -> tuple[list[Target], BazelSetup, RenderResult, list[BuildPlan]]:
     """Render and plan a build on this machine, with this machine's suite and Bazel."""
     targets = suite_targets(cpus, env, machine_suite(env))
-    setup = probe_bazel(settings["bazel"])
+    # Before Bazel: an unreachable --manylinux fails here; sysroots are assembled.
+    choices = portable.prepare(targets, settings["manylinux"], config.cache_dir(env))
+    targets = [choices[t.cpu].target if t.cpu in choices else t for t in targets]
+    setup = portable.with_overrides(probe_bazel(settings["bazel"]), choices)
     _say_if_bazelversion_differs(root, setup.version.major)
     rendered = render(root, [t.cpu for t in targets], env, dry_run=dry_run,
-                      bazel_major=setup.version.major)
+                      bazel_major=setup.version.major, choices=choices)
     plans = [
         plan_build(root, t, settings, setup, env,
                    python_bin=(root / PACKAGE / python_wrapper(t.cpu)

@@ -68,6 +68,9 @@ SETTINGS: tuple[Setting, ...] = (
             "run after the build to make wheels into {out}, e.g. bazel-bin/pkg/build {out}"),
     Setting("dist_dir", str, "dist", "where retagged wheels go, relative to the workspace"),
     Setting("platform", str, "auto", "wheel platform tag: auto or e.g. manylinux_2_28_aarch64"),
+    Setting("manylinux", str, "",
+            "glibc baseline every output must run on: 2014, 2_17, 2_28, 2_31, …; picks the "
+            "compiler family and sysroot that meet it (local runner), or fails before building"),
     Setting("source_date_epoch", str, "",
             "SOURCE_DATE_EPOCH (seconds) for the packaging command; default: the workspace's "
             "last commit time, else 315532800 (1980-01-01)"),
@@ -118,6 +121,13 @@ def _coerce(setting: Setting, value: Any, where: str) -> Any:
     if setting.key == "source_date_epoch" and value and not (value.isascii() and value.isdigit()):
         raise ConfigError(f"{where}: source_date_epoch must be whole seconds since 1970, "
                           f"got {value!r}", "e.g. the output of `git log -1 --format=%ct`")
+    if setting.key == "manylinux" and value:
+        from cross_compiler.baseline import parse_baseline
+
+        try:
+            parse_baseline(value)
+        except ConfigError as e:
+            raise ConfigError(f"{where}: {e.message}", e.hint) from e
     choices = _CHOICES.get(setting.key)
     if choices and value not in choices:
         raise ConfigError(

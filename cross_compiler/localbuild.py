@@ -25,6 +25,7 @@ from cross_compiler import (
     elf,
     headercheck,
     offline,
+    portable,
     proc,
     redact,
     resources,
@@ -271,6 +272,8 @@ def package_and_retag(root: Path, target: Target, settings: config.Settings,
             raise BuildError(f"packaging command for {target.cpu} made no .whl in {{out}}",
                              "it must write its wheels into the directory it is given")
         check_python_tags(wheels, target)
+        for wheel in wheels:  # --manylinux: refused before anything reaches the dist dir
+            portable.check_wheel(wheel, settings["platform"], target, settings["manylinux"])
         # All are checked, and their output names compared, before any is written.
         retagged = retag_wheels(wheels, dist, target, platform=settings["platform"])
     for r in retagged:
@@ -407,6 +410,7 @@ def _build_each(root: Path, settings: config.Settings, env: Mapping[str, str],
             execroot = _execution_root(plan, root)
             paths = [execroot / f for f in files]
         result.outputs[cpu] = elf.check_files(paths, plan.target)
+        portable.check_outputs(result.outputs[cpu], plan.target, settings["manylinux"])
         if plan.aquery is not None:
             graph = _run_bazel(plan.aquery, root, f"bazel aquery for {cpu}").stdout
             checked = headercheck.prove(graph, root, _execution_root(plan, root, paths),

@@ -94,3 +94,29 @@ def choose_platform(needs: Iterable[ElfNeeds], arch: str, bundled: set[str]) -> 
         "no manylinux policy allows: " + ", ".join(blockers[:5]) if blockers
         else f"auditwheel has no manylinux policy for {arch}",
     )
+
+
+def policy_arches() -> dict[str, tuple[str, ...]]:
+    """manylinux policy name (``manylinux_2_17``) -> the arches auditwheel has it for."""
+    return {p["name"]: tuple(sorted(p["symbol_versions"])) for p in _policies()
+            if p["name"] != "linux"}
+
+
+def too_new(needs: ElfNeeds, arch: str, policy_name: str) -> list[str]:
+    """What ``needs`` requires beyond ``policy_name`` for ``arch`` (auditwheel's policy
+    data: symbol versions of GLIBC, GLIBCXX, CXXABI, GCC…, and allowed libraries), as
+    ``GLIBC_2.34`` / ``libfoo.so.1``; empty when it fits. ``bundled``: none, a binary's
+    libraries come from the system."""
+    policy = next((p for p in _policies() if p["name"] == policy_name), None)
+    if policy is None or arch not in policy["symbol_versions"]:
+        return [f"no {policy_name} policy for {arch}"]
+    allowed = policy["symbol_versions"][arch]
+    found = sorted(needs.libraries - set(policy["lib_whitelist"]))
+    found += sorted((f"{ns}_{v}" for ns, vs in needs.versions.items() if ns in allowed
+                     for v in vs if v not in allowed[ns]), key=_symbol_key)
+    return found
+
+
+def _symbol_key(symbol: str) -> tuple[str, tuple[int, ...]]:
+    namespace, _, version = symbol.partition("_")
+    return namespace, _version_key(version)

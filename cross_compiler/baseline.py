@@ -1,0 +1,156 @@
+"""Requested glibc baselines (``--manylinux=2014|2_17|2_28|2_31|…``) and which compiler
+family + sysroot reaches one for a cpu, from ``baselines/manylinux.toml``. Pure.
+
+A route's glibc is what it *guarantees*: the newest glibc its sysroot (or cross libc) has,
+so every output provably runs there. Unreachable requests fail before anything builds.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cross_compiler.errors import ConfigError, TargetError
+from cross_compiler.targets import Target, _unknown_keys
+
+if TYPE_CHECKING:
+    from cross_compiler.sysroot import SysrootSpec
+
+# PEP 600's legacy aliases.
+_ALIASES = {"1": (2, 5), "2010": (2, 12), "2014": (2, 17)}
+_SPELLING = re.compile(r"(?:manylinux_?)?(?:(1|2010|2014)|2[._](\d+))")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A glibc version a build must run on: ``manylinux_2_X``."""
+
+    glibc: tuple[int, int]
+
+    @property
+    def tag(self) -> str:
+        return f"manylinux_{self.glibc[0]}_{self.glibc[1]}"
+
+    @property
+    def version(self) -> str:
+        return f"{self.glibc[0]}.{self.glibc[1]}"
+
+
+def parse_baseline(text: str) -> Baseline:
+    """``2014``, ``2_17``, ``manylinux2014``, ``manylinux_2_28`` -> Baseline."""
+    match = _SPELLING.fullmatch(text.strip())
+    if match is None:
+        raise ConfigError(f"manylinux {text!r} is not a manylinux baseline",
+                          "use e.g. 2014, 2_17, 2_28, 2_31 or manylinux_2_28")
+    if match[1]:
+        return Baseline(_ALIASES[match[1]])
+    return Baseline((2, int(match[2])))
+
+
+def glibc_key(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A compiler family (and sysroot suite) that builds for a cpu, and its glibc."""
+
+    family: str
+    sysroot: str  # sysroots/<suite>.toml, "" for the family's own libc
+    glibc: str
+
+    def describe(self) -> str:
+        where = f" + Debian {self.sysroot} sysroot" if self.sysroot else ""
+        return f"{self.family}{where}, glibc {self.glibc}"
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    routes: tuple[tuple[Route, tuple[str, ...]], ...]  # (route, cpus), in preference order
+    floors: Mapping[str, str]  # cpu -> why it goes no lower
+    source: Path
+
+    def for_cpu(self, cpu: str) -> list[Route]:
+        return [route for route, cpus in self.routes if cpu in cpus]
+
+
+def parse_table(data: dict[str, Any], source: Path,
+                sysroots: Mapping[str, SysrootSpec]) -> RouteTable:
+    where = str(source)
+    _unknown_keys(data, ("route", "floor"), where)
+    routes: list[tuple[Route, tuple[str, ...]]] = []
+    for i, entry in enumerate(data.get("route", [])):
+        at = f"{where}: route {i + 1}"
+        if not isinstance(entry, dict):
+            raise TargetError(f"{at}: must be a table")
+        _unknown_keys(entry, ("family", "sysroot", "glibc", "cpus"), at)
+        family, suite = entry.get("family"), entry.get("sysroot", "")
+        cpus = entry.get("cpus")
+        if not isinstance(family, str) or not isinstance(suite, str) or not isinstance(
+                cpus, list) or not all(isinstance(c, str) for c in cpus):
+            raise TargetError(f"{at}: needs family (a name), cpus (a list) and sysroot or "
+                              "glibc")
+        if suite:
+            if suite not in sysroots:
+                raise TargetError(f"{at}: no sysroots/{suite}.toml",
+                                  f"known: {', '.join(sorted(sysroots))}")
+            glibc = sysroots[suite].glibc
+        else:
+            glibc = entry.get("glibc", "")
+        if not isinstance(glibc, str) or not re.fullmatch(r"2\.\d+", glibc):
+            raise TargetError(f"{at}: glibc must be like 2.36, got {glibc!r}")
+        routes.append((Route(family, suite, glibc), tuple(cpus)))
+    floors = data.get("floor", {})
+    if not isinstance(floors, dict) or not all(isinstance(v, str) for v in floors.values()):
+        raise TargetError(f"{where}: [floor] maps cpus to reasons")
+    return RouteTable(tuple(routes), floors, source)
+
+
+def load_table(path: Path, sysroots: Mapping[str, SysrootSpec]) -> RouteTable:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise TargetError(f"{path}: cannot read the baseline table: {e}") from e
+    return parse_table(data, path, sysroots)
+
+
+def choose_route(target: Target, baseline: Baseline, table: RouteTable,
+                 policy_arches: Mapping[str, tuple[str, ...]]) -> Route:
+    """The first route for ``target`` whose glibc is no newer than ``baseline``; else a
+    one-line ConfigError naming the lowest reachable baseline and why.
+
+    ``policy_arches``: manylinux policy name -> arches auditwheel has it for.
+    """
+    routes = table.for_cpu(target.cpu)
+    if not routes:
+        raise ConfigError(f"{target.cpu}: no route in {table.source.name} builds for it",
+                          "add one")
+    wanted = f"{baseline.tag}_{target.wheel_arch}"
+    chosen = next((r for r in routes if glibc_key(r.glibc) <= baseline.glibc), None)
+    if chosen is None:
+        lowest = min(routes, key=lambda r: glibc_key(r.glibc))
+        floor = table.floors.get(target.cpu, "no route reaches an older glibc")
+        reachable = f"manylinux_{lowest.glibc.replace('.', '_')}"
+        raise ConfigError(
+            f"{target.cpu}: cannot build for {wanted} (glibc {baseline.version}); the lowest "
+            f"reachable baseline is {reachable} ({lowest.describe()}): {floor}")
+    arches = policy_arches.get(baseline.tag)
+    if arches is None or target.wheel_arch not in arches:
+        oldest = next((name for name, a in sorted(policy_arches.items(),
+                                                  key=lambda kv: _tag_key(kv[0]))
+                       if target.wheel_arch in a), "")
+        raise ConfigError(f"{target.cpu}: auditwheel has no {wanted} policy"
+                          + (f"; the oldest for {target.wheel_arch} is {oldest}" if oldest
+                             else ""),
+                          f"ask for --manylinux={oldest.removeprefix('manylinux_')} or newer"
+                          if oldest else "build without --manylinux")
+    return chosen
+
+
+def _tag_key(name: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in name.split("_")[1:] if x.isdigit())

@@ -1,0 +1,169 @@
+"""``--manylinux``: before the build, each target's compiler family and sysroot (assembled
+into the cache) from the baseline table; after it, every ELF output and wheel member held
+to the requested policy, naming the file and the symbol that is too new."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from cross_compiler import baseline, elf, families, manylinux, probe, resources, sysroot
+from cross_compiler.errors import ArchMismatchError, ConfigError, CrossCompilerError
+from cross_compiler.families import ToolchainFlags
+from cross_compiler.render import ToolchainInputs
+from cross_compiler.targets import Target
+
+if TYPE_CHECKING:
+    from cross_compiler.localbuild import BazelSetup
+
+log = logging.getLogger(__name__)
+
+# Members above this are not inspected (as wheel.py's platform inference): a bomb.
+_MEMBER_LIMIT = 1 << 30
+
+
+class PolicyError(ArchMismatchError):
+    """An output needs a newer glibc (or library) than the requested baseline allows."""
+
+
+class WheelPolicyError(CrossCompilerError):
+    """A wheel's binaries need more than the requested baseline."""
+
+    exit_code = 7
+
+
+@dataclass(frozen=True)
+class Choice:
+    """How one target is built to meet the baseline."""
+
+    target: Target  # with the sysroot set when the route has one
+    route: baseline.Route
+    baseline: baseline.Baseline
+    toolchain: ToolchainFlags
+    repository: str = ""  # the sysroot's Bazel repository
+    sysroot: sysroot.Sysroot | None = None
+
+
+def choose(targets: list[Target], requested: str) -> dict[str, tuple[Target, baseline.Route]]:
+    """Pure part: each target's route, or the one-line error for the first that has none."""
+    wanted = baseline.parse_baseline(requested)
+    specs = sysroot.load_specs(resources.data_dir("sysroots"))
+    table = baseline.load_table(resources.data_dir("baselines") / "manylinux.toml", specs)
+    arches = manylinux.policy_arches()
+    return {t.cpu: (t, baseline.choose_route(t, wanted, table, arches)) for t in targets}
+
+
+def prepare(targets: list[Target], requested: str, cache_dir: Path) -> dict[str, Choice]:
+    """Every target's choice (assembling sysroots); empty when no baseline is requested.
+    All targets are checked before any sysroot is fetched."""
+    if not requested:
+        return {}
+    wanted = baseline.parse_baseline(requested)
+    routes = choose(targets, requested)
+    specs = sysroot.load_specs(resources.data_dir("sysroots"))
+    choices: dict[str, Choice] = {}
+    for cpu, (target, route) in routes.items():
+        made, repository = None, ""
+        if route.sysroot:
+            made = sysroot.assemble(specs[route.sysroot], target, cache_dir)
+            target = dataclasses.replace(target, sysroot=str(made.path))
+            repository = sysroot.repository_name(route.sysroot, cpu)
+        log.info("%s: %s via %s", cpu, wanted.tag, route.describe())
+        toolchain = families.shipped(route.family).resolve(target)
+        choices[cpu] = Choice(target, route, wanted, toolchain, repository, made)
+    return choices
+
+
+def with_overrides(setup: BazelSetup, choices: Mapping[str, Choice]) -> BazelSetup:
+    """``--override_repository`` NAME=DIR for every sysroot, in every cpu's build (legacy
+    mode's cc_toolchain_suite analyses every cpu's toolchain)."""
+    sysroots = {c.repository: c.sysroot.path for c in choices.values()
+                if c.repository and c.sysroot is not None}
+    if not sysroots:
+        return setup
+    return dataclasses.replace(setup, overrides={**setup.overrides, **sysroots})
+
+
+def toolchain_inputs(target: Target, cache_dir: Path,
+                     choices: Mapping[str, Choice]) -> ToolchainInputs:
+    """Probe ``target`` with its chosen family and sysroot (default: Debian's cross gcc)."""
+    choice = choices.get(target.cpu)
+    if choice is None:
+        return probe.toolchain_inputs(target, cache_dir)
+    return probe.toolchain_inputs(choice.target, cache_dir, choice.toolchain, choice.repository)
+
+
+def refuse_docker(targets: list[Target], requested: str) -> None:
+    """The builder images hold no clang or sysroots yet: an unreachable baseline is said
+    first, then that --manylinux needs the local runner."""
+    if requested:
+        choose(targets, requested)
+        raise ConfigError("--manylinux builds with the local runner for now",
+                          "pass --runner=local")
+
+
+def _needs(path: Path) -> manylinux.ElfNeeds:
+    return manylinux.read_needs(lambda: path.open("rb"))
+
+
+def check_outputs(paths: list[Path], target: Target, requested: str) -> None:
+    """Every ELF output within the requested baseline, or PolicyError naming the first
+    file and what it needs that the policy does not allow."""
+    if not requested:
+        return
+    wanted = baseline.parse_baseline(requested)
+    for path in paths:
+        try:
+            needs = _needs(path)
+        except ValueError as e:
+            raise PolicyError(f"{path}: cannot read its dynamic section: {e}") from e
+        blockers = manylinux.too_new(needs, target.wheel_arch, wanted.tag)
+        if blockers:
+            raise PolicyError(
+                f"{path} needs {', '.join(blockers[:5])}, newer than "
+                f"{wanted.tag}_{target.wheel_arch} allows",
+                "build it with --manylinux for a newer baseline, or drop what pulls it in")
+    log.info("%s: %d binaries within %s", target.cpu, len(paths), wanted.tag)
+
+
+_TAG = re.compile(r"manylinux_(\d+)_(\d+)_")
+
+
+def check_wheel(wheel: Path, platform: str, target: Target, requested: str) -> None:
+    """A wheel about to be retagged for ``platform``: every ELF member within the requested
+    baseline (so ``auto`` never tags newer), and an explicit tag no newer than it."""
+    if not requested:
+        return
+    wanted = baseline.parse_baseline(requested)
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            if info.is_dir() or info.file_size > _MEMBER_LIMIT:
+                continue
+            with zf.open(info) as f:
+                if elf.parse_header(f.read(64)) is None:
+                    continue
+
+            def open_member(name: str = info.filename) -> IO[bytes]:
+                return zf.open(name)
+
+            try:
+                needs = manylinux.read_needs(open_member)
+            except ValueError as e:
+                raise WheelPolicyError(f"{wheel.name}: {info.filename}: {e}") from e
+            blockers = manylinux.too_new(needs, target.wheel_arch, wanted.tag)
+            if blockers:
+                raise WheelPolicyError(
+                    f"{wheel.name}: {info.filename} needs {', '.join(blockers[:5])}, newer "
+                    f"than {wanted.tag}_{target.wheel_arch} allows",
+                    "build with --manylinux for a newer baseline")
+    match = _TAG.match(platform)
+    if platform != "auto" and (match is None or (int(match[1]), int(match[2])) > wanted.glibc):
+        raise WheelPolicyError(f"{wheel.name} is tagged {platform}, newer than the requested "
+                               f"{wanted.tag}_{target.wheel_arch}",
+                               "pass --platform=auto or an older tag")

@@ -1,0 +1,109 @@
+"""--manylinux: the reachability table (baselines/manylinux.toml) and the policy check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cross_compiler import baseline, config, manylinux, portable, resources, sysroot
+from cross_compiler.errors import ConfigError
+from cross_compiler.targets import load_targets
+
+SPECS = sysroot.load_specs(resources.data_dir("sysroots"))
+TABLE = baseline.load_table(resources.data_dir("baselines") / "manylinux.toml", SPECS)
+ARCHES = manylinux.policy_arches()
+
+
+def _target(cpu: str):  # type: ignore[no-untyped-def]
+    return load_targets([cpu], resources.toolchains_dir())[0]
+
+
+@pytest.mark.parametrize(("text", "glibc"), [
+    ("2014", (2, 17)), ("manylinux2014", (2, 17)), ("2_17", (2, 17)), ("2_28", (2, 28)),
+    ("manylinux_2_31", (2, 31)), ("2.31", (2, 31)), ("1", (2, 5)), ("2010", (2, 12)),
+])
+def test_baseline_spellings(text: str, glibc: tuple[int, int]) -> None:
+    assert baseline.parse_baseline(text).glibc == glibc
+
+
+def test_a_bad_baseline_is_a_config_error_naming_the_value() -> None:
+    with pytest.raises(ConfigError, match="'2_x' is not a manylinux baseline"):
+        config.resolve({}, "", {}, {"manylinux": "2_x"})
+    assert config.resolve({}, "", {}, {"manylinux": "2014"})["manylinux"] == "2014"
+
+
+@pytest.mark.parametrize(("cpu", "wanted", "family", "suite"), [
+    ("aarch64", "2_31", "clang", "bullseye"),
+    ("armv7hf", "2_31", "clang", "bullseye"),
+    ("aarch64", "2_36", "gcc", ""),  # today's toolchain whenever it meets the baseline
+    ("aarch64", "2_39", "gcc", ""),
+    ("ppc64le", "2_36", "gcc", ""),
+    ("riscv64", "2_36", "gcc", ""),
+    ("s390x", "2_38", "gcc", ""),
+])
+def test_reachable_routes(cpu: str, wanted: str, family: str, suite: str) -> None:
+    route = baseline.choose_route(_target(cpu), baseline.parse_baseline(wanted), TABLE, ARCHES)
+    assert (route.family, route.sysroot) == (family, suite)
+
+
+def test_bullseye_sysroot_is_glibc_2_31() -> None:
+    assert SPECS["bullseye"].glibc == "2.31"
+    assert "ppc64el" not in SPECS["bullseye"].arches and "arm64" in SPECS["bullseye"].arches
+
+
+@pytest.mark.parametrize(("cpu", "lowest", "why"), [
+    ("ppc64le", "manylinux_2_36", "bullseye has no ppc64el"),
+    ("s390x", "manylinux_2_36", "bullseye has no s390x"),
+    ("riscv64", "manylinux_2_36", "no riscv64 release before trixie"),
+    ("aarch64", "manylinux_2_31", "bullseye (glibc 2.31) is the oldest"),
+])
+def test_unreachable_baseline_is_one_line_naming_the_lowest(cpu: str, lowest: str,
+                                                             why: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        baseline.choose_route(_target(cpu), baseline.parse_baseline("2014"), TABLE, ARCHES)
+    text = str(e.value)
+    assert "\n" not in text
+    assert text.startswith(f"{cpu}: cannot build for manylinux_2_17_")
+    assert f"the lowest reachable baseline is {lowest}" in text and why in text
+
+
+def test_a_baseline_auditwheel_has_no_policy_for() -> None:
+    table = baseline.parse_table({"route": [{"family": "gcc", "glibc": "2.17",
+                                             "cpus": ["riscv64"]}]}, Path("t.toml"), SPECS)
+    with pytest.raises(ConfigError, match="no manylinux_2_17_riscv64 policy; the oldest for "
+                                          "riscv64 is manylinux_2_31"):
+        baseline.choose_route(_target("riscv64"), baseline.parse_baseline("2014"), table,
+                              ARCHES)
+
+
+def test_prepare_fails_before_fetching_anything(tmp_path: Path) -> None:
+    targets = load_targets(["aarch64", "ppc64le"], resources.toolchains_dir())
+    with pytest.raises(ConfigError, match="ppc64le: cannot build"):
+        portable.prepare(targets, "2_31", tmp_path)  # aarch64 could: nothing is fetched
+    assert list(tmp_path.iterdir()) == []
+    assert portable.prepare(targets, "", tmp_path) == {}
+
+
+def _needs(versions: dict[str, set[str]], libs: set[str] | None = None) -> manylinux.ElfNeeds:
+    return manylinux.ElfNeeds(libraries=libs or {"libc.so.6"}, versions=versions)
+
+
+def test_too_new_names_the_symbol_versions_and_libraries() -> None:
+    ok = _needs({"GLIBC": {"2.17"}, "GLIBCXX": {"3.4.19"}, "CXXABI": {"1.3"}})
+    assert manylinux.too_new(ok, "aarch64", "manylinux_2_17") == []
+    bad = _needs({"GLIBC": {"2.17", "2.34", "2.32"}}, {"libc.so.6", "libfoo.so.1"})
+    assert manylinux.too_new(bad, "aarch64", "manylinux_2_31") == [
+        "libfoo.so.1", "GLIBC_2.32", "GLIBC_2.34"]
+    cxx = _needs({"GLIBCXX": {"3.4.30"}})
+    assert manylinux.too_new(cxx, "aarch64", "manylinux_2_31") == ["GLIBCXX_3.4.30"]
+
+
+def test_check_outputs_names_the_file_and_symbol(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(portable, "_needs", lambda p: _needs({"GLIBC": {"2.34"}}))
+    with pytest.raises(portable.PolicyError) as e:
+        portable.check_outputs([Path("/o/cli/hello")], _target("aarch64"), "2_31")
+    assert e.value.exit_code == 6
+    assert str(e.value).startswith("/o/cli/hello needs GLIBC_2.34, newer than "
+                                   "manylinux_2_31_aarch64 allows")
+    portable.check_outputs([Path("/o/cli/hello")], _target("aarch64"), "")  # not asked
