@@ -14,17 +14,21 @@ import logging
 import os
 import secrets
 import shutil
+import socket
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cross_compiler import __version__, proc
+from cross_compiler import provenance as slsa
 from cross_compiler.errors import ConfigError, CrossCompilerError
 from cross_compiler.localbuild import BuildResult
 from cross_compiler.redact import mask_argv, mask_url
 from cross_compiler.render import PACKAGE
+from cross_compiler.reproduce import ArtifactDiff
 from cross_compiler.targets import Target
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,13 @@ def git_state(workspace: Path) -> dict[str, Any]:
         return {"git_revision": None, "git_dirty": None}
     status = proc.run(["git", "-C", str(workspace), "status", "--porcelain"])
     return {"git_revision": rev.stdout.strip(), "git_dirty": bool(status.stdout.strip())}
+
+
+def git_uri(workspace: Path) -> str | None:
+    """The workspace's ``origin`` remote (credentials masked), None without one."""
+    result = proc.run(["git", "-C", str(workspace), "remote", "get-url", "origin"])
+    return mask_url(result.stdout.strip()) if result.returncode == 0 and result.stdout.strip() \
+        else None
 
 
 def _now() -> str:
@@ -193,11 +204,15 @@ def release(
     smoke_one: Callable[[Path, Target], object],
     fail_fast: bool = False,
     runner: str = "",
+    settings: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> list[TargetOutcome]:
     """Build, retag and smoke-test each target; a failing target does not stop the others
     (unless ``fail_fast``). Outputs appear in ``out_dir`` all at once, at the end; when
-    every target failed, ``out_dir`` (and any earlier release in it) is left as it was."""
+    every target failed, ``out_dir`` (and any earlier release in it) is left as it was.
+    ``settings`` (resolved values) and ``env`` feed the provenance statement."""
     out_dir = out_dir.resolve()
+    release_started = _now()
     check_out_dir(out_dir, workspace)
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -231,6 +246,7 @@ def release(
                     "bazel_argv": (mask_argv(info["bazel_argv"]) if info.get("bazel_argv")
                                    else None),
                     **git_state(workspace),
+                    "suite": result.suite or None,
                     "started": started,
                     "finished": _now(),
                 }
@@ -244,7 +260,12 @@ def release(
         if not any(o.status == "ok" for o in outcomes):
             log.error("no target succeeded: %s left as it was", out_dir)
             return outcomes
-        _write_index(staging, [a for o in outcomes for a in o.artifacts], outcomes)
+        artifacts = [a for o in outcomes for a in o.artifacts]
+        _write_index(staging, artifacts, outcomes)
+        facts = release_facts(artifacts, workspace, [t.cpu for t in targets], settings or {},
+                              env or {}, runner, release_started)
+        (staging / slsa.FILE_NAME).write_text(
+            slsa.jsonl([slsa.statement(facts)]))
         try:
             _publish(staging, out_dir, workspace)
         except OSError as e:
@@ -253,6 +274,49 @@ def release(
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # ours: made above, gone once published
     return outcomes
+
+
+def release_facts(artifacts: list[Artifact], workspace: Path, cpus: list[str],
+                  settings: Mapping[str, Any], env: Mapping[str, str], runner: str,
+                  started: str) -> slsa.Facts:
+    """The provenance statement's facts: the artifacts' own, plus how the release ran."""
+    per_target: dict[str, dict[str, Any]] = {}
+    for a in artifacts:
+        p = a.provenance
+        per_target[a.cpu] = {"bazelVersion": p.get("bazel_version"),
+                             "bazelArgv": p.get("bazel_argv") or [],
+                             "toolchainSha256": p.get("toolchain_sha256"),
+                             "builderImage": p.get("builder_image_id"), "suite": p.get("suite")}
+    first = artifacts[0].provenance if artifacts else {}
+    return slsa.Facts(
+        subjects=tuple((a.path, a.sha256) for a in sorted(artifacts, key=lambda a: a.path)),
+        workspace=str(workspace), cpus=tuple(cpus), settings=dict(settings),
+        tool_version=__version__, runner=runner,
+        git={"git_revision": first.get("git_revision"), "git_dirty": first.get("git_dirty"),
+             "git_uri": git_uri(workspace) if first.get("git_revision") else None},
+        per_target=per_target,
+        builder_id=slsa.builder_id(env, runner or "local", socket.gethostname()),
+        invocation_id=slsa.invocation_id(env, str(uuid.uuid4())),
+        started=started, finished=_now(),
+        suites=tuple(sorted({t["suite"] for t in per_target.values() if t["suite"]})),
+        images=tuple(sorted({t["builderImage"] for t in per_target.values()
+                             if t["builderImage"]})),
+    )
+
+
+def mark_irreproducible(outcomes: list[TargetOutcome], diffs: list[ArtifactDiff],
+                        against: str) -> None:
+    """Fail each target with an artifact that differs from ``against`` (another build, or
+    a previous release), naming the artifacts; the details go to the log."""
+    for diff in diffs:
+        for detail in diff.details:
+            log.error("%s differs from %s: %s", diff.path, against, detail)
+    for outcome in outcomes:
+        own = [d for d in diffs if d.path.split("/")[0] == outcome.cpu]
+        if own:
+            outcome.status = "irreproducible"
+            note = f"differs from {against}: " + "; ".join(d.line() for d in own)
+            outcome.error = f"{outcome.error}; {note}" if outcome.error else note
 
 
 def sums_line(digest: str, path: str) -> str:
