@@ -17,6 +17,7 @@ PACKAGES=(
   bazel-bootstrap bazel-rules-java
   g++-aarch64-linux-gnu g++-arm-linux-gnueabihf g++-riscv64-linux-gnu
   g++-powerpc64le-linux-gnu g++-s390x-linux-gnu
+  clang lld llvm
   qemu-user-static binutils file
   python3 python3-venv python3-dev
   docker.io debootstrap nginx-light
