@@ -51,9 +51,7 @@ def image_targets(settings: config.Settings, env: Mapping[str, str],
 def builder_image(settings: config.Settings, env: Mapping[str, str], suite: Suite) -> ImageSpec:
     targets = image_targets(settings, env, suite)
     package_dir = Path(__file__).resolve().parent
-    data = {name: resources.data_dir(name)
-            for name in ("toolchains", "templates", "examples", "bazel_overrides", "suites",
-                         "families", "sysroots")}
+    data = {name: resources.data_dir(name) for name in resources.DATA_DIRS}
     return image_spec(targets, suite, settings["base_image"], settings["extra_packages"],
                       pinned_requirements(), source_files(package_dir, data),
                       resources.templates_dir())

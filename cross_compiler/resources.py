@@ -9,6 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+# Every shipped data folder: force-included into the wheel by pyproject.toml and copied
+# into the builder image (a unit test keeps the two in step).
+DATA_DIRS = ("toolchains", "templates", "examples", "bazel_overrides", "suites", "families",
+             "sysroots", "baselines")
 
 
 def data_dir(name: str) -> Path:

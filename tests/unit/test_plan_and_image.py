@@ -134,3 +134,13 @@ def test_dist_dir_outside_the_workspace_is_mounted(tmp_path: Path) -> None:
     inside = config.resolve({"dist_dir": "dist"}, "f", {}, {"cache_dir": str(tmp_path)})
     request, _, _ = plan_container(ws, TARGETS[:1], inside, {}, spec, False, [])
     assert [m.source for m in request.mounts].count(str(ws)) == 1 and len(request.mounts) == 2
+
+
+def test_every_data_folder_ships_in_the_wheel_and_the_image() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((resources.data_dir("toolchains").parent / "pyproject.toml")
+                              .read_text())
+    shipped = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert sorted(shipped) == sorted(resources.DATA_DIRS)
+    assert all(v == f"cross_compiler/_data/{k}" for k, v in shipped.items())
