@@ -24,7 +24,7 @@ FILE_NAME = "provenance.intoto.jsonl"
 OUTPUT_SETTINGS = ("targets", "bazel_mode", "compilation_mode", "bazel_flags",
                    "bazel_startup_options", "package_command", "platform", "suite",
                    "base_image", "extra_packages", "image_cpus", "source_date_epoch",
-                   "repository_overrides", "module_overrides", "distdirs")
+                   "repository_overrides", "module_overrides", "distdirs", "manylinux")
 LOCAL_OVERRIDES = ("repository_overrides", "module_overrides", "distdirs")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
