@@ -321,15 +321,11 @@ def clean(c: Any, yes: bool = False) -> None:
         "out_dir": "where artifacts, SHA256SUMS and manifest.json go (default <ws>/release)",
         "json": "print the summary as JSON (for CI systems) instead of a table",
         "fail_fast": "stop at the first failing target",
-        "check_reproducible": "build every target again from clean caches and fail naming "
-                              "each artifact that differs",
-        "compare_to": "compare with a previous release directory (its SHA256SUMS and files)",
     },
 )
 @_errors_to_exit
 def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
             json: bool = False, fail_fast: bool = False, runner: str = "",
-            check_reproducible: bool = False, compare_to: str = "",
             target: list[str] | None = None, bazel_mode: str = "", compilation_mode: str = "",
             bazel_flag: list[str] | None = None, bazel_startup_option: list[str] | None = None,
             package_command: str = "", no_package: bool = False, dist_dir: str = "",
@@ -344,13 +340,11 @@ def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
     code is non-zero if any target failed."""
     from cross_compiler import release as rel
 
-    cli = {**_build_cli(locals()), **({"check_reproducible": "true"} if check_reproducible
-                                      else {})}
+    cli = _build_cli(locals())
     where, outcomes = api.release(_workspace(workspace), parse_cpu_list(cpu),
                                   dict(os.environ), cli,
                                   out_dir=Path(out_dir) if out_dir else None,
-                                  fail_fast=fail_fast,
-                                  compare_to=Path(compare_to) if compare_to else None)
+                                  fail_fast=fail_fast)
     print(rel.summary_json(outcomes) if json else rel.summary_table(outcomes))
     failed = [o.cpu for o in outcomes if o.status != "ok"]
     if failed:

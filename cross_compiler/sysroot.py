@@ -132,7 +132,9 @@ def _deb_fields(name: str) -> tuple[str, str]:
 
 def prune(root: Path) -> None:
     """Keep only what compilers read; drop links that point nowhere (Bazel refuses them)."""
-    for child in list(root.iterdir()):
+    children = list(root.iterdir()) + (list((root / "usr").iterdir())
+                                       if (root / "usr").is_dir() else [])
+    for child in children:
         rel = child.relative_to(root).as_posix()
         if not any(rel == k or k.startswith(rel + "/") for k in _KEEP):
             if child.is_dir() and not child.is_symlink():
