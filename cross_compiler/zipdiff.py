@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_MEMBERS = 1 << 20  # a bound on what is listed, far above any real wheel
+SHOWN = 8  # members named in a summary; a wheel of 10 000 restamped members says how many
 
 
 @dataclass(frozen=True)
@@ -105,12 +106,15 @@ def first_byte_difference(first: Path, second: Path, chunk: int = 1 << 20) -> st
 
 def summary(first: Path, second: Path) -> list[str]:
     """Lines naming what differs: for zips, the first differing member and what about it
-    (then the rest), else the first differing byte. Empty when identical."""
+    (then a few more, and how many others), else the first differing byte. Empty when
+    identical."""
     if zipfile.is_zipfile(first) and zipfile.is_zipfile(second):
         diffs = diff_zips(first, second)
         if diffs:
             lines = [f"first differing member {diffs[0].line()}"]
-            return lines + [f"also {d.line()}" for d in diffs[1:]]
+            lines += [f"also {d.line()}" for d in diffs[1:SHOWN]]
+            more = len(diffs) - SHOWN
+            return lines + ([f"and {more} more members differ"] if more > 0 else [])
         where = first_byte_difference(first, second)
         return [f"members agree, archive layout differs: {where}"] if where else []
     where = first_byte_difference(first, second)

@@ -123,3 +123,12 @@ def test_parse_sums_reads_sha256sum_escapes_and_refuses_junk() -> None:
     assert parse_sums(text) == {"a/b c": digest, "odd\\name\nx": digest}
     with pytest.raises(ConfigError, match="line 1 is not"):
         parse_sums("not a checksum line\n")
+
+
+def test_a_restamped_big_wheel_names_eight_members_and_counts_the_rest(tmp_path: Path) -> None:
+    names = [f"pkg/m{i:03d}.py" for i in range(20)]
+    a = _zip(tmp_path / "a.zip", [(n, b"", WHEN, 0o644) for n in names])
+    b = _zip(tmp_path / "b.zip", [(n, b"", (2030, 1, 1, 0, 0, 0), 0o644) for n in names])
+    lines = summary(a, b)
+    assert len(lines) == 9 and lines[-1] == "and 12 more members differ"
+    assert lines[0].startswith("first differing member pkg/m000.py: timestamp")
