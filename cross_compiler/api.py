@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -376,23 +377,70 @@ def show_config(workspace: Path | None, env: Mapping[str, str],
 
 def release(
     workspace: Path | None, cpus: list[str], env: Mapping[str, str], cli: Mapping[str, Any],
-    *, out_dir: Path | None = None, fail_fast: bool = False,
+    *, out_dir: Path | None = None, fail_fast: bool = False, compare_to: Path | None = None,
 ) -> tuple[Path, list[Any]]:
-    """Build, retag and smoke-test every target into ``out_dir`` (default <ws>/release)."""
+    """Build, retag and smoke-test every target into ``out_dir`` (default <ws>/release);
+    with check_reproducible, build again from clean caches, and with ``compare_to``,
+    compare with that release: a target whose artifacts differ fails."""
     from cross_compiler import release as rel
+    from cross_compiler import reproduce
 
     targets = load_targets(cpus, config.toolchains_dir(env))
     root = check_workspace(workspace or default_workspace(config.cache_dir(env)))
     file_values, file_name = config.read_config_file(root)
-    runner = choose_runner(config.resolve(file_values, file_name, env, cli)["runner"], env)
-    fixed = {**cli, "runner": runner}
+    settings = with_source_date(config.resolve(file_values, file_name, env, cli), root)
+    runner = choose_runner(settings["runner"], env)
+    # One epoch for every build of the release, the second of --check-reproducible too.
+    fixed = {**cli, "runner": runner, "source_date_epoch": settings["source_date_epoch"]}
+    where = (out_dir or root / "release").resolve()
+    if compare_to is not None:
+        baseline = compare_to.resolve()
+        if baseline == where:
+            raise ConfigError(f"--compare-to {baseline} is the release directory this run "
+                              "replaces", "copy the previous release aside, or pick another "
+                              "--out-dir")
+        reproduce.read_sums(baseline)  # a bad baseline is said before any build
     outcomes = rel.release(
-        targets, root, (out_dir or root / "release").resolve(),
+        targets, root, where,
         build_one=lambda t: build(root, [t.cpu], env, fixed),
         smoke_one=lambda wheel, t: test_wheel(wheel, t.cpu, env),
         fail_fast=fail_fast, runner=runner,
+        settings={k: r.value for k, r in settings.values.items()}, env=env,
     )
-    return (out_dir or root / "release").resolve(), outcomes
+    built = [o.cpu for o in outcomes if o.status == "ok"]
+    if built and settings["check_reproducible"] == "true":
+        second = _rebuild_and_compare(root, targets, built, env, fixed,
+                                      settings["bazel_startup_options"], where)
+        rel.mark_irreproducible(outcomes, second, "a second build from clean caches")
+    if built and compare_to is not None:
+        rel.mark_irreproducible(outcomes, reproduce.compare(compare_to.resolve(), where, built),
+                                str(compare_to))
+    return where, outcomes
+
+
+def _rebuild_and_compare(root: Path, targets: list[Target], built: list[str],
+                         env: Mapping[str, str], cli: Mapping[str, Any],
+                         startup: list[str], first: Path) -> list[Any]:
+    """Build ``built`` again in fresh containers with fresh caches (a temporary cache dir;
+    for the local runner a temporary Bazel output root), without the remote cache, into a
+    temporary release, and compare it with ``first``."""
+    from cross_compiler import release as rel
+    from cross_compiler import reproduce
+
+    with tempfile.TemporaryDirectory(prefix="cross_compiler-rebuild-") as tmp:
+        clean = {**cli, "cache_dir": str(Path(tmp) / "cache"), "remote_cache": ""}
+        if cli["runner"] == "local":  # the docker runner's output root is under cache_dir
+            clean["bazel_startup_options"] = [*startup, "--max_idle_secs=5",
+                                              f"--output_user_root={Path(tmp) / 'bazel'}"]
+        log.info("==> release: building %s again from clean caches", ", ".join(built))
+        second = Path(tmp) / "release"
+        outcomes = rel.release([t for t in targets if t.cpu in built], root, second,
+                               build_one=lambda t: build(root, [t.cpu], env, clean),
+                               smoke_one=lambda wheel, t: None, runner=cli["runner"])
+        failed = [reproduce.ArtifactDiff(f"{o.cpu}/", (f"the second build failed: {o.error}",))
+                  for o in outcomes if o.status != "ok"]
+        ok = [o.cpu for o in outcomes if o.status == "ok"]
+        return failed + (reproduce.compare(first, second, ok) if ok else [])
 
 
 def retag(
@@ -461,6 +509,20 @@ def fetch_python(cpus: list[str], env: Mapping[str, str], suite: str = "auto") -
               else suites.choose_suite(suite, None, False, suite_catalogue(env))[0])
     return {t.cpu: debroot.fetch(t, chosen, cache) for t in suite_targets(cpus, env, chosen)
             if t.debian_python}
+
+
+def sysroot(cpus: list[str], env: Mapping[str, str], suite: str) -> dict[str, Any]:
+    """Assemble ``suite``'s sysroot (sysroots/<suite>.toml) for each cpu into the cache."""
+    from cross_compiler import sysroot as sr
+
+    specs = sr.load_specs(resources.data_dir("sysroots"))
+    if suite not in specs:
+        raise ConfigError(f"no sysroot description for suite {suite!r}",
+                          f"use one of: {', '.join(sorted(specs))}")
+    targets = load_targets(cpus, config.toolchains_dir(env))
+    for t in targets:  # every cpu checked before anything is fetched
+        sr.check_arch(specs[suite], t)
+    return {t.cpu: sr.assemble(specs[suite], t, config.cache_dir(env)) for t in targets}
 
 
 __all__ = ["PACKAGE", "BuildResult", "RenderResult", "build", "fetch_python", "render", "retag"]

@@ -321,11 +321,15 @@ def clean(c: Any, yes: bool = False) -> None:
         "out_dir": "where artifacts, SHA256SUMS and manifest.json go (default <ws>/release)",
         "json": "print the summary as JSON (for CI systems) instead of a table",
         "fail_fast": "stop at the first failing target",
+        "check_reproducible": "build every target again from clean caches and fail naming "
+                              "each artifact that differs",
+        "compare_to": "compare with a previous release directory (its SHA256SUMS and files)",
     },
 )
 @_errors_to_exit
 def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
             json: bool = False, fail_fast: bool = False, runner: str = "",
+            check_reproducible: bool = False, compare_to: str = "",
             target: list[str] | None = None, bazel_mode: str = "", compilation_mode: str = "",
             bazel_flag: list[str] | None = None, bazel_startup_option: list[str] | None = None,
             package_command: str = "", no_package: bool = False, dist_dir: str = "",
@@ -340,11 +344,13 @@ def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
     code is non-zero if any target failed."""
     from cross_compiler import release as rel
 
-    cli = _build_cli(locals())
+    cli = {**_build_cli(locals()), **({"check_reproducible": "true"} if check_reproducible
+                                      else {})}
     where, outcomes = api.release(_workspace(workspace), parse_cpu_list(cpu),
                                   dict(os.environ), cli,
                                   out_dir=Path(out_dir) if out_dir else None,
-                                  fail_fast=fail_fast)
+                                  fail_fast=fail_fast,
+                                  compare_to=Path(compare_to) if compare_to else None)
     print(rel.summary_json(outcomes) if json else rel.summary_table(outcomes))
     failed = [o.cpu for o in outcomes if o.status != "ok"]
     if failed:
@@ -377,6 +383,18 @@ def fetch_python(c: Any, cpu: str = "all", suite: str = "") -> None:
     """Download the target's Python (headers and interpreter) into the tool's cache."""
     for name, root in api.fetch_python(parse_cpu_list(cpu), dict(os.environ), suite).items():
         print(f"{name}\t{root}")
+
+
+@task(help={"cpu": _CPU_HELP,
+            "suite": "Debian suite whose packages make the sysroot (sysroots/<suite>.toml)"})
+@_errors_to_exit
+def sysroot(c: Any, cpu: str = "aarch64", suite: str = "bullseye") -> None:
+    """Assemble a sysroot from a Debian suite's packages into the tool's cache.
+
+    Prints the sysroot's path and each package's version (as the release manifest does)."""
+    for name, made in api.sysroot(parse_cpu_list(cpu), dict(os.environ), suite).items():
+        versions = " ".join(f"{p}={v}" for p, v in sorted(made.packages.items()))
+        print(f"{name}	{made.path}	{versions}")
 
 
 @task(
@@ -472,7 +490,7 @@ def run_target(c: Any, label: str, cpu: str = "aarch64", workspace: str = "", ru
 
 
 ns = Collection(toolchain, build, release, image, clean, retag, test_wheel, config,
-                fetch_python, test_targets, run_target)
+                fetch_python, sysroot, test_targets, run_target)
 
 
 # invoke's core options that apply to this tool; the others configure invoke's own
