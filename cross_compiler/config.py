@@ -113,7 +113,11 @@ def _check_key(key: str, where: str) -> Setting:
 def _coerce(setting: Setting, value: Any, where: str) -> Any:
     if setting.kind is list:
         if isinstance(value, str):
-            value = shlex.split(value)
+            try:
+                value = shlex.split(value)
+            except ValueError as e:  # "No closing quotation"
+                raise ConfigError(f"{where}: {setting.key}: {e} in {value!r}",
+                                  "balance the quotes, or quote the value for a shell") from e
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: {setting.key} must be a list of strings")
     elif not isinstance(value, str):
@@ -143,8 +147,10 @@ def read_config_file(workspace: Path) -> tuple[dict[str, Any], str]:
         return {}, str(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}", "write it as UTF-8 TOML") from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
     for table in data:
         if table != "build":
             raise ConfigError(f"{path}: unknown table [{table}]", "settings go under [build]")

@@ -35,12 +35,19 @@ class DockerError(CrossCompilerError):
     exit_code = 8
 
 
+PING_TIMEOUT_SECONDS = 15
+
+
 def connect(timeout: int = 600) -> docker.DockerClient:
     """A client for a running engine, or ToolMissingError saying how to start one."""
+    # Asked with a short timeout first: a socket that accepts but never answers (a hung or
+    # half-started engine) must not hold the user for the long build timeout.
     try:
+        probe = docker.from_env(timeout=min(timeout, PING_TIMEOUT_SECONDS))
+        probe.ping()
+        probe.close()
         client = docker.from_env(timeout=timeout)
-        client.ping()
-    except docker.errors.DockerException as e:
+    except (docker.errors.DockerException, OSError) as e:
         raise ToolMissingError("no Docker engine answers", ENGINE_HINT) from e
     return client
 

@@ -94,4 +94,7 @@ def run(
         )
     except FileNotFoundError as e:
         raise ToolMissingError(f"program not found: {argv[0]}", missing_hint) from e
+    except PermissionError as e:  # a directory, or a file without the exec bit
+        raise ToolMissingError(f"cannot run {argv[0]}: {e.strerror}",
+                               missing_hint or "point the setting at an executable program") from e
     return Result(tuple(argv), completed.returncode, completed.stdout, completed.stderr)

@@ -165,7 +165,7 @@ def parse_target(data: dict[str, Any], source: Path) -> Target:
 def load_target_file(path: Path) -> Target:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise TargetError(f"{path}: not valid TOML: {e}", "fix the toolchain file") from e
     except OSError as e:
         raise TargetError(f"{path}: cannot read toolchain file: {e.strerror}") from e

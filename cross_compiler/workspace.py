@@ -49,6 +49,9 @@ def _existing_files(directory: Path) -> set[str]:
 
 def _check_ownership(directory: Path) -> None:
     build = directory / "BUILD.bazel"
+    if directory.exists() and not directory.is_dir():
+        raise WorkspaceError(f"{directory} is a file, where cross_compiler renders the package "
+                             "//cross_compiler", "move it away")
     if directory.exists() and any(directory.iterdir()):
         if not build.is_file() or not build.read_text(errors="replace").startswith(HEADER_MARK):
             raise WorkspaceError(

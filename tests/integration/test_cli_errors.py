@@ -91,3 +91,73 @@ def test_docker_build_for_a_cpu_the_image_lacks(tmp_path: Path) -> None:
                      "--dry-run", env={"CROSS_COMPILER_IMAGE_CPUS": "aarch64"})
     assert result.returncode == 2
     assert "holds toolchains for aarch64, not for armv7hf" in _one_error_line(result.stderr)
+
+
+def _ws(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "WORKSPACE").write_text("")
+    return ws
+
+
+def test_unbalanced_quotes_in_a_list_setting(tmp_path: Path) -> None:
+    ws = _ws(tmp_path)
+    result = run_cli("build", "--cpu=aarch64", f"--workspace={ws}", "--dry-run",
+                     env={"CROSS_COMPILER_BAZEL_FLAGS": "--copt='-DX"})
+    assert result.returncode == 2
+    line = _one_error_line(result.stderr)
+    assert "bazel_flags: No closing quotation" in line and "CROSS_COMPILER_BAZEL_FLAGS" in line
+
+
+def test_non_utf8_config_and_toolchain_files(tmp_path: Path) -> None:
+    ws = _ws(tmp_path)
+    (ws / "cross_compiler.toml").write_bytes(b'[build]\ntargets = ["\xff"]\n')
+    result = run_cli("build", "--cpu=aarch64", f"--workspace={ws}", "--dry-run")
+    assert result.returncode == 2
+    assert "cross_compiler.toml: not valid TOML" in _one_error_line(result.stderr)
+    catalogue = tmp_path / "toolchains"
+    shutil.copytree(resources.toolchains_dir(), catalogue)
+    (catalogue / "aarch64.toml").write_bytes(b'cpu = "\xff"\n')
+    (ws / "cross_compiler.toml").unlink()
+    result = run_cli("toolchain", "--cpu=aarch64", f"--workspace={ws}",
+                     env={"CROSS_COMPILER_TOOLCHAINS": str(catalogue)})
+    assert result.returncode == 2
+    assert "aarch64.toml: not valid TOML" in _one_error_line(result.stderr)
+
+
+def test_bazel_that_cannot_be_run(tmp_path: Path) -> None:
+    ws = _ws(tmp_path)
+    not_executable = tmp_path / "bazel"
+    not_executable.write_text("#!/bin/sh\n")
+    for program in (tmp_path, not_executable):  # a directory, a file without the exec bit
+        result = run_cli("build", "--cpu=aarch64", f"--workspace={ws}", "--runner=local",
+                         env={"CROSS_COMPILER_BAZEL": str(program)})
+        assert result.returncode == 3
+        assert f"cannot run {program}: Permission denied" in _one_error_line(result.stderr)
+
+
+def test_package_dir_that_is_a_file(tmp_path: Path) -> None:
+    require(shutil.which("aarch64-linux-gnu-gcc") is not None, "g++-aarch64-linux-gnu")
+    ws = _ws(tmp_path)
+    (ws / "cross_compiler").write_text("mine\n")
+    result = run_cli("toolchain", "--cpu=aarch64", f"--workspace={ws}")
+    assert result.returncode == 2
+    assert "is a file, where cross_compiler renders" in _one_error_line(result.stderr)
+    assert (ws / "cross_compiler").read_text() == "mine\n"
+
+
+def test_an_engine_that_never_answers_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    ws = _ws(tmp_path)
+    path = tmp_path / "docker.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(8)  # accepts (the kernel does), never answers
+    try:
+        result = run_cli("build", "--cpu=aarch64", f"--workspace={ws}", "--runner=docker",
+                         env={"DOCKER_HOST": f"unix://{path}"})
+    finally:
+        server.close()
+    assert result.returncode == 3
+    assert "no Docker engine answers" in _one_error_line(result.stderr)
