@@ -7,9 +7,7 @@ import functools
 import json
 import logging
 import os
-import shlex
 import shutil
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -25,6 +23,7 @@ from cross_compiler import (
     elf,
     headercheck,
     offline,
+    packaging,
     portable,
     proc,
     redact,
@@ -34,7 +33,7 @@ from cross_compiler import (
 from cross_compiler.bazel import BazelCommand, BazelMode, BazelVersion
 from cross_compiler.errors import BuildError, ConfigError, ToolMissingError
 from cross_compiler.targets import Target
-from cross_compiler.wheel import RetagResult, retag_wheels
+from cross_compiler.wheel import RetagResult
 
 log = logging.getLogger(__name__)
 
@@ -217,70 +216,6 @@ class BuildResult:
     suite: str = ""  # the Debian suite whose Bazel, compilers and Python built it
 
 
-def package_argv(command: str, out: Path) -> list[str]:
-    """The packaging command with ``{out}`` replaced (appended when it has no ``{out}``)."""
-    argv = shlex.split(command)
-    if not any("{out}" in a for a in argv):
-        argv.append(str(out))
-    return [a.replace("{out}", str(out)) for a in argv]
-
-
-def check_python_tags(wheels: list[Path], target: Target) -> None:
-    """A wheel's cpXY must be the Python whose headers its extensions were compiled against
-    (a 3.14 packager around 3.13 extensions makes a wheel that installs and then crashes)."""
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
-    want = "cp" + target.python_version.replace(".", "")
-    for wheel in wheels:
-        try:
-            tags = parse_wheel_filename(wheel.name)[3]
-        except InvalidWheelFilename as e:
-            raise BuildError(f"the packaging command made {wheel.name}, not a valid wheel "
-                             f"name: {e}") from e
-        for tag in tags:
-            if not tag.interpreter.startswith("cp") or tag.interpreter == want:
-                continue
-            if tag.abi == "abi3" and int(tag.interpreter[3:] or 0) <= int(want[3:]):
-                continue  # the stable ABI of an older CPython
-            raise BuildError(
-                f"{wheel.name} is tagged {tag.interpreter} but its extensions were compiled "
-                f"against the Python {target.python_version} headers for {target.cpu}",
-                f"package with a Python {target.python_version} interpreter "
-                f"(PYTHON_BIN_PATH=/usr/bin/python{target.python_version})")
-
-
-def package_and_retag(root: Path, target: Target, settings: config.Settings,
-                      env: Mapping[str, str], dist: Path | None = None) -> list[RetagResult]:
-    """Run the packaging command, then retag each wheel it made into ``dist`` (default the
-    dist dir)."""
-    dist = dist or root / settings["dist_dir"]
-    with tempfile.TemporaryDirectory(prefix="cross_compiler-wheels-") as tmp:
-        argv = package_argv(settings["package_command"], Path(tmp))
-        log.info("==> %s: packaging: %s", target.cpu, shlex.join(argv))
-        # TensorFlow's convention: the packaging script builds the wheel with the host
-        # Python named by PYTHON_BIN_PATH (ours, which has setuptools and wheel).
-        run_env = {**env, "PYTHON_BIN_PATH": env.get("PYTHON_BIN_PATH", sys.executable)}
-        if settings["source_date_epoch"]:  # fixed wheel timestamps (README: reproducibility)
-            run_env["SOURCE_DATE_EPOCH"] = settings["source_date_epoch"]
-        result = proc.run(argv, cwd=root, env=run_env, stream=True,
-                          missing_hint="check package_command in cross_compiler.toml")
-        if result.returncode != 0:
-            raise BuildError(f"packaging command for {target.cpu} failed with exit code "
-                             f"{result.returncode}: {shlex.join(argv)}", "see its output above")
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if not wheels:
-            raise BuildError(f"packaging command for {target.cpu} made no .whl in {{out}}",
-                             "it must write its wheels into the directory it is given")
-        check_python_tags(wheels, target)
-        for wheel in wheels:  # --manylinux: refused before anything reaches the dist dir
-            portable.check_wheel(wheel, settings["platform"], target, settings["manylinux"])
-        # All are checked, and their output names compared, before any is written.
-        retagged = retag_wheels(wheels, dist, target, platform=settings["platform"])
-    for r in retagged:
-        log.info("%s: %s (%s: %s)", target.cpu, r.path, r.platform, r.reason)
-    return retagged
-
-
 def _run_bazel(command: BazelCommand, workspace: Path, what: str) -> proc.Result:
     with secretrc.argv(command) as argv:
         if command.command == "info":
@@ -375,17 +310,11 @@ def build_local(
     try:
         _build_each(root, settings, env, result, staging)
         if staging is not None:
-            result.wheels = {cpu: [_move_into(w, dist) for w in wheels]
+            result.wheels = {cpu: [packaging.move_into(w, dist) for w in wheels]
                              for cpu, wheels in result.wheels.items()}
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)  # ours, made above
-
-
-def _move_into(wheel: RetagResult, dist: Path) -> RetagResult:
-    target = dist / wheel.path.name
-    os.replace(wheel.path, target)
-    return dataclasses.replace(wheel, path=target)
 
 
 def _build_each(root: Path, settings: config.Settings, env: Mapping[str, str],
@@ -422,5 +351,5 @@ def _build_each(root: Path, settings: config.Settings, env: Mapping[str, str],
         for path in result.outputs[cpu]:
             log.info("%s: %s ok (%s)", cpu, path, plan.target.triple)
         if staging is not None:
-            result.wheels[cpu] = package_and_retag(root, plan.target, settings, env,
+            result.wheels[cpu] = packaging.package_and_retag(root, plan.target, settings, env,
                                                    staging / cpu)

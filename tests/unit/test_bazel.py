@@ -97,7 +97,7 @@ def test_command_argv() -> None:
 
 def test_wheel_python_tag_must_match_the_target_headers(tmp_path: Path) -> None:
     from cross_compiler.errors import BuildError
-    from cross_compiler.localbuild import check_python_tags
+    from cross_compiler.packaging import check_python_tags
     from cross_compiler.suites import for_suite, load_suites
 
     sid = load_suites(resources.data_dir("suites"))["sid"]

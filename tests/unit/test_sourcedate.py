@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import api, config, localbuild, resources
+from cross_compiler import api, config, packaging, resources
 from cross_compiler.errors import ConfigError
 from cross_compiler.plan import cache_layout
 from cross_compiler.sourcedate import FALLBACK_EPOCH, workspace_epoch
@@ -85,5 +85,5 @@ def test_packaging_command_gets_source_date_epoch(tmp_path: Path) -> None:
     command = shlex.join([sys.executable, str(script), "{out}", str(wheel), str(seen)])
     settings = config.resolve({"package_command": command, "platform": "linux_aarch64",
                                "source_date_epoch": "1700000000"}, "test", {}, {})
-    localbuild.package_and_retag(tmp_path, A64, settings, {})
+    packaging.package_and_retag(tmp_path, A64, settings, {})
     assert seen.read_text() == "1700000000"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import config, localbuild, resources
+from cross_compiler import config, packaging, resources
 from cross_compiler.targets import load_targets
 from cross_compiler.wheeltags import WheelError
 from tests.wheels import AARCH64_SO, make_wheel
@@ -25,7 +25,7 @@ def _package(tmp_path: Path, wheels: list[Path]) -> list[Path]:
     command = shlex.join([sys.executable, str(script), "{out}", *map(str, wheels)])
     settings = config.resolve({"package_command": command, "dist_dir": "dist",
                                "platform": "linux_aarch64"}, "test", {}, {})
-    results = localbuild.package_and_retag(tmp_path, A64, settings, {})
+    results = packaging.package_and_retag(tmp_path, A64, settings, {})
     return [r.path for r in results]
 
 

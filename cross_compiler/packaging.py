@@ -1,0 +1,90 @@
+"""The packaging step: run the workspace's packaging command, check the wheels it made are
+for the headers they were compiled against, and retag them for the target."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shlex
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from cross_compiler import config, portable, proc
+from cross_compiler.errors import BuildError
+from cross_compiler.targets import Target
+from cross_compiler.wheel import RetagResult, retag_wheels
+
+log = logging.getLogger(__name__)
+
+
+def package_argv(command: str, out: Path) -> list[str]:
+    """The packaging command with ``{out}`` replaced (appended when it has no ``{out}``)."""
+    argv = shlex.split(command)
+    if not any("{out}" in a for a in argv):
+        argv.append(str(out))
+    return [a.replace("{out}", str(out)) for a in argv]
+
+
+def check_python_tags(wheels: list[Path], target: Target) -> None:
+    """A wheel's cpXY must be the Python whose headers its extensions were compiled against
+    (a 3.14 packager around 3.13 extensions makes a wheel that installs and then crashes)."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    want = "cp" + target.python_version.replace(".", "")
+    for wheel in wheels:
+        try:
+            tags = parse_wheel_filename(wheel.name)[3]
+        except InvalidWheelFilename as e:
+            raise BuildError(f"the packaging command made {wheel.name}, not a valid wheel "
+                             f"name: {e}") from e
+        for tag in tags:
+            if not tag.interpreter.startswith("cp") or tag.interpreter == want:
+                continue
+            if tag.abi == "abi3" and int(tag.interpreter[3:] or 0) <= int(want[3:]):
+                continue  # the stable ABI of an older CPython
+            raise BuildError(
+                f"{wheel.name} is tagged {tag.interpreter} but its extensions were compiled "
+                f"against the Python {target.python_version} headers for {target.cpu}",
+                f"package with a Python {target.python_version} interpreter "
+                f"(PYTHON_BIN_PATH=/usr/bin/python{target.python_version})")
+
+
+def package_and_retag(root: Path, target: Target, settings: config.Settings,
+                      env: Mapping[str, str], dist: Path | None = None) -> list[RetagResult]:
+    """Run the packaging command, then retag each wheel it made into ``dist`` (default the
+    dist dir)."""
+    dist = dist or root / settings["dist_dir"]
+    with tempfile.TemporaryDirectory(prefix="cross_compiler-wheels-") as tmp:
+        argv = package_argv(settings["package_command"], Path(tmp))
+        log.info("==> %s: packaging: %s", target.cpu, shlex.join(argv))
+        # TensorFlow's convention: the packaging script builds the wheel with the host
+        # Python named by PYTHON_BIN_PATH (ours, which has setuptools and wheel).
+        run_env = {**env, "PYTHON_BIN_PATH": env.get("PYTHON_BIN_PATH", sys.executable)}
+        if settings["source_date_epoch"]:  # fixed wheel timestamps (README: reproducibility)
+            run_env["SOURCE_DATE_EPOCH"] = settings["source_date_epoch"]
+        result = proc.run(argv, cwd=root, env=run_env, stream=True,
+                          missing_hint="check package_command in cross_compiler.toml")
+        if result.returncode != 0:
+            raise BuildError(f"packaging command for {target.cpu} failed with exit code "
+                             f"{result.returncode}: {shlex.join(argv)}", "see its output above")
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if not wheels:
+            raise BuildError(f"packaging command for {target.cpu} made no .whl in {{out}}",
+                             "it must write its wheels into the directory it is given")
+        check_python_tags(wheels, target)
+        for wheel in wheels:  # --manylinux: refused before anything reaches the dist dir
+            portable.check_wheel(wheel, settings["platform"], target, settings["manylinux"])
+        # All are checked, and their output names compared, before any is written.
+        retagged = retag_wheels(wheels, dist, target, platform=settings["platform"])
+    for r in retagged:
+        log.info("%s: %s (%s: %s)", target.cpu, r.path, r.platform, r.reason)
+    return retagged
+
+
+def move_into(wheel: RetagResult, dist: Path) -> RetagResult:
+    target = dist / wheel.path.name
+    os.replace(wheel.path, target)
+    return dataclasses.replace(wheel, path=target)
