@@ -8,12 +8,12 @@ so every output provably runs there. Unreachable requests fail before anything b
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cross_compiler.datafile import load_toml
 from cross_compiler.errors import ConfigError, TargetError
 from cross_compiler.targets import Target, _unknown_keys
 
@@ -112,11 +112,7 @@ def parse_table(data: dict[str, Any], source: Path,
 
 
 def load_table(path: Path, sysroots: Mapping[str, SysrootSpec]) -> RouteTable:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise TargetError(f"{path}: cannot read the baseline table: {e}") from e
-    return parse_table(data, path, sysroots)
+    return parse_table(load_toml(path, "baseline table"), path, sysroots)
 
 
 def choose_route(target: Target, baseline: Baseline, table: RouteTable,

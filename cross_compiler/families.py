@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from cross_compiler.datafile import load_toml
 from cross_compiler.errors import TargetError
 from cross_compiler.targets import Target, _unknown_keys
 
@@ -190,10 +190,7 @@ def load_family(name: str, directory: Path) -> Family:
         raise TargetError(f"unknown compiler family {name!r}",
                           f"valid families: {', '.join(names)}")
     path = directory / f"{name}.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise TargetError(f"{path}: not valid TOML: {e}", "fix the family file") from e
+    data = load_toml(path, "family")
     base_name = data.get("base")
     if base_name is not None:
         if not isinstance(base_name, str) or base_name == name:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cross_compiler.datafile import load_toml
 from cross_compiler.errors import ConfigError, TargetError
 from cross_compiler.targets import Target, _field, _unknown_keys
 
@@ -89,11 +89,7 @@ def parse_suite(data: dict[str, Any], source: Path) -> Suite:
 def load_suites(directory: Path) -> dict[str, Suite]:
     suites: dict[str, Suite] = {}
     for path in sorted(directory.glob("*.toml")):
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise TargetError(f"{path}: not valid TOML: {e}", "fix the suite file") from e
-        suites[path.stem] = parse_suite(data, path)
+        suites[path.stem] = parse_suite(load_toml(path, "suite"), path)
     return suites
 
 

@@ -17,12 +17,12 @@ import re
 import shutil
 import tempfile
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cross_compiler import debroot, proc
+from cross_compiler.datafile import load_toml
 from cross_compiler.errors import ConfigError, TargetError, ToolMissingError
 from cross_compiler.targets import Target, _field, _unknown_keys
 
@@ -89,11 +89,7 @@ def parse_spec(data: dict[str, Any], source: Path) -> SysrootSpec:
 def load_specs(directory: Path) -> dict[str, SysrootSpec]:
     specs: dict[str, SysrootSpec] = {}
     for path in sorted(directory.glob("*.toml")):
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise TargetError(f"{path}: not valid TOML: {e}", "fix the sysroot file") from e
-        specs[path.stem] = parse_spec(data, path)
+        specs[path.stem] = parse_spec(load_toml(path, "sysroot"), path)
     return specs
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from cross_compiler.datafile import load_toml
 from cross_compiler.errors import TargetError
 
 Endianness = Literal["little", "big"]
@@ -163,13 +163,7 @@ def parse_target(data: dict[str, Any], source: Path) -> Target:
 
 
 def load_target_file(path: Path) -> Target:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise TargetError(f"{path}: not valid TOML: {e}", "fix the toolchain file") from e
-    except OSError as e:
-        raise TargetError(f"{path}: cannot read toolchain file: {e.strerror}") from e
-    return parse_target(data, path)
+    return parse_target(load_toml(path, "toolchain"), path)
 
 
 def available_cpus(directory: Path) -> list[str]:
