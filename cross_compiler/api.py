@@ -400,12 +400,19 @@ def release(
                               "replaces", "copy the previous release aside, or pick another "
                               "--out-dir")
         reproduce.read_sums(baseline)  # a bad baseline is said before any build
+    matrix = bool(settings["python"])
+    if matrix:
+        targets = python_pairs(targets, settings["python"], runner, env)
     outcomes = rel.release(
         targets, root, where,
-        build_one=lambda t: build(root, [t.cpu], env, fixed),
-        smoke_one=lambda wheel, t: test_wheel(wheel, t.cpu, env),
+        # Each (cpu, Python) pair in the builder image of the suite that has that Python.
+        build_one=lambda t: build(root, [t.cpu], env,
+                                  {**fixed, "suite": t.suite} if matrix else fixed),
+        smoke_one=lambda wheel, t: test_wheel(wheel, t.cpu, env,
+                                              suite=t.suite if matrix else "auto"),
         fail_fast=fail_fast, runner=runner,
         settings={k: r.value for k, r in settings.values.items()}, env=env,
+        python_matrix=matrix,
     )
     built = [o.cpu for o in outcomes if o.status == "ok"]
     if built and settings["check_reproducible"] == "true":
@@ -416,6 +423,33 @@ def release(
         rel.mark_irreproducible(outcomes, reproduce.compare(compare_to.resolve(), where, built),
                                 str(compare_to))
     return where, outcomes
+
+
+def python_pairs(targets: list[Target], versions: list[str], runner: str,
+                 env: Mapping[str, str]) -> list[Target]:
+    """One release target per (cpu, Python): each Python comes from the suite that has it
+    (bookworm 3.11, sid 3.13); a version no suite has is one line listing those that are,
+    and a pair whose suite lacks that cpu's Python (bookworm's riscv64) is left out."""
+    versions = [v.strip() for item in versions for v in item.split(",") if v.strip()]
+    catalogue = suite_catalogue(env)
+    by_python = {s.python_version: s for s in sorted(catalogue.values(), key=lambda s: s.name)}
+    unknown = [v for v in versions if v not in by_python]
+    if unknown:
+        raise ConfigError(f"no builder image has Python {', '.join(unknown)}",
+                          "available: " + ", ".join(f"{v} ({s.name})"
+                                                    for v, s in sorted(by_python.items())))
+    if runner != "docker" and len(versions) > 1:
+        raise ConfigError("the local runner builds for this machine's Python only",
+                          "use --runner=docker for several --python versions")
+    pairs = [suites.for_suite(t, by_python[v]) for v in versions for t in targets]
+    for pair in pairs:
+        if not pair.debian_python:
+            log.warning("%s: Debian %s has no Python %s for %s: that pair is left out",
+                        pair.cpu, pair.suite, pair.python_version, pair.debian_arch)
+    if not any(p.debian_python for p in pairs):
+        raise ConfigError("no (cpu, Python) pair of this release has a target Python",
+                          "see the warnings above; e.g. riscv64 needs --python=3.13")
+    return [p for p in pairs if p.debian_python]
 
 
 def _rebuild_and_compare(root: Path, targets: list[Target], built: list[str],
@@ -434,9 +468,13 @@ def _rebuild_and_compare(root: Path, targets: list[Target], built: list[str],
                                               f"--output_user_root={Path(tmp) / 'bazel'}"]
         log.info("==> release: building %s again from clean caches", ", ".join(built))
         second = Path(tmp) / "release"
-        outcomes = rel.release([t for t in targets if t.cpu in built], root, second,
-                               build_one=lambda t: build(root, [t.cpu], env, clean),
-                               smoke_one=lambda wheel, t: None, runner=cli["runner"])
+        matrix = any(rel.label(t, True) in built for t in targets)
+        outcomes = rel.release([t for t in targets if rel.label(t, matrix) in built], root,
+                               second, build_one=lambda t: build(
+                                   root, [t.cpu], env,
+                                   {**clean, "suite": t.suite} if matrix else clean),
+                               smoke_one=lambda wheel, t: None, runner=cli["runner"],
+                               python_matrix=matrix)
         failed = [reproduce.ArtifactDiff(f"{o.cpu}/", (f"the second build failed: {o.error}",))
                   for o in outcomes if o.status != "ok"]
         ok = [o.cpu for o in outcomes if o.status == "ok"]

@@ -324,6 +324,8 @@ def clean(c: Any, yes: bool = False) -> None:
         "check_reproducible": "build every target again from clean caches and fail naming "
                               "each artifact that differs",
         "compare_to": "compare with a previous release directory (its SHA256SUMS and files)",
+        "python": "target Python versions, comma-separated (e.g. 3.11,3.13): one wheel per "
+                  "(cpu, version), each from the builder image that has it",
     },
 )
 @_errors_to_exit
@@ -337,7 +339,7 @@ def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
             base_image: str = "", extra_package: list[str] | None = None, network: str = "",
             remote_cache: str = "", remote_header_env: str = "", no_remote_upload: bool = False,
             remote_executor: str = "", remote_instance_name: str = "", suite: str = "",
-            manylinux: str = "") -> None:
+            manylinux: str = "", python: str = "") -> None:
     """Build, retag and smoke-test every target into a release directory.
 
     The directory holds the artifacts, SHA256SUMS and a provenance manifest; the exit
@@ -345,7 +347,7 @@ def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
     from cross_compiler import release as rel
 
     cli = {**_build_cli(locals()), **({"check_reproducible": "true"} if check_reproducible
-                                      else {})}
+                                      else {}), **({"python": python} if python else {})}
     where, outcomes = api.release(_workspace(workspace), parse_cpu_list(cpu),
                                   dict(os.environ), cli,
                                   out_dir=Path(out_dir) if out_dir else None,

@@ -42,6 +42,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Debian suite of the builder image (bookworm: Bazel 4.2.3, sid: Bazel 7.7.1); "
             "auto: from .bazelversion, else sid for a MODULE.bazel-only workspace, else "
             "bookworm; the local runner uses the machine's own"),
+    Setting("python", list, [],
+            "release: target Python versions, one wheel per (cpu, version), each built in the "
+            "image of the suite that has it (3.11: bookworm, 3.13: sid)"),
     Setting("base_image", str, "", "base of the builder image (default debian:<suite>)"),
     Setting("extra_packages", list, [], "more Debian packages for the builder image"),
     Setting("image_cpus", str, "all", "cpus the builder image holds toolchains for"),

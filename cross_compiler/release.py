@@ -47,16 +47,18 @@ class Artifact:
     size: int
     sha256: str
     provenance: dict[str, Any]
+    python: str = ""  # the target Python, in a release over several (--python)
 
 
 @dataclass
 class TargetOutcome:
-    cpu: str
+    cpu: str  # the release target: the cpu, or cpu-pyX.Y in a release over several Pythons
     status: str = "failed"  # ok | failed | skipped
     wheel: str = ""
     seconds: float = 0.0
     error: str = ""
     artifacts: list[Artifact] = field(default_factory=list)
+    python: str = ""  # in a release over several Python versions
 
 
 def sha256_file(path: Path) -> str:
@@ -120,11 +122,18 @@ def artifact_names(sources: list[Path]) -> list[str]:
     return names
 
 
+def label(target: Target, python_matrix: bool) -> str:
+    """A release target's name and directory: ``aarch64``, or ``aarch64-py3.13`` when the
+    release covers several Python versions."""
+    return f"{target.cpu}-py{target.python_version}" if python_matrix else target.cpu
+
+
 def collect(result: BuildResult, target: Target, staging: Path,
-            provenance: dict[str, Any]) -> list[Artifact]:
-    """Copy the target's wheels and binaries into ``staging/<cpu>/`` and describe them;
+            provenance: dict[str, Any], python_matrix: bool = False) -> list[Artifact]:
+    """Copy the target's wheels and binaries into ``staging/<label>/`` and describe them;
     outputs sharing a file name keep their distinct relative paths."""
-    out = staging / target.cpu
+    name_of_target = label(target, python_matrix)
+    out = staging / name_of_target
     out.mkdir(parents=True, exist_ok=True)
     artifacts: list[Artifact] = []
     sources = [(w.path.resolve(), w.platform) for w in result.wheels.get(target.cpu, [])]
@@ -138,9 +147,9 @@ def collect(result: BuildResult, target: Target, staging: Path,
         if source.stat().st_mode & 0o111:
             dest.chmod(0o755)  # a released program stays runnable (Bazel's outputs are 0555)
         artifacts.append(Artifact(
-            path=f"{target.cpu}/{name}", cpu=target.cpu, triple=target.triple,
+            path=f"{name_of_target}/{name}", cpu=target.cpu, triple=target.triple,
             platform=platform, size=dest.stat().st_size, sha256=sha256_file(dest),
-            provenance=provenance,
+            provenance=provenance, python=target.python_version if python_matrix else "",
         ))
     return artifacts
 
@@ -206,6 +215,7 @@ def release(
     runner: str = "",
     settings: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    python_matrix: bool = False,
 ) -> list[TargetOutcome]:
     """Build, retag and smoke-test each target; a failing target does not stop the others
     (unless ``fail_fast``). Outputs appear in ``out_dir`` all at once, at the end; when
@@ -223,14 +233,15 @@ def release(
     outcomes: list[TargetOutcome] = []
     try:
         for target in targets:
-            outcome = TargetOutcome(target.cpu)
+            outcome = TargetOutcome(label(target, python_matrix),
+                                    python=target.python_version if python_matrix else "")
             outcomes.append(outcome)
             if fail_fast and any(o.status == "failed" for o in outcomes[:-1]):
                 outcome.status, outcome.error = "skipped", "an earlier target failed"
                 continue
             started, clock = _now(), time.monotonic()
             try:
-                log.info("==> release %s", target.cpu)
+                log.info("==> release %s", outcome.cpu)
                 result = build_one(target)
                 wheels = result.wheels.get(target.cpu, [])
                 for wheel in wheels:
@@ -250,12 +261,12 @@ def release(
                     "started": started,
                     "finished": _now(),
                 }
-                outcome.artifacts = collect(result, target, staging, provenance)
+                outcome.artifacts = collect(result, target, staging, provenance, python_matrix)
                 outcome.wheel = ", ".join(w.path.name for w in wheels)
                 outcome.status = "ok"
             except CrossCompilerError as e:
                 outcome.error = mask_url(str(e))
-                log.error("%s: %s", target.cpu, e)
+                log.error("%s: %s", outcome.cpu, e)
             outcome.seconds = round(time.monotonic() - clock, 1)
         if not any(o.status == "ok" for o in outcomes):
             log.error("no target succeeded: %s left as it was", out_dir)
@@ -341,14 +352,17 @@ def _write_index(staging: Path, artifacts: list[Artifact],
 
 
 def summary_row(outcome: TargetOutcome) -> dict[str, Any]:
-    return {"target": outcome.cpu, "status": outcome.status, "wheel": outcome.wheel,
-            "seconds": outcome.seconds, "error": outcome.error}
+    row = {"target": outcome.cpu, "status": outcome.status, "wheel": outcome.wheel,
+           "seconds": outcome.seconds, "error": outcome.error}
+    return {**row, "python": outcome.python} if outcome.python else row
 
 
 def summary_table(outcomes: list[TargetOutcome]) -> str:
-    rows = [("target", "status", "wheel", "seconds")]
-    rows += [(o.cpu, o.status, o.wheel or "-", f"{o.seconds:.1f}") for o in outcomes]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    python = any(o.python for o in outcomes)
+    rows = [("target", *(("python",) if python else ()), "status", "wheel", "seconds")]
+    rows += [(o.cpu, *((o.python,) if python else ()), o.status, o.wheel or "-",
+              f"{o.seconds:.1f}") for o in outcomes]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]
     errors = [f"{o.cpu}: {o.error}" for o in outcomes if o.error]

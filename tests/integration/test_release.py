@@ -39,3 +39,25 @@ def test_release_matrix(builder_image: str, tmp_path: Path) -> None:  # noqa: F8
     assert prov["bazel_version"] == "4.2.3" and "--cpu=aarch64" in prov["bazel_argv"]
     assert len(prov["toolchain_sha256"]) == 64 and prov["started"] <= prov["finished"]
     assert "git_revision" in prov and "git_dirty" in prov
+
+
+def test_release_over_two_pythons(builder_image: str, tmp_path: Path) -> None:  # noqa: F811
+    """One wheel per (cpu, Python) the images provide: aarch64 with bookworm's 3.11 and sid's
+    3.13, riscv64 with sid's 3.13 (bookworm has no riscv64 Python), each through test-wheel
+    with its own interpreter (release does that), SHA256SUMS verifying."""
+    ws = fresh_example(tmp_path)
+    out = tmp_path / "release"
+    result = run_cli("release", "--cpu=aarch64,riscv64", "--python=3.11,3.13",
+                     f"--workspace={ws}", f"--out-dir={out}", "--json", "--runner=docker",
+                     f"--cache-dir={tmp_path / 'cache'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert [(r["target"], r["python"], r["status"]) for r in summary["targets"]] == [
+        ("aarch64-py3.11", "3.11", "ok"), ("aarch64-py3.13", "3.13", "ok"),
+        ("riscv64-py3.13", "3.13", "ok")]
+    wheels = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.whl"))
+    assert [w.split("/")[0] + ":" + w.split("-")[4] for w in wheels] == [
+        "aarch64-py3.11:cp311", "aarch64-py3.13:cp313", "riscv64-py3.13:cp313"], wheels
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True,
+                           text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -235,3 +235,33 @@ def test_released_programs_stay_executable(tmp_path: Path) -> None:
     assert stat.S_IMODE((out / "aarch64/hello").stat().st_mode) == 0o755
     wheel = next((out / "aarch64").glob("*.whl"))
     assert stat.S_IMODE(wheel.stat().st_mode) & 0o111 == 0
+
+
+def test_python_pairs_come_from_the_suites_that_have_them() -> None:
+    from cross_compiler.api import python_pairs
+
+    targets = load_targets(["aarch64", "riscv64"], resources.toolchains_dir())
+    pairs = python_pairs(targets, ["3.11,3.13"], "docker", {})
+    assert [(t.cpu, t.python_version, t.suite) for t in pairs] == [
+        ("aarch64", "3.11", "bookworm"), ("aarch64", "3.13", "sid"),
+        ("riscv64", "3.13", "sid")]  # bookworm has no riscv64 Python: left out
+    with pytest.raises(ConfigError, match=r"no builder image has Python 3\.9.*3\.11 \(bookworm\)"):
+        python_pairs(targets, ["3.9"], "docker", {})
+    with pytest.raises(ConfigError, match="local runner builds for this machine's Python"):
+        python_pairs(targets, ["3.11", "3.13"], "local", {})
+
+
+def test_a_python_matrix_release_names_targets_by_cpu_and_python(tmp_path: Path) -> None:
+    from cross_compiler.suites import for_suite, load_suites
+
+    sid = load_suites(resources.data_dir("suites"))["sid"]
+    (ws := tmp_path / "ws").mkdir()
+    out = tmp_path / "release"
+    pairs = [TARGETS[0], for_suite(TARGETS[0], sid)]
+    outcomes = release(pairs, ws, out, _builder(tmp_path, set()), lambda w, t: None,
+                       python_matrix=True)
+    assert [o.cpu for o in outcomes] == ["aarch64-py3.11", "aarch64-py3.13"]
+    assert (out / "aarch64-py3.13" / "hello").is_file() and _sums_ok(out)
+    assert "python" in summary_table(outcomes).splitlines()[0]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {a["python"] for a in manifest["artifacts"]} == {"3.11", "3.13"}
