@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CLI, fresh_example, have_bazel, require, shutdown_bazel
+from tests.conftest import CLI, fresh_example, have_bazel, require, run_cli, shutdown_bazel
 from tests.integration.test_docker import builder_image  # noqa: F401 (shared fixture)
 from tests.reapi.stack import Stack, buildgrid_stack, find_tools
 
@@ -75,10 +75,15 @@ def test_local_runner_executes_remotely(reapi: Stack, tmp_path: Path) -> None:
     ws = fresh_example(tmp_path)
     try:
         r = build("--runner=local", "--cpu=aarch64",
-                    f"--remote-executor={reapi.endpoint}", "--no-package", "-w", str(ws))
+                  f"--remote-executor={reapi.endpoint}", "-w", str(ws))
     finally:
         shutdown_bazel(ws)
     assert_ran_remotely(r, reapi)
+    # The extension compiled on the executor works: packaged here, run under qemu.
+    (wheel,) = (ws / "dist").glob("*.whl")
+    check = "import crossdemo; assert crossdemo.fib(90) == 2880067194370816120"
+    smoke = run_cli("test-wheel", str(wheel), "--cpu=aarch64", f"--command={check}")
+    assert smoke.returncode == 0, smoke.stderr[-2000:]
 
 
 @pytest.mark.docker
