@@ -3,7 +3,9 @@ one target -> ``ToolchainFlags`` (flag sets, tool programs, probe arguments). Pu
 
 A family is gcc (Debian's cross g++), clang (+ a sysroot) or any other file: rendering and
 probing read only the resolved values, never the family's name. Program names and flags
-may say ``{tool_prefix}``, ``{triple}`` and ``{compiler_package}``.
+may say ``{tool_prefix}``, ``{triple}`` and ``{compiler_package}``; a family whose tools
+need arguments of their own (zig's ``c++ -target T``) lists them as ``[wrappers]``, which
+may also say ``{glibc}`` (the route's baseline) and ``{cache_dir}`` (the tool's cache).
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from cross_compiler.targets import Target, _unknown_keys
 DEFAULT = "gcc"
 
 _TOP_FIELDS = ("family", "compiler", "packages", "required", "optional_tools", "needs_sysroot",
-               "base", "drop", "tools", "flags", "cpu")
+               "base", "drop", "tools", "flags", "cpu", "python_package", "wrappers",
+               "wrapper_env", "install_hint", "writable_dirs")
 _CPU_FIELDS = ("triple", "drop", "required", "compile", "link")
 _FLAG_SETS = ("compile", "cxx", "opt_compile", "dbg_compile", "unfiltered_compile", "link",
               "opt_link", "link_libs", "probe")
 _TOOLS = ("ar", "cpp", "dwp", "gcc", "gcov", "ld", "nm", "objcopy", "objdump", "strip")
 _PROGRAM = re.compile(r"[A-Za-z0-9_.{}+/-]+")
 _FLAG = re.compile(r"[^\x00-\x1f\x7f]+")
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -67,13 +71,26 @@ class Family:
     optional_tools: tuple[str, ...] = ()
     needs_sysroot: bool = False
     cpu: Mapping[str, CpuOverride] = field(default_factory=dict)
+    python_package: str = ""  # programs not on PATH are looked for in its directory
+    install_hint: str = ""  # how to install a missing tool, when not `apt-get install`
+    writable_dirs: tuple[str, ...] = ()  # written by the tools outside Bazel's sandbox
+    wrappers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    wrapper_env: Mapping[str, str] = field(default_factory=dict)
 
-    def resolve(self, target: Target) -> ToolchainFlags:
-        """The family's values for ``target``, placeholders filled in."""
+    def resolve(self, target: Target, glibc: str = "", cache_dir: str = "") -> ToolchainFlags:
+        """The family's values for ``target``, placeholders filled in (``glibc``: the
+        route's baseline, ``cache_dir``: the tool's cache, for families that use them)."""
         override = self.cpu.get(target.cpu, CpuOverride())
         values = {"{tool_prefix}": target.tool_prefix,
                   "{triple}": override.triple or target.triple,
-                  "{compiler_package}": target.compiler_package}
+                  "{compiler_package}": target.compiler_package,
+                  "{glibc}": glibc, "{cache_dir}": cache_dir}
+        used = [*(a for args in self.wrappers.values() for a in args),
+                *self.wrapper_env.values(), *self.writable_dirs]
+        for key, value in (("{glibc}", glibc), ("{cache_dir}", cache_dir)):
+            if not value and any(key in a for a in used):
+                raise TargetError(f"compiler family {self.name!r} needs {key[1:-1]} to build "
+                                  f"for {target.cpu}", "build it with --manylinux")
 
         def fill(text: str) -> str:
             for key, value in values.items():
@@ -90,6 +107,11 @@ class Family:
             required=tuple(fill(p) for p in (*self.required, *override.required)),
             optional_tools=self.optional_tools, needs_sysroot=self.needs_sysroot,
             flags=FlagSets(**{name: flag_set(name) for name in _FLAG_SETS}),
+            python_package=self.python_package, install_hint=self.install_hint,
+            writable_dirs=tuple(fill(d) for d in self.writable_dirs),
+            wrappers={name: tuple(fill(a) for a in args)
+                      for name, args in sorted(self.wrappers.items())},
+            wrapper_env={name: fill(v) for name, v in sorted(self.wrapper_env.items())},
         )
 
 
@@ -105,6 +127,12 @@ class ToolchainFlags:
     required: tuple[str, ...] = ()
     optional_tools: tuple[str, ...] = ()
     needs_sysroot: bool = False
+    python_package: str = ""
+    install_hint: str = ""  # default: apt-get install the packages
+    writable_dirs: tuple[str, ...] = ()  # Bazel's sandbox lets the tools write there
+    # Bazel tool_path name -> arguments before Bazel's: a script in the rendered package.
+    wrappers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    wrapper_env: Mapping[str, str] = field(default_factory=dict)  # set by every wrapper
 
 
 def _strings(data: dict[str, Any], name: str, where: str, pattern: re.Pattern[str]
@@ -169,6 +197,15 @@ def parse_family(data: dict[str, Any], source: Path,
     needs_sysroot = data.get("needs_sysroot", False)
     if not isinstance(needs_sysroot, bool):
         raise TargetError(f"{where}: field 'needs_sysroot' must be true or false")
+    wrappers = data.get("wrappers", {})
+    if not isinstance(wrappers, dict):
+        raise TargetError(f"{where}: [wrappers] must map tool names to argument lists")
+    _unknown_keys(wrappers, _TOOLS, f"{where}: [wrappers]")
+    env = data.get("wrapper_env", {})
+    if not isinstance(env, dict) or not all(
+            isinstance(k, str) and _ENV_NAME.fullmatch(k) and isinstance(v, str)
+            and _FLAG.fullmatch(v) for k, v in env.items()):
+        raise TargetError(f"{where}: [wrapper_env] must map variable names to strings")
     return Family(
         name=name, compiler=_string(data, "compiler", where),
         packages=_string(data, "packages", where), tools=tools,
@@ -176,7 +213,20 @@ def parse_family(data: dict[str, Any], source: Path,
         required=_strings(data, "required", where, _PROGRAM),
         optional_tools=_strings(data, "optional_tools", where, _PROGRAM),
         needs_sysroot=needs_sysroot, cpu=cpus,
+        python_package=_string(data, "python_package", where, "")
+        if "python_package" in data else "",
+        wrappers={k: _strings(wrappers, k, f"{where}: [wrappers]", _FLAG) for k in wrappers},
+        wrapper_env=dict(env),
+        install_hint=_hint(data, where),
+        writable_dirs=_strings(data, "writable_dirs", where, _FLAG),
     )
+
+
+def _hint(data: dict[str, Any], where: str) -> str:
+    value = data.get("install_hint", "")
+    if not isinstance(value, str) or not _FLAG.fullmatch(value or "x"):
+        raise TargetError(f"{where}: field 'install_hint' must be one line of text")
+    return value
 
 
 def available_families(directory: Path) -> list[str]:

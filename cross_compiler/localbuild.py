@@ -55,6 +55,8 @@ class BazelSetup:
     # or refuses. The local runner builds with the installed one ("latest" = bazel-real)
     # and says so; bazelisk (never Debian's) would download instead, so it gets nothing.
     launcher_env: tuple[tuple[str, str], ...] = ()
+    # Directories a compiler family's tools write outside the sandbox (zig's cache).
+    writable_dirs: tuple[str, ...] = ()
 
 
 def _debian_package_of(program: str) -> str:
@@ -177,6 +179,7 @@ def plan_build(
     flags = bazel.build_flags(
         target, mode, setup.version, setup.overrides, settings["compilation_mode"],
         [*setup.distro_flags, *offline_flags, *local, *python, *remote,
+         *(f"--sandbox_writable_path={d}" for d in setup.writable_dirs),
          *settings["bazel_flags"]],
     )
     startup = tuple(settings["bazel_startup_options"])

@@ -75,19 +75,26 @@ def prepare(targets: list[Target], requested: str, cache_dir: Path) -> dict[str,
             target = dataclasses.replace(target, sysroot=str(made.path))
             repository = sysroot.repository_name(route.sysroot, cpu)
         log.info("%s: %s via %s", cpu, wanted.tag, route.describe())
-        toolchain = families.shipped(route.family).resolve(target)
+        toolchain = families.shipped(route.family).resolve(target, route.glibc,
+                                                            str(cache_dir))
+        for directory in toolchain.writable_dirs:
+            # Bazel's sandbox can only make an existing directory writable.
+            Path(directory).mkdir(parents=True, exist_ok=True)
         choices[cpu] = Choice(target, route, wanted, toolchain, repository, made)
     return choices
 
 
 def with_overrides(setup: BazelSetup, choices: Mapping[str, Choice]) -> BazelSetup:
     """``--override_repository`` NAME=DIR for every sysroot, in every cpu's build (legacy
-    mode's cc_toolchain_suite analyses every cpu's toolchain)."""
+    mode's cc_toolchain_suite analyses every cpu's toolchain), and the directories the
+    families' tools write (zig's cache) writable in Bazel's sandbox."""
     sysroots = {c.repository: c.sysroot.path for c in choices.values()
                 if c.repository and c.sysroot is not None}
-    if not sysroots:
+    writable = tuple(sorted({d for c in choices.values() for d in c.toolchain.writable_dirs}))
+    if not sysroots and not writable:
         return setup
-    return dataclasses.replace(setup, overrides={**setup.overrides, **sysroots})
+    return dataclasses.replace(setup, overrides={**setup.overrides, **sysroots},
+                               writable_dirs=(*setup.writable_dirs, *writable))
 
 
 def toolchain_inputs(target: Target, cache_dir: Path,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import platform
 import posixpath
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +52,16 @@ def host_system_name() -> str:
     return f"{platform.machine()}-linux-gnu"
 
 
-def _which(program: str) -> str | None:
+def _which(program: str, python_package: str = "") -> str | None:
+    """``program`` on PATH, else (with ``python_package``) inside that installed package's
+    directory (PyPI's ziglang ships the zig program there)."""
     found = shutil.which(program)
+    if found is None and python_package:
+        spec = importlib.util.find_spec(python_package)
+        for directory in (spec.submodule_search_locations or []) if spec else []:
+            found = shutil.which(program, path=directory)
+            if found:
+                break
     return os.path.abspath(found) if found else None
 
 
@@ -61,7 +71,7 @@ def tool_paths(target: Target, toolchain: ToolchainFlags | None = None) -> dict[
     fam = toolchain or default_flags(target)
     paths: dict[str, str] = {}
     for bazel_name, program in fam.tools.items():
-        found = _which(program)
+        found = _which(program, fam.python_package)
         if found is None:
             if bazel_name in fam.optional_tools:
                 # Bazel requires an entry; point it at a program that exists but is unused.
@@ -70,15 +80,15 @@ def tool_paths(target: Target, toolchain: ToolchainFlags | None = None) -> dict[
                 raise ToolMissingError(
                     f"{fam.family} toolchain for {target.cpu} not found: {program} "
                     "is not on PATH",
-                    f"install it with: apt-get install {fam.packages}",
+                    fam.install_hint or f"install it with: apt-get install {fam.packages}",
                 )
         paths[bazel_name] = found
     # e.g. g++: C++ sources are compiled through the gcc driver, which runs cc1plus.
     for program in fam.required:
-        if _which(program) is None:
+        if _which(program, fam.python_package) is None:
             raise ToolMissingError(
                 f"{fam.family} toolchain for {target.cpu} not found: {program}",
-                f"install it with: apt-get install {fam.packages}",
+                fam.install_hint or f"install it with: apt-get install {fam.packages}",
             )
     return paths
 
@@ -131,16 +141,17 @@ def check_include_order(target: Target, dirs: list[str]) -> None:
             )
 
 
-def discover_include_dirs(target: Target, gcc: str,
-                          probe_args: tuple[str, ...] = ()) -> tuple[str, ...]:
+def discover_include_dirs(target: Target, gcc: str, probe_args: tuple[str, ...] = (),
+                          env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """Ask the cross compiler where it looks for headers, for C and for C++
-    (``probe_args``: the family's, e.g. clang's ``--target``)."""
+    (``probe_args``: the family's, e.g. clang's ``--target``; ``env``: the whole
+    environment to run it in, default ours)."""
     raw: list[str] = []
     sysroot_flags = [f"--sysroot={target.sysroot}"] if target.sysroot else []
     for language in ("c", "c++"):
         argv = [gcc, *probe_args, *sysroot_flags, *target.compile_flags, "-E", "-x", language,
                 "-", "-v"]
-        result = proc.run(argv, stdin="")
+        result = proc.run(argv, stdin="", env=env)
         if result.returncode != 0:
             raise ToolMissingError(
                 f"{gcc} failed to preprocess an empty {language} file: "
@@ -223,7 +234,12 @@ def toolchain_inputs(target: Target, cache_dir: Path, toolchain: ToolchainFlags 
     compiler family; default Debian's cross gcc)."""
     paths = tool_paths(target, toolchain)
     probe_args = toolchain.flags.probe if toolchain else ()
-    include_dirs = discover_include_dirs(target, paths["gcc"], probe_args)
+    env = None
+    if toolchain and "gcc" in toolchain.wrappers:
+        # As Bazel will run it: through the wrapper's arguments and environment.
+        probe_args = (*toolchain.wrappers["gcc"], *probe_args)
+        env = {**os.environ, **toolchain.wrapper_env}
+    include_dirs = discover_include_dirs(target, paths["gcc"], probe_args, env)
     found = find_python_headers(target, cache_dir)
     if found is None:
         reason = (

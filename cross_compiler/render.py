@@ -57,8 +57,14 @@ class RenderRequest:
 
 
 def is_executable(rel: str) -> bool:
-    """Rendered files that must be executable: the python wrappers in ``python/<cpu>/bin``."""
+    """Rendered files that must be executable: the python wrappers in ``python/<cpu>/bin``
+    and the tool wrappers in ``tools/<cpu>/bin``."""
     return "/bin/" in rel
+
+
+def tool_wrapper(cpu: str, tool: str) -> str:
+    """A compiler family's wrapper script for a Bazel tool, relative to the package."""
+    return f"tools/{cpu}/bin/{tool}"
 
 
 def python_wrapper(cpu: str) -> str:
@@ -92,6 +98,7 @@ def _names(cpu: str) -> dict[str, str]:
         "config_setting": f"is_{cpu}",
         "python_headers": f"python_headers_{cpu}",
         "python_missing": f"python_headers_missing_{cpu}",
+        "tool_files": f"tool_files_{cpu}",
     }
 
 
@@ -115,7 +122,8 @@ def _toolchain_context(inputs: ToolchainInputs, host_system_name: str) -> dict[s
         "toolchain_identifier": f"cross_compiler-{t.triple}",
         "host_system_name": host_system_name,
         "target_system_name": t.triple,
-        "tool_paths": dict(sorted(inputs.tool_paths.items())),
+        "tool_paths": dict(sorted({**inputs.tool_paths, **{
+            name: tool_wrapper(t.cpu, name) for name in inputs.flags.wrappers}}.items())),
         "cxx_builtin_include_directories": list(inputs.include_dirs),
         "sysroot": sysroot,
         "compile_flags": [*fam.compile, *t.compile_flags],
@@ -130,6 +138,11 @@ def _toolchain_context(inputs: ToolchainInputs, host_system_name: str) -> dict[s
     if inputs.flags.compiler != RULE_DEFAULT_COMPILER:
         config_attrs["compiler"] = inputs.flags.compiler
     files = f"@{inputs.sysroot_repository}//:files" if inputs.sysroot_repository else ":empty"
+    wrappers = [tool_wrapper(t.cpu, name) for name in sorted(inputs.flags.wrappers)]
+    ar_files = ":empty"
+    if wrappers:
+        # The wrapper scripts are inputs of every action that runs one.
+        files = ar_files = ":" + _names(t.cpu)["tool_files"]
     reason = inputs.python_missing_reason or f"no Python headers for {t.cpu}"
     return {
         "cpu": t.cpu,
@@ -137,6 +150,8 @@ def _toolchain_context(inputs: ToolchainInputs, host_system_name: str) -> dict[s
         "compiler": inputs.flags.compiler,
         # What compiling and linking read besides the sources (the sysroot's files).
         "compiler_files": files,
+        "ar_files": ar_files,
+        "tool_files": wrappers,
         "names": _names(t.cpu),
         "config_attrs": config_attrs,
         "constraint_values": list(t.constraint_values),
@@ -179,6 +194,14 @@ def render_toolchain(request: RenderRequest) -> dict[str, bytes]:
         .encode(),
     }
     for inputs in request.toolchains:
+        for name, args in sorted(inputs.flags.wrappers.items()):
+            command = [inputs.tool_paths[name], *args]
+            files[tool_wrapper(inputs.target.cpu, name)] = env.get_template(
+                "bazel/tool_wrapper.sh.j2").render(
+                header=HEADER, cpu=inputs.target.cpu, tool=name,
+                exports=[f"{k}={shlex.quote(v)}"
+                         for k, v in sorted(inputs.flags.wrapper_env.items())],
+                command=shlex.join(command)).encode()
         base = Path(python_include_dir(inputs.target.cpu))
         for rel, content in sorted(inputs.python_headers.items()):
             files[(base / rel).as_posix()] = content

@@ -57,7 +57,7 @@ if [ -x .venv/bin/python ] && [ "$(.venv/bin/python -c 'import sys; print(sys.ba
 fi
 if [ ! -x .venv/bin/python ]; then "$PYTHON" -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,zig]'
 # buildifier (the Bazel formatter and linter the tests run), from npm into .tools/
 # (git-ignored, never a global install); the package ships the prebuilt binary.
 BUILDIFIER_VERSION=8.2.1

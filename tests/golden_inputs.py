@@ -18,12 +18,22 @@ from cross_compiler.targets import available_cpus, load_targets
 GOLDEN_DIR = Path(__file__).parent / "golden"
 GOLDEN_FILES = ("BUILD.bazel", "cc_toolchain_config.bzl", "platform_mappings")  # every cpu
 # Golden sets of other compiler families: directory -> (cpu, family, sysroot suite).
-VARIANTS = {"clang-aarch64": ("aarch64", "clang", "bullseye")}
+VARIANTS = {"clang-aarch64": ("aarch64", "clang", "bullseye"),
+            "zig-aarch64": ("aarch64", "zig", "")}
+# The glibc baseline of a family that takes one from its route (zig).
+GOLDEN_GLIBC = {"zig": "2.17"}
+# Where zig "is" (PyPI's ziglang in a venv): never run, only named.
+GOLDEN_ZIG = "/venv/lib/python3.11/site-packages/ziglang"
 # Where the golden clang sysroot "is": never read, only named.
 GOLDEN_SYSROOT_CACHE = "/cache/cross_compiler"
 
 
 def _include_dirs(triple: str, family: str) -> tuple[str, ...]:
+    if family == "zig":  # its own libc++ and glibc headers, whatever the baseline
+        return tuple(f"{GOLDEN_ZIG}/lib/{d}" for d in (
+            "libcxx/include", "libcxxabi/include", "include", f"libc/include/{triple}",
+            "libc/include/generic-glibc", "libc/include/aarch64-linux-any",
+            "libc/include/any-linux-any", "libunwind/include"))
     if family == "clang":  # clang 14 against a bullseye sysroot (gcc 10's libstdc++)
         return (
             "%sysroot%/usr/include/c++/10",
@@ -46,7 +56,9 @@ def _include_dirs(triple: str, family: str) -> tuple[str, ...]:
 
 def golden_request(cpu: str, family: str = families.DEFAULT, suite: str = "") -> RenderRequest:
     (target,) = load_targets([cpu], resources.toolchains_dir())
-    toolchain = families.shipped(family).resolve(target)
+    toolchain = families.shipped(family).resolve(target, GOLDEN_GLIBC.get(family, ""),
+                                                  GOLDEN_SYSROOT_CACHE)
+    where_is = {"zig": f"{GOLDEN_ZIG}/zig"}
     repository = ""
     if suite:
         where = sysroot.sysroot_dir(suite, target.debian_arch, Path(GOLDEN_SYSROOT_CACHE))
@@ -56,7 +68,8 @@ def golden_request(cpu: str, family: str = families.DEFAULT, suite: str = "") ->
     reason = "" if headers else f"no Python 3.11 headers for {cpu}"
     inputs = ToolchainInputs(
         target=target,
-        tool_paths={name: (program if os.path.isabs(program) else f"/usr/bin/{program}")
+        tool_paths={name: where_is.get(program, program if os.path.isabs(program)
+                                       else f"/usr/bin/{program}")
                     for name, program in toolchain.tools.items()},
         include_dirs=_include_dirs(target.triple, family),
         python_headers=headers,

@@ -1,10 +1,12 @@
 """--manylinux with real Bazel 4.2.3 (local runner), clang + lld 14 and a Debian bullseye
 sysroot the tool assembles: real C++ in a Python extension and a CLI, provably within
-glibc 2.31 (readelf -V), the CLI run under qemu-user on bullseye's own root; an unreachable
-baseline fails before anything builds."""
+glibc 2.31 (readelf -V), the CLI run under qemu-user on bullseye's own root; zig (PyPI's
+ziglang) for manylinux2014 (glibc 2.17); an unreachable baseline fails before anything
+builds."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -68,6 +70,36 @@ def test_aarch64_manylinux_2_31_with_clang_and_a_bullseye_sysroot(ws: Path) -> N
     # The rendered toolchain declares the sysroot's files to Bazel.
     build = (ws / "cross_compiler" / "BUILD.bazel").read_text()
     assert 'compiler_files = "@cross_compiler_sysroot_bullseye_aarch64//:files"' in build
+
+
+def test_aarch64_manylinux2014_with_zig(ws: Path) -> None:
+    require(have_bazel(), "bazel (bazel-bootstrap)")
+    require(importlib.util.find_spec("ziglang") is not None, "ziglang (the zig extra)")
+    require(shutil.which("qemu-aarch64-static") is not None, "qemu-user-static")
+    # zig's cache (ZIG_GLOBAL_CACHE_DIR) lives in the tool's cache: a rerun is warm.
+    result = run_cli("build", "--cpu=aarch64", "-w", str(ws), *LABELS, "--manylinux=2014",
+                     "--runner=local", "--no-package", cwd=ws)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "aarch64: manylinux_2_17 via zig, glibc 2.17" in result.stderr
+    outputs = {Path(row.split("\t")[1]).name: ws / row.split("\t")[1]
+               for row in result.stdout.splitlines() if row.startswith("aarch64\t")}
+    assert set(outputs) == {"sumtool", "_portable.so"}
+    for path in outputs.values():
+        assert _max_version(path, "GLIBC") <= (2, 17), path
+        # libc++ is linked in statically: no libstdc++ symbol versions at all.
+        assert "GLIBCXX" not in subprocess.run(["readelf", "-V", str(path)],
+                                               capture_output=True, text=True).stdout
+    # glibc is backward compatible: the build machine's cross libc (2.36) runs it.
+    run = subprocess.run(["qemu-aarch64-static", "-L", "/usr/aarch64-linux-gnu",
+                          str(outputs["sumtool"]), "1000"], capture_output=True, text=True,
+                         check=False, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["sum(1000)=500500",
+                                       "sum(-1)=error: n must not be negative"]
+    # The wrappers Bazel runs are rendered into the package, executable and declared.
+    package = ws / "cross_compiler"
+    assert os.access(package / "tools" / "aarch64" / "bin" / "gcc", os.X_OK)
+    assert 'compiler_files = ":tool_files_aarch64"' in (package / "BUILD.bazel").read_text()
 
 
 def test_ppc64le_manylinux2014_fails_before_building(ws: Path) -> None:

@@ -41,6 +41,9 @@ def test_a_bad_baseline_is_a_config_error_naming_the_value() -> None:
     ("ppc64le", "2_36", "gcc", ""),
     ("riscv64", "2_36", "gcc", ""),
     ("s390x", "2_38", "gcc", ""),
+    ("aarch64", "2014", "zig", ""),
+    ("aarch64", "2_28", "zig", ""),
+    ("s390x", "2014", "zig", ""),
 ])
 def test_reachable_routes(cpu: str, wanted: str, family: str, suite: str) -> None:
     route = baseline.choose_route(_target(cpu), baseline.parse_baseline(wanted), TABLE, ARCHES)
@@ -52,19 +55,20 @@ def test_bullseye_sysroot_is_glibc_2_31() -> None:
     assert "ppc64el" not in SPECS["bullseye"].arches and "arm64" in SPECS["bullseye"].arches
 
 
-@pytest.mark.parametrize(("cpu", "lowest", "why"), [
-    ("ppc64le", "manylinux_2_36", "bullseye has no ppc64el"),
-    ("s390x", "manylinux_2_36", "bullseye has no s390x"),
-    ("riscv64", "manylinux_2_36", "no riscv64 release before trixie"),
-    ("aarch64", "manylinux_2_31", "bullseye (glibc 2.31) is the oldest"),
+@pytest.mark.parametrize(("cpu", "wanted", "lowest", "why"), [
+    ("ppc64le", "2014", "manylinux_2_36", "bullseye has no ppc64el"),
+    ("riscv64", "2014", "manylinux_2_36", "no riscv64 release before trixie"),
+    ("armv7hf", "2014", "manylinux_2_31", "bullseye (glibc 2.31) is the oldest"),
+    ("aarch64", "2010", "manylinux_2_17", "zig targets glibc 2.17 at the oldest"),
 ])
-def test_unreachable_baseline_is_one_line_naming_the_lowest(cpu: str, lowest: str,
-                                                             why: str) -> None:
+def test_unreachable_baseline_is_one_line_naming_the_lowest(cpu: str, wanted: str,
+                                                             lowest: str, why: str) -> None:
     with pytest.raises(ConfigError) as e:
-        baseline.choose_route(_target(cpu), baseline.parse_baseline("2014"), TABLE, ARCHES)
+        baseline.choose_route(_target(cpu), baseline.parse_baseline(wanted), TABLE, ARCHES)
     text = str(e.value)
     assert "\n" not in text
-    assert text.startswith(f"{cpu}: cannot build for manylinux_2_17_")
+    glibc = baseline.parse_baseline(wanted).glibc
+    assert text.startswith(f"{cpu}: cannot build for manylinux_{glibc[0]}_{glibc[1]}_")
     assert f"the lowest reachable baseline is {lowest}" in text and why in text
 
 

@@ -3,13 +3,14 @@ branch on the family's name."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from cross_compiler import families, probe, resources
 from cross_compiler.errors import TargetError, ToolMissingError
-from cross_compiler.render import render_toolchain
+from cross_compiler.render import is_executable, render_toolchain
 from cross_compiler.targets import load_targets
 from tests.golden_inputs import golden_request
 
@@ -21,7 +22,7 @@ def _target(cpu: str):  # type: ignore[no-untyped-def]
 
 
 def test_shipped_families() -> None:
-    assert families.available_families(FAMILIES) == ["clang", "gcc"]
+    assert families.available_families(FAMILIES) == ["clang", "gcc", "zig"]
 
 
 def test_gcc_is_todays_toolchain() -> None:
@@ -69,6 +70,59 @@ def test_clang_render_declares_the_sysroot_files() -> None:
     assert '"/usr/lib/llvm-14/lib/clang/14.0.6/include"' in text
 
 
+def test_zig_wraps_its_tools_with_the_routes_glibc() -> None:
+    zig = families.shipped("zig").resolve(_target("aarch64"), "2.17", "/c")
+    assert zig.compiler == "zig" and not zig.needs_sysroot
+    assert zig.python_package == "ziglang" and zig.tools["gcc"] == "zig"
+    assert zig.wrappers["gcc"] == ("c++", "-target", "aarch64-linux-gnu.2.17")
+    assert zig.wrappers["ar"] == ("ar",)
+    assert zig.wrapper_env == {"ZIG_GLOBAL_CACHE_DIR": "/c/zig"}
+    assert zig.writable_dirs == ("/c/zig",)
+    # zig's linker takes only the two-dash spelling; libc++ comes with `zig c++`.
+    assert "-Wl,-no-as-needed" not in zig.flags.link and "-Wl,--no-as-needed" in zig.flags.link
+    assert "-fno-canonical-system-headers" not in zig.flags.unfiltered_compile
+    assert zig.flags.link_libs == ("-lm", "-lpthread")
+    arm = families.shipped("zig").resolve(_target("armv7hf"), "2.17", "/c")
+    assert arm.wrappers["gcc"] == ("c++", "-target", "arm-linux-gnueabihf.2.17")
+    assert "-mcpu=generic+v7a+vfp3d16-neon" in arm.flags.compile
+
+
+def test_zig_without_a_baseline_says_so() -> None:
+    with pytest.raises(TargetError, match="'zig' needs glibc to build for aarch64") as e:
+        families.shipped("zig").resolve(_target("aarch64"), "", "/c")
+    assert e.value.hint == "build it with --manylinux"
+
+
+def test_zig_is_found_inside_its_python_package(monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    package = tmp_path / "fakezig"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "zig").write_text("#!/bin/sh\n")
+    (package / "zig").chmod(0o755)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    zig = families.shipped("zig").resolve(_target("aarch64"), "2.17", "/c")
+    found = probe.tool_paths(_target("aarch64"), replace(zig, python_package="fakezig"))
+    assert found["gcc"] == found["ar"] == str(package / "zig")
+    assert found["strip"] == "/bin/false"  # optional: llvm-strip is not on this PATH
+    with pytest.raises(ToolMissingError, match=r"scripts/setup\.sh"):
+        probe.tool_paths(_target("aarch64"), replace(zig, python_package="nosuchpackage"))
+
+
+def test_zig_render_writes_executable_wrappers_and_declares_them() -> None:
+    files = render_toolchain(golden_request("aarch64", "zig"))
+    gcc = files["tools/aarch64/bin/gcc"].decode()
+    assert gcc.endswith("export ZIG_GLOBAL_CACHE_DIR=/cache/cross_compiler/zig\n"
+                        "exec /venv/lib/python3.11/site-packages/ziglang/zig c++ -target "
+                        'aarch64-linux-gnu.2.17 "$@"\n')
+    assert is_executable("tools/aarch64/bin/gcc")
+    text = files["BUILD.bazel"].decode()
+    for attr in ("all_files", "ar_files", "compiler_files", "linker_files"):
+        assert f'{attr} = ":tool_files_aarch64"' in text
+    assert '"gcc": "tools/aarch64/bin/gcc"' in text and '"aarch64|zig"' in text
+
+
 def test_missing_clang_names_its_packages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     clang = families.shipped("clang").resolve(_target("aarch64"))
@@ -90,8 +144,8 @@ def test_bad_family_files_name_the_field(tmp_path: Path) -> None:
            '[flags]\nlink = ["-x\\n-y"]\n')
     with pytest.raises(TargetError, match="'link'"):
         families.load_family("icc", tmp_path)
-    with pytest.raises(TargetError, match="unknown compiler family 'zig'"):
-        families.load_family("zig", tmp_path)
+    with pytest.raises(TargetError, match="unknown compiler family 'tcc'"):
+        families.load_family("tcc", tmp_path)
     _write(tmp_path, "icc", 'family = "icc"\ncompiler = "icc"\npackages = "x"\n')
     with pytest.raises(TargetError, match=r"missing table \[tools\]"):
         families.load_family("icc", tmp_path)
