@@ -140,7 +140,7 @@ def mask_secret(arg: str) -> str:
 
 
 def remote_flags(cache: str, upload: bool, executor: str, instance: str,
-                 header: str) -> tuple[str, ...]:
+                 header: str, properties: Sequence[str] = ()) -> tuple[str, ...]:
     """Bazel's own remote protocol: a shared cache, and remote execution passed through."""
     if executor and cache.startswith(("http://", "https://")):
         # Bazel refuses the pair, and only after starting the build.
@@ -156,6 +156,12 @@ def remote_flags(cache: str, upload: bool, executor: str, instance: str,
         flags.append(f"--remote_executor={executor}")
     if instance:
         flags.append(f"--remote_instance_name={instance}")
+    for prop in properties:
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]+=\S*", prop):
+            raise ConfigError(f"remote_exec_properties: {prop!r} is not KEY=VALUE",
+                              "e.g. OSFamily=Linux or container-image=docker://IMAGE")
+        if executor:  # only an executor reads them
+            flags.append(f"--remote_default_exec_properties={prop}")
     if header and (cache or executor):
         flags.append(f"--remote_header={header}")
     return tuple(flags)

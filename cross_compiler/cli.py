@@ -159,6 +159,7 @@ _BUILD_FLAGS = {
     "suite": "suite",
     "remote_cache": "remote_cache", "remote_header_env": "remote_header_env",
     "remote_executor": "remote_executor", "remote_instance_name": "remote_instance_name",
+    "remote_exec_property": "remote_exec_properties",
 }
 _BUILD_HELP = {
     "cpu": _CPU_HELP,
@@ -187,6 +188,8 @@ _BUILD_HELP = {
     "no_remote_upload": "read from the remote cache but do not upload local results",
     "remote_executor": "Bazel remote executor URL (bazel-remote, Buildbarn, BuildBuddy…)",
     "remote_instance_name": "remote execution instance name",
+    "remote_exec_property": "KEY=VALUE exec platform property for remote execution "
+                            "(repeatable), e.g. container-image=docker://IMAGE",
 }
 
 
@@ -201,7 +204,8 @@ def _build_cli(given: dict[str, Any]) -> dict[str, Any]:
 
 
 @task(
-    iterable=["target", "bazel_flag", "bazel_startup_option", "env", "extra_package"],
+    iterable=["target", "bazel_flag", "bazel_startup_option", "env", "extra_package",
+              "remote_exec_property"],
     help={
         **_BUILD_HELP,
         "dry_run": "print the rendered files (or the container request) and the exact Bazel "
@@ -219,6 +223,7 @@ def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
           network: str = "", result_json: str = "", remote_cache: str = "",
           remote_header_env: str = "", no_remote_upload: bool = False,
           remote_executor: str = "", remote_instance_name: str = "", suite: str = "",
+          remote_exec_property: list[str] | None = None,
           manylinux: str = "") -> None:
     """Cross-compile a Bazel workspace for the target cpu(s) and check every binary.
 
@@ -314,7 +319,8 @@ def clean(c: Any, yes: bool = False) -> None:
 
 
 @task(
-    iterable=["target", "bazel_flag", "bazel_startup_option", "env", "extra_package"],
+    iterable=["target", "bazel_flag", "bazel_startup_option", "env", "extra_package",
+              "remote_exec_property"],
     help={
         **_BUILD_HELP,
         "cpu": "target cpus, comma-separated, or all (default all)",
@@ -339,7 +345,8 @@ def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
             base_image: str = "", extra_package: list[str] | None = None, network: str = "",
             remote_cache: str = "", remote_header_env: str = "", no_remote_upload: bool = False,
             remote_executor: str = "", remote_instance_name: str = "", suite: str = "",
-            manylinux: str = "", python: str = "") -> None:
+            manylinux: str = "", python: str = "",
+            remote_exec_property: list[str] | None = None) -> None:
     """Build, retag and smoke-test every target into a release directory.
 
     The directory holds the artifacts, SHA256SUMS and a provenance manifest; the exit

@@ -60,6 +60,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("remote_upload", str, "true", "upload local results to the remote cache"),
     Setting("remote_executor", str, "", "Bazel remote executor URL (grpc://…)"),
     Setting("remote_instance_name", str, "", "remote execution instance name"),
+    Setting("remote_exec_properties", list, [],
+            "KEY=VALUE platform properties for remote execution "
+            "(--remote_default_exec_properties), e.g. container-image=docker://<builder image>:"
+            " they describe the machine that runs the actions, never the target"),
     Setting("repository_overrides", list, [],
             "NAME=DIR: use a local copy for an external repository (offline, air-gapped); "
             "the docker runner mounts DIR read-only"),

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 FORWARDED = ("targets", "bazel_mode", "compilation_mode", "bazel_flags",
              "bazel_startup_options", "package_command", "dist_dir", "platform",
              "remote_cache", "remote_header_env", "remote_upload", "remote_executor",
-             "remote_instance_name", "repository_overrides", "module_overrides", "distdirs",
+             "remote_instance_name", "remote_exec_properties", "repository_overrides",
+             "module_overrides", "distdirs",
              "source_date_epoch")
 
 

@@ -149,7 +149,7 @@ def plan_build(
     remote = bazel.remote_flags(
         settings["remote_cache"], settings["remote_upload"] == "true",
         settings["remote_executor"], settings["remote_instance_name"],
-        remote_header(settings, env or {}),
+        remote_header(settings, env or {}), settings["remote_exec_properties"],
     )
     python: tuple[str, ...] = ()
     if python_bin:

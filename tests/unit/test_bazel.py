@@ -117,3 +117,17 @@ def test_http_cache_with_grpc_executor_is_refused_before_bazel_starts() -> None:
     assert remote_flags("grpc://e:1", True, "grpc://e:1", "", "") == (
         "--remote_cache=grpc://e:1", "--remote_upload_local_results=true",
         "--remote_executor=grpc://e:1")
+
+
+def test_remote_exec_properties_go_to_the_executor_only() -> None:
+    from cross_compiler.bazel import remote_flags
+
+    props = ["OSFamily=Linux", "container-image=docker://cross-compiler-builder:sid-abc"]
+    flags = remote_flags("", True, "grpc://e:1", "", "", props)
+    assert flags[-2:] == ("--remote_default_exec_properties=OSFamily=Linux",
+                          "--remote_default_exec_properties=container-image=docker://"
+                          "cross-compiler-builder:sid-abc")
+    assert remote_flags("grpc://c:1", True, "", "", "", props) == (
+        "--remote_cache=grpc://c:1", "--remote_upload_local_results=true")
+    with pytest.raises(ConfigError, match="'ISA aarch64' is not KEY=VALUE"):
+        remote_flags("", True, "grpc://e:1", "", "", ["ISA aarch64"])
