@@ -78,13 +78,12 @@ def package_and_retag(root: Path, target: Target, settings: config.Settings,
         for wheel in wheels:  # --manylinux: refused before anything reaches the dist dir
             portable.check_wheel(wheel, settings["platform"], target, settings["manylinux"])
         # All are checked, and their output names compared, before any is written.
-        retagged = retag_wheels(wheels, dist, target, platform=settings["platform"])
-    for r in retagged:
-        log.info("%s: %s (%s: %s)", target.cpu, r.path, r.platform, r.reason)
-    return retagged
+        return retag_wheels(wheels, dist, target, platform=settings["platform"])
 
 
 def move_into(wheel: RetagResult, dist: Path) -> RetagResult:
+    """A staged wheel into the dist dir, said where it now is."""
     target = dist / wheel.path.name
     os.replace(wheel.path, target)
+    log.info("%s (%s: %s)", target, wheel.platform, wheel.reason)
     return dataclasses.replace(wheel, path=target)
