@@ -126,6 +126,19 @@ def workspace_suite(root: Path, settings: config.Settings,
                                suite_catalogue(env))
 
 
+def docker_suite(root: Path, settings: config.Settings, env: Mapping[str, str]) -> Suite:
+    """The builder image's suite for a docker-runner command, said in the log; a bzlmod
+    workspace missing a module the rendered package uses is refused here, before any image
+    or container (the build inside says it too)."""
+    suite, why = workspace_suite(root, settings, env)
+    if offline.workspace_kind(root) is offline.WorkspaceKind.BZLMOD:
+        offline.check_module_deps((root / "MODULE.bazel").read_text(errors="replace"),
+                                  offline.needed_modules(suite.bazel_major))
+    log.info("builder image: Debian %s with Bazel %s (%s)", suite.name, suite.bazel_version,
+             why)
+    return suite
+
+
 def suite_targets(cpus: list[str], env: Mapping[str, str], suite: Suite) -> list[Target]:
     return [suites.for_suite(t, suite) for t in load_targets(cpus, config.toolchains_dir(env))]
 
@@ -209,13 +222,7 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
     if choose_runner(settings["runner"], env) == "docker":
         from cross_compiler import dockerrun
 
-        suite, why = workspace_suite(root, settings, env)
-        if offline.workspace_kind(root) is offline.WorkspaceKind.BZLMOD:
-            # Said here, before any image or container, as well as by the build inside.
-            offline.check_module_deps((root / "MODULE.bazel").read_text(errors="replace"),
-                                      offline.needed_modules(suite.bazel_major))
-        log.info("builder image: Debian %s with Bazel %s (%s)", suite.name, suite.bazel_version,
-                 why)
+        suite = docker_suite(root, settings, env)
         result.suite = suite.name
         targets = suite_targets(cpus, env, suite)
         portable.refuse_docker(targets, settings["manylinux"])
@@ -274,9 +281,7 @@ def _test(root: Path, cpus: list[str], env: Mapping[str, str], settings: config.
     if choose_runner(settings["runner"], env) == "docker":
         from cross_compiler import dockerrun
 
-        suite, why = workspace_suite(root, settings, env)
-        log.info("builder image: Debian %s with Bazel %s (%s)", suite.name, suite.bazel_version,
-                 why)
+        suite = docker_suite(root, settings, env)
         dockerrun.build_in_container(root, suite_targets(cpus, env, suite), settings, env,
                                      BuildResult(), False, suite, command="test",
                                      extra_args=(",".join(labels),))

@@ -129,6 +129,11 @@ def test_bzlmod_workspace_without_platforms_dep_is_one_line(
     last = result.stderr.strip().splitlines()[-1]
     assert 'add to MODULE.bazel: bazel_dep(name = "platforms", version = "0.0.10")' in last
     assert module.read_bytes() == before and not (ws / "cross_compiler").exists()
+    tested = run_cli("test", "--runner=docker", "--cpu=aarch64", f"--workspace={ws}",
+                     f"--cache-dir={bazel7_cache}", "//app:all")
+    assert tested.returncode == 2
+    assert 'bazel_dep(name = "platforms"' in tested.stderr.strip().splitlines()[-1]
+    assert "is up to date" not in tested.stderr  # refused before any image or container
 
 
 def test_which_python3_repository_rule_gets_the_target_headers(
