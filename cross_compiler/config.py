@@ -78,6 +78,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("manylinux", str, "",
             "glibc baseline every output must run on: 2014, 2_17, 2_28, 2_31, …; picks the "
             "compiler family and sysroot that meet it (local runner), or fails before building"),
+    Setting("toolchain", str, "auto",
+            "compiler family: gcc (Debian's cross gcc), clang (clang + lld + a Debian sysroot) "
+            "or zig; auto: gcc, or the family --manylinux needs"),
     Setting("source_date_epoch", str, "",
             "SOURCE_DATE_EPOCH (seconds) for the packaging command; default: the workspace's "
             "last commit time, else 315532800 (1980-01-01)"),
