@@ -246,7 +246,8 @@ def _local_plans(root: Path, cpus: list[str], settings: config.Settings, env: Ma
     """Render and plan a build on this machine, with this machine's suite and Bazel."""
     targets = suite_targets(cpus, env, machine_suite(env))
     # Before Bazel: an unreachable --manylinux fails here; sysroots are assembled.
-    choices = portable.prepare(targets, settings["manylinux"], config.cache_dir(env))
+    choices = portable.prepare(targets, settings["manylinux"], config.cache_dir(env),
+                               settings["toolchain"])
     targets = [choices[t.cpu].target if t.cpu in choices else t for t in targets]
     setup = portable.with_overrides(probe_bazel(settings["bazel"]), choices)
     _say_if_bazelversion_differs(root, setup.version.major)

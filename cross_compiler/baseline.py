@@ -115,37 +115,54 @@ def load_table(path: Path, sysroots: Mapping[str, SysrootSpec]) -> RouteTable:
     return parse_table(load_toml(path, "baseline table"), path, sysroots)
 
 
-def choose_route(target: Target, baseline: Baseline, table: RouteTable,
-                 policy_arches: Mapping[str, tuple[str, ...]]) -> Route:
-    """The first route for ``target`` whose glibc is no newer than ``baseline``; else a
+def choose_route(target: Target, baseline: Baseline | None, table: RouteTable,
+                 policy_arches: Mapping[str, tuple[str, ...]], family: str = "") -> Route:
+    """The first route for ``target`` (of ``family``, when one is asked for) whose glibc is
+    no newer than ``baseline``, or the family's first route without a baseline; else a
     one-line ConfigError naming the lowest reachable baseline and why.
 
     ``policy_arches``: manylinux policy name -> arches auditwheel has it for.
     """
-    routes = table.for_cpu(target.cpu)
+    every = table.for_cpu(target.cpu)
+    routes = [r for r in every if r.family == family] if family else every
     if not routes:
+        if family:
+            others = sorted({r.family for r in every})
+            raise ConfigError(f"{target.cpu}: no {family} route in {table.source.name}",
+                              f"use --toolchain={' or '.join(others)}" if others else "add one")
         raise ConfigError(f"{target.cpu}: no route in {table.source.name} builds for it",
                           "add one")
+    if baseline is None:
+        return routes[0]
     wanted = f"{baseline.tag}_{target.wheel_arch}"
     chosen = next((r for r in routes if glibc_key(r.glibc) <= baseline.glibc), None)
     if chosen is None:
         lowest = min(routes, key=lambda r: glibc_key(r.glibc))
         floor = table.floors.get(target.cpu, "no route reaches an older glibc")
-        reachable = f"manylinux_{lowest.glibc.replace('.', '_')}"
+        reachable = oldest_policy(target.wheel_arch, glibc_key(lowest.glibc), policy_arches)
+        with_family = f" with {family}" if family else ""
         raise ConfigError(
-            f"{target.cpu}: cannot build for {wanted} (glibc {baseline.version}); the lowest "
-            f"reachable baseline is {reachable} ({lowest.describe()}): {floor}")
+            f"{target.cpu}: cannot build for {wanted} (glibc {baseline.version}){with_family};"
+            f" the lowest reachable baseline is {reachable or 'none'} ({lowest.describe()}): "
+            f"{floor}")
     arches = policy_arches.get(baseline.tag)
     if arches is None or target.wheel_arch not in arches:
-        oldest = next((name for name, a in sorted(policy_arches.items(),
-                                                  key=lambda kv: _tag_key(kv[0]))
-                       if target.wheel_arch in a), "")
+        oldest = oldest_policy(target.wheel_arch, (0, 0), policy_arches)
         raise ConfigError(f"{target.cpu}: auditwheel has no {wanted} policy"
                           + (f"; the oldest for {target.wheel_arch} is {oldest}" if oldest
                              else ""),
                           f"ask for --manylinux={oldest.removeprefix('manylinux_')} or newer"
                           if oldest else "build without --manylinux")
     return chosen
+
+
+def oldest_policy(arch: str, glibc: tuple[int, int],
+                  policy_arches: Mapping[str, tuple[str, ...]]) -> str:
+    """The oldest manylinux policy auditwheel has for ``arch`` that allows ``glibc``
+    (``manylinux_2_31`` for riscv64 even at glibc 2.27): what a wheel can be tagged."""
+    fitting = [name for name, arches in policy_arches.items()
+               if arch in arches and _tag_key(name) >= glibc]
+    return min(fitting, key=_tag_key, default="")
 
 
 def _tag_key(name: str) -> tuple[int, ...]:

@@ -154,7 +154,7 @@ _BUILD_FLAGS = {
     "compilation_mode": "compilation_mode", "bazel_flag": "bazel_flags",
     "bazel_startup_option": "bazel_startup_options", "package_command": "package_command",
     "dist_dir": "dist_dir", "platform": "platform", "env": "env", "cache_dir": "cache_dir",
-    "manylinux": "manylinux",
+    "manylinux": "manylinux", "toolchain": "toolchain",
     "base_image": "base_image", "extra_package": "extra_packages", "network": "network",
     "suite": "suite",
     "remote_cache": "remote_cache", "remote_header_env": "remote_header_env",
@@ -176,6 +176,8 @@ _BUILD_HELP = {
     "platform": "wheel platform tag: auto (manylinux_2_X_<arch> if it fits) or a tag",
     "manylinux": "glibc baseline every output must meet (2014, 2_17, 2_28, 2_31, …): picks "
                  "the compiler family and sysroot, or fails before building",
+    "toolchain": "compiler family: gcc (Debian's cross gcc), clang (+ a Debian sysroot) or "
+                 "zig; default auto: gcc, or what --manylinux needs",
     "env": "docker runner: pass NAME (from here) or NAME=value into the container",
     "cache_dir": "docker runner: where Bazel's caches persist (default <cache>/docker)",
     "suite": "docker runner: Debian suite of the builder image, bookworm (Bazel 4.2.3) or sid "
@@ -224,7 +226,7 @@ def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
           remote_header_env: str = "", no_remote_upload: bool = False,
           remote_executor: str = "", remote_instance_name: str = "", suite: str = "",
           remote_exec_property: list[str] | None = None,
-          manylinux: str = "") -> None:
+          manylinux: str = "", toolchain: str = "") -> None:
     """Cross-compile a Bazel workspace for the target cpu(s) and check every binary.
 
     Then run the workspace's packaging command and retag the wheels it makes."""
@@ -345,7 +347,7 @@ def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
             base_image: str = "", extra_package: list[str] | None = None, network: str = "",
             remote_cache: str = "", remote_header_env: str = "", no_remote_upload: bool = False,
             remote_executor: str = "", remote_instance_name: str = "", suite: str = "",
-            manylinux: str = "", python: str = "",
+            manylinux: str = "", toolchain: str = "", python: str = "",
             remote_exec_property: list[str] | None = None) -> None:
     """Build, retag and smoke-test every target into a release directory.
 

@@ -50,37 +50,60 @@ class Choice:
     sysroot: sysroot.Sysroot | None = None
 
 
-def choose(targets: list[Target], requested: str) -> dict[str, tuple[Target, baseline.Route]]:
-    """Pure part: each target's route, or the one-line error for the first that has none."""
-    wanted = baseline.parse_baseline(requested)
+def check_toolchain(toolchain: str) -> str:
+    """``auto`` or a shipped family's name (families/*.toml) -> the family asked for, or ""."""
+    if toolchain in ("", "auto"):
+        return ""
+    names = families.available_families(resources.data_dir("families"))
+    if toolchain not in names:
+        raise ConfigError(f"toolchain {toolchain!r} is not a compiler family",
+                          f"use auto or one of: {', '.join(names)}")
+    return toolchain
+
+
+def choose(targets: list[Target], requested: str, toolchain: str = "auto",
+           ) -> dict[str, tuple[Target, baseline.Route]]:
+    """Pure part: each target's route (of the ``toolchain`` family when one is named), or
+    the one-line error for the first that has none; empty for today's default toolchain."""
+    family = check_toolchain(toolchain)
+    if not requested and family in ("", families.DEFAULT):
+        return {}
+    wanted = baseline.parse_baseline(requested) if requested else None
     specs = sysroot.load_specs(resources.data_dir("sysroots"))
     table = baseline.load_table(resources.data_dir("baselines") / "manylinux.toml", specs)
     arches = manylinux.policy_arches()
-    return {t.cpu: (t, baseline.choose_route(t, wanted, table, arches)) for t in targets}
+    return {t.cpu: (t, baseline.choose_route(t, wanted, table, arches, family))
+            for t in targets}
 
 
-def prepare(targets: list[Target], requested: str, cache_dir: Path) -> dict[str, Choice]:
-    """Every target's choice (assembling sysroots); empty when no baseline is requested.
-    All targets are checked before any sysroot is fetched."""
-    if not requested:
+def prepare(targets: list[Target], requested: str, cache_dir: Path,
+            toolchain: str = "auto") -> dict[str, Choice]:
+    """Every target's choice (assembling sysroots); empty for today's default toolchain
+    (no baseline, no family asked for). All targets are checked before any sysroot is
+    fetched."""
+    routes = choose(targets, requested, toolchain)
+    if not routes:
         return {}
-    wanted = baseline.parse_baseline(requested)
-    routes = choose(targets, requested)
     specs = sysroot.load_specs(resources.data_dir("sysroots"))
     choices: dict[str, Choice] = {}
     for cpu, (target, route) in routes.items():
+        wanted = (baseline.parse_baseline(requested) if requested
+                  else baseline.Baseline(baseline.glibc_key(route.glibc)))
         made, repository = None, ""
         if route.sysroot:
             made = sysroot.assemble(specs[route.sysroot], target, cache_dir)
             target = dataclasses.replace(target, sysroot=str(made.path))
             repository = sysroot.repository_name(route.sysroot, cpu)
-        log.info("%s: %s via %s", cpu, wanted.tag, route.describe())
-        toolchain = families.shipped(route.family).resolve(target, route.glibc,
-                                                            str(cache_dir))
-        for directory in toolchain.writable_dirs:
+        if requested:
+            log.info("%s: %s via %s", cpu, wanted.tag, route.describe())
+        else:
+            log.info("%s: toolchain %s", cpu, route.describe())
+        toolchain_flags = families.shipped(route.family).resolve(target, route.glibc,
+                                                                 str(cache_dir))
+        for directory in toolchain_flags.writable_dirs:
             # Bazel's sandbox can only make an existing directory writable.
             Path(directory).mkdir(parents=True, exist_ok=True)
-        choices[cpu] = Choice(target, route, wanted, toolchain, repository, made)
+        choices[cpu] = Choice(target, route, wanted, toolchain_flags, repository, made)
     return choices
 
 

@@ -44,6 +44,10 @@ def test_a_bad_baseline_is_a_config_error_naming_the_value() -> None:
     ("aarch64", "2014", "zig", ""),
     ("aarch64", "2_28", "zig", ""),
     ("s390x", "2014", "zig", ""),
+    ("armv7hf", "2014", "zig", ""),
+    ("armv7hf", "2_28", "zig", ""),
+    ("ppc64le", "2_34", "zig", ""),
+    ("riscv64", "2_31", "zig", ""),
 ])
 def test_reachable_routes(cpu: str, wanted: str, family: str, suite: str) -> None:
     route = baseline.choose_route(_target(cpu), baseline.parse_baseline(wanted), TABLE, ARCHES)
@@ -56,9 +60,10 @@ def test_bullseye_sysroot_is_glibc_2_31() -> None:
 
 
 @pytest.mark.parametrize(("cpu", "wanted", "lowest", "why"), [
-    ("ppc64le", "2014", "manylinux_2_36", "bullseye has no ppc64el"),
-    ("riscv64", "2014", "manylinux_2_36", "no riscv64 release before trixie"),
-    ("armv7hf", "2014", "manylinux_2_31", "bullseye (glibc 2.31) is the oldest"),
+    ("ppc64le", "2014", "manylinux_2_34", "zig cannot target glibc < 2.32 on ppc64le"),
+    # zig reaches glibc 2.27, but auditwheel's oldest riscv64 policy is manylinux_2_31.
+    ("riscv64", "2014", "manylinux_2_31", "zig cannot target glibc < 2.27 on riscv64"),
+    ("ppc64le", "2_31", "manylinux_2_34", "__printfieee128"),
     ("aarch64", "2010", "manylinux_2_17", "zig targets glibc 2.17 at the oldest"),
 ])
 def test_unreachable_baseline_is_one_line_naming_the_lowest(cpu: str, wanted: str,
@@ -79,6 +84,37 @@ def test_a_baseline_auditwheel_has_no_policy_for() -> None:
                                           "riscv64 is manylinux_2_31"):
         baseline.choose_route(_target("riscv64"), baseline.parse_baseline("2014"), table,
                               ARCHES)
+
+
+def test_toolchain_picks_the_family_s_route() -> None:
+    target = _target("aarch64")
+    route = baseline.choose_route(target, None, TABLE, ARCHES, "zig")
+    assert (route.family, route.glibc) == ("zig", "2.17")
+    route = baseline.choose_route(target, None, TABLE, ARCHES, "clang")
+    assert (route.family, route.sysroot) == ("clang", "bullseye")
+    # A family and a baseline: that family's first route meeting it, or the family's lowest.
+    assert baseline.choose_route(target, baseline.parse_baseline("2_31"), TABLE, ARCHES,
+                                 "zig").family == "zig"
+    with pytest.raises(ConfigError, match=r"^aarch64: cannot build for manylinux_2_17_aarch64 "
+                                          r"\(glibc 2.17\) with clang; the lowest reachable "
+                                          r"baseline is manylinux_2_31 \(clang \+ Debian "
+                                          r"bullseye sysroot"):
+        baseline.choose_route(target, baseline.parse_baseline("2014"), TABLE, ARCHES, "clang")
+    with pytest.raises(ConfigError, match=r"s390x: no clang route in manylinux\.toml") as e:
+        baseline.choose_route(_target("s390x"), None, TABLE, ARCHES, "clang")
+    assert e.value.hint == "use --toolchain=gcc or zig"
+
+
+def test_toolchain_setting_names_a_shipped_family(tmp_path: Path) -> None:
+    targets = load_targets(["aarch64"], resources.toolchains_dir())
+    with pytest.raises(ConfigError, match="toolchain 'icc' is not a compiler family") as e:
+        portable.prepare(targets, "", tmp_path, "icc")
+    assert e.value.hint == "use auto or one of: clang, gcc, zig"
+    # gcc without a baseline is today's default: nothing chosen, nothing fetched.
+    assert portable.prepare(targets, "", tmp_path, "gcc") == {}
+    assert portable.choose(targets, "", "auto") == {}
+    assert portable.choose(targets, "", "zig")["aarch64"][1].family == "zig"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_prepare_fails_before_fetching_anything(tmp_path: Path) -> None:
