@@ -539,11 +539,26 @@ def test_wheel(wheel: Path, cpu: str, env: Mapping[str, str], command: str = "",
     runtime of the Debian suite whose Python it was built for."""
     from cross_compiler import smoke  # imports PyPI's installer: only for this command
 
+    wheel = Path(os.path.abspath(wheel))  # installed from a temporary working directory
     chosen = wheel_suite(wheel, suite, env)
-    (target,) = suite_targets([cpu], env, chosen)
+    (target,) = suite_targets([cpu or wheel_cpu(wheel, env)], env, chosen)
     cache = config.cache_dir(env)
     debroot.fetch(target, chosen, cache)
     return smoke.smoke_test(wheel, target, cache, command)
+
+
+def wheel_cpu(wheel: Path, env: Mapping[str, str]) -> str:
+    """The cpu a wheel's platform tags name (``manylinux_2_17_armv7l`` -> armv7hf)."""
+    from cross_compiler.wheeltags import WheelName
+
+    name = WheelName.parse(wheel.name)
+    targets = load_targets(["all"], config.toolchains_dir(env))
+    found = {t.cpu for t in targets for p in name.platforms if p.endswith("_" + t.wheel_arch)}
+    if len(found) != 1:
+        raise ConfigError(f"{wheel.name}: its platform tag names "
+                          f"{'no cpu this tool builds' if not found else 'several cpus'}",
+                          "pass --cpu")
+    return found.pop()
 
 
 def fetch_python(cpus: list[str], env: Mapping[str, str], suite: str = "auto") -> dict[str, Path]:

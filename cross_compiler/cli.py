@@ -443,18 +443,19 @@ def _expand(spec: str) -> list[str]:
     positional=["wheel"],
     help={
         "wheel": "the wheel file to test",
-        "cpu": "the target cpu (default aarch64)",
+        "cpu": "the target cpu (default: the one the wheel's platform tag names)",
         "command": "Python code to run after the imports, e.g. \"import m; assert m.f()\"",
         "suite": "Debian suite whose CPython and runtime run it (default: the one whose "
                  "Python matches the wheel's cpXY tag)",
     },
 )
 @_errors_to_exit
-def test_wheel(c: Any, wheel: str, cpu: str = "aarch64", command: str = "",
+def test_wheel(c: Any, wheel: str, cpu: str = "", command: str = "",
                suite: str = "") -> None:
     """Install a wheel into the target's CPython under qemu-user and import it."""
     if _asked_for_help("test-wheel", wheel):
         return
+    cpu = cpu or api.wheel_cpu(Path(wheel), dict(os.environ))
     modules = api.test_wheel(Path(wheel), cpu, dict(os.environ), command, suite)
     print(f"{wheel}: ok on {cpu} (imported {', '.join(modules)})")
 
