@@ -33,7 +33,6 @@ from cross_compiler import (
 )
 from cross_compiler.errors import BuildError, ConfigError
 from cross_compiler.localbuild import (
-    BazelSetup,
     BuildPlan,
     BuildResult,
     build_local,
@@ -231,7 +230,8 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
             write_result_json(result, result_json)
         return result
     result.suite = machine_suite(env).name
-    targets, _, rendered, result.plans = _local_plans(root, cpus, settings, env, dry_run)
+    targets, choices, rendered, result.plans = _local_plans(root, cpus, settings, env, dry_run)
+    result.toolchains = {cpu: portable.describe(choice) for cpu, choice in choices.items()}
     result.rendered = sorted(rendered.files)
     result.changed = list(rendered.changes.written)
     if not dry_run:
@@ -242,7 +242,8 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
 
 
 def _local_plans(root: Path, cpus: list[str], settings: config.Settings, env: Mapping[str, str],
-                 dry_run: bool) -> tuple[list[Target], BazelSetup, RenderResult, list[BuildPlan]]:
+                 dry_run: bool) -> tuple[list[Target], dict[str, portable.Choice], RenderResult,
+                                         list[BuildPlan]]:
     """Render and plan a build on this machine, with this machine's suite and Bazel."""
     targets = suite_targets(cpus, env, machine_suite(env))
     # Before Bazel: an unreachable --manylinux fails here; sysroots are assembled.
@@ -260,7 +261,7 @@ def _local_plans(root: Path, cpus: list[str], settings: config.Settings, env: Ma
                    include_dirs=rendered.include_dirs[t.cpu])
         for t in targets
     ]
-    return targets, setup, rendered, plans
+    return targets, choices, rendered, plans
 
 
 def test(workspace: Path | None, cpus: list[str], env: Mapping[str, str],
@@ -340,6 +341,7 @@ def write_result_json(result: BuildResult, path: Path) -> None:
                    for cpu, wheels in result.wheels.items()},
         "bazel": result.bazel,
         "suite": result.suite,
+        "toolchains": result.toolchains,
     }
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2))

@@ -217,6 +217,9 @@ class BuildResult:
     bazel: dict[str, dict[str, Any]] = field(default_factory=dict)
     image_id: str = ""  # the builder image, docker runner
     suite: str = ""  # the Debian suite whose Bazel, compilers and Python built it
+    # cpu -> the compiler family, glibc baseline and sysroot packages (name -> version) that
+    # built it, when --manylinux/--toolchain chose them: release manifests record it
+    toolchains: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _run_bazel(command: BazelCommand, workspace: Path, what: str) -> proc.Result:

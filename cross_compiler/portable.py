@@ -11,7 +11,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from cross_compiler import baseline, elf, families, manylinux, probe, resources, sysroot
 from cross_compiler.errors import ArchMismatchError, ConfigError, CrossCompilerError
@@ -105,6 +105,17 @@ def prepare(targets: list[Target], requested: str, cache_dir: Path,
             Path(directory).mkdir(parents=True, exist_ok=True)
         choices[cpu] = Choice(target, route, wanted, toolchain_flags, repository, made)
     return choices
+
+
+def describe(choice: Choice) -> dict[str, Any]:
+    """What a release manifest records of a choice: family, glibc, the baseline asked for,
+    and the sysroot's suite and package versions (reproducibly assembled, sysroot.py)."""
+    made = choice.sysroot
+    return {"family": choice.route.family, "glibc": choice.route.glibc,
+            "baseline": choice.baseline.tag,
+            "sysroot": ({"suite": made.suite, "debian_arch": made.debian_arch,
+                         "packages": dict(sorted(made.packages.items()))}
+                        if made is not None else None)}
 
 
 def with_overrides(setup: BazelSetup, choices: Mapping[str, Choice]) -> BazelSetup:

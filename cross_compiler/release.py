@@ -258,6 +258,8 @@ def release(
                                    else None),
                     **git_state(workspace),
                     "suite": result.suite or None,
+                    # --manylinux/--toolchain: family, glibc, sysroot package versions
+                    "toolchain": result.toolchains.get(target.cpu),
                     "started": started,
                     "finished": _now(),
                 }
@@ -297,7 +299,8 @@ def release_facts(artifacts: list[Artifact], workspace: Path, cpus: list[str],
         per_target[a.cpu] = {"bazelVersion": p.get("bazel_version"),
                              "bazelArgv": p.get("bazel_argv") or [],
                              "toolchainSha256": p.get("toolchain_sha256"),
-                             "builderImage": p.get("builder_image_id"), "suite": p.get("suite")}
+                             "builderImage": p.get("builder_image_id"), "suite": p.get("suite"),
+                             "toolchain": p.get("toolchain")}
     first = artifacts[0].provenance if artifacts else {}
     return slsa.Facts(
         subjects=tuple((a.path, a.sha256) for a in sorted(artifacts, key=lambda a: a.path)),

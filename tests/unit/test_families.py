@@ -84,7 +84,7 @@ def test_zig_wraps_its_tools_with_the_routes_glibc() -> None:
     assert zig.flags.link_libs == ("-lm", "-lpthread")
     arm = families.shipped("zig").resolve(_target("armv7hf"), "2.17", "/c")
     assert arm.wrappers["gcc"] == ("c++", "-target", "arm-linux-gnueabihf.2.17")
-    assert "-mcpu=generic+v7a+vfp3d16-neon" in arm.flags.compile
+    assert "-mcpu=generic+v7a+vfp3d16-neon-d32" in arm.flags.compile
 
 
 def test_zig_without_a_baseline_says_so() -> None:

@@ -265,3 +265,37 @@ def test_a_python_matrix_release_names_targets_by_cpu_and_python(tmp_path: Path)
     assert "python" in summary_table(outcomes).splitlines()[0]
     manifest = json.loads((out / "manifest.json").read_text())
     assert {a["python"] for a in manifest["artifacts"]} == {"3.11", "3.13"}
+
+
+def test_the_manifest_records_the_compiler_family_and_sysroot_packages(tmp_path: Path) -> None:
+    """--manylinux/--toolchain: which family, glibc and sysroot package versions built it,
+    in manifest.json and in the provenance statement."""
+    from cross_compiler import baseline, families, portable
+    from cross_compiler.sysroot import Sysroot
+
+    made = Sysroot(tmp_path / "sysroot", "bullseye", "arm64",
+                   {"libc6": "2.31-13+deb11u11", "libstdc++6": "10.2.1-6"})
+    target = TARGETS[0]
+    choice = portable.Choice(target, baseline.Route("clang", "bullseye", "2.31"),
+                             baseline.parse_baseline("2_31"),
+                             families.default_flags(target), "repo", made)
+    described = portable.describe(choice)
+    assert described == {"family": "clang", "glibc": "2.31", "baseline": "manylinux_2_31",
+                         "sysroot": {"suite": "bullseye", "debian_arch": "arm64",
+                                     "packages": {"libc6": "2.31-13+deb11u11",
+                                                  "libstdc++6": "10.2.1-6"}}}
+    build = _builder(tmp_path, set())
+
+    def build_one(t: Target) -> BuildResult:
+        result = build(t)
+        result.toolchains[t.cpu] = described
+        return result
+
+    (tmp_path / "ws").mkdir()
+    out = tmp_path / "release"
+    release(TARGETS[:1], tmp_path / "ws", out, build_one, lambda wheel, t: None)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {a["provenance"]["toolchain"]["sysroot"]["packages"]["libc6"]
+            for a in manifest["artifacts"]} == {"2.31-13+deb11u11"}
+    statement = json.loads((out / "provenance.intoto.jsonl").read_text())
+    assert "2.31-13+deb11u11" in json.dumps(statement)
