@@ -11,7 +11,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -460,6 +460,29 @@ def python_pairs(targets: list[Target], versions: list[str], runner: str,
     return [p for p in pairs if p.debian_python]
 
 
+@contextlib.contextmanager
+def _convenience_links_kept(root: Path, tmp: Path) -> Iterator[None]:
+    """The workspace's bazel-* links as they were before a rebuild in ``tmp``: the rebuild
+    points them into ``tmp``, which is deleted after it. Only links into ``tmp`` (made by
+    the rebuild) are touched."""
+    saved = {p.name: os.readlink(p) for p in root.glob("bazel-*") if p.is_symlink()}
+    try:
+        yield
+    finally:
+        for link in root.glob("bazel-*"):
+            target = Path(os.readlink(link)) if link.is_symlink() else None
+            if target is None or not (target.is_relative_to(tmp)
+                                      or target.is_relative_to(tmp.resolve())):
+                continue
+            if link.name in saved:
+                fresh = link.with_name(f".{link.name}.cross_compiler-tmp")
+                fresh.unlink(missing_ok=True)
+                fresh.symlink_to(saved[link.name])
+                os.replace(fresh, link)
+            else:
+                link.unlink()
+
+
 def _rebuild_and_compare(root: Path, targets: list[Target], built: list[str],
                          env: Mapping[str, str], cli: Mapping[str, Any],
                          startup: list[str], first: Path) -> list[Any]:
@@ -469,7 +492,8 @@ def _rebuild_and_compare(root: Path, targets: list[Target], built: list[str],
     from cross_compiler import release as rel
     from cross_compiler import reproduce
 
-    with tempfile.TemporaryDirectory(prefix="cross_compiler-rebuild-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="cross_compiler-rebuild-") as tmp, \
+            _convenience_links_kept(root, Path(tmp)):
         clean = {**cli, "cache_dir": str(Path(tmp) / "cache"), "remote_cache": ""}
         if cli["runner"] == "local":  # the docker runner's output root is under cache_dir
             clean["bazel_startup_options"] = [*startup, "--max_idle_secs=5",

@@ -50,6 +50,9 @@ def test_reproducible_release_and_named_differences(builder_image: str,  # noqa:
     checked = _release(ws, first, tmp_path / "c1", "--check-reproducible")
     assert checked.returncode == 0, checked.stderr[-3000:]
     assert json.loads(checked.stdout)["ok"] is True
+    # The second build's temporary caches are gone; the workspace's links are the first's.
+    dangling = [p.name for p in ws.glob("bazel-*") if p.is_symlink() and not p.exists()]
+    assert dangling == [], dangling
     again = _release(ws, second, tmp_path / "c2", f"--compare-to={first}")
     assert again.returncode == 0, again.stderr[-3000:]
     assert (first / "SHA256SUMS").read_bytes() == (second / "SHA256SUMS").read_bytes()

@@ -299,3 +299,25 @@ def test_the_manifest_records_the_compiler_family_and_sysroot_packages(tmp_path:
             for a in manifest["artifacts"]} == {"2.31-13+deb11u11"}
     statement = json.loads((out / "provenance.intoto.jsonl").read_text())
     assert "2.31-13+deb11u11" in json.dumps(statement)
+
+
+def test_a_rebuild_leaves_the_workspace_links_as_they_were(tmp_path: Path) -> None:
+    """--check-reproducible's second build (a temporary output root) repoints bazel-*;
+    afterwards they point where they did, links it made alone go, others stay."""
+    from cross_compiler.api import _convenience_links_kept
+
+    ws, tmp, before = tmp_path / "ws", tmp_path / "rebuild", tmp_path / "root"
+    ws.mkdir()
+    tmp.mkdir()
+    (ws / "bazel-bin").symlink_to(before / "bin")
+    (ws / "bazel-mine").symlink_to(tmp_path / "elsewhere")  # the user's, not into tmp
+    with _convenience_links_kept(ws, tmp):
+        (ws / "bazel-bin").unlink()
+        (ws / "bazel-bin").symlink_to(tmp / "bin")
+        (ws / "bazel-out").symlink_to(tmp / "out")
+        (ws / "bazel-mine").unlink()
+        (ws / "bazel-mine").symlink_to(tmp_path / "other")
+    assert os.readlink(ws / "bazel-bin") == str(before / "bin")
+    assert not (ws / "bazel-out").is_symlink()
+    assert os.readlink(ws / "bazel-mine") == str(tmp_path / "other")
+    assert sorted(p.name for p in ws.iterdir()) == ["bazel-bin", "bazel-mine"]
