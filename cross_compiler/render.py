@@ -137,12 +137,16 @@ def _toolchain_context(inputs: ToolchainInputs, host_system_name: str) -> dict[s
     }
     if inputs.flags.compiler != RULE_DEFAULT_COMPILER:
         config_attrs["compiler"] = inputs.flags.compiler
-    files = f"@{inputs.sysroot_repository}//:files" if inputs.sysroot_repository else ":empty"
+    sysroot_files = [f"@{inputs.sysroot_repository}//:files"] if inputs.sysroot_repository else []
+    files = sysroot_files[0] if sysroot_files else ":empty"
     wrappers = [tool_wrapper(t.cpu, name) for name in sorted(inputs.flags.wrappers)]
     ar_files = ":empty"
     if wrappers:
-        # The wrapper scripts are inputs of every action that runs one.
-        files = ar_files = ":" + _names(t.cpu)["tool_files"]
+        # The wrapper scripts (and the sysroot's files) are inputs of every action that runs
+        # one: compiling and linking, and archiving when ar is wrapped too.
+        files = ":" + _names(t.cpu)["tool_files"]
+        if "ar" in inputs.flags.wrappers:
+            ar_files = files
     reason = inputs.python_missing_reason or f"no Python headers for {t.cpu}"
     return {
         "cpu": t.cpu,
@@ -151,7 +155,7 @@ def _toolchain_context(inputs: ToolchainInputs, host_system_name: str) -> dict[s
         # What compiling and linking read besides the sources (the sysroot's files).
         "compiler_files": files,
         "ar_files": ar_files,
-        "tool_files": wrappers,
+        "tool_files": [*wrappers, *sysroot_files] if wrappers else [],
         "names": _names(t.cpu),
         "config_attrs": config_attrs,
         "constraint_values": list(t.constraint_values),

@@ -58,16 +58,29 @@ def test_per_cpu_overrides() -> None:
 
 
 def test_clang_render_declares_the_sysroot_files() -> None:
-    build = render_toolchain(golden_request("aarch64", "clang", "bullseye"))["BUILD.bazel"]
-    text = build.decode()
+    files = render_toolchain(golden_request("aarch64", "clang", "bullseye"))
+    text = files["BUILD.bazel"].decode()
     repo = "@cross_compiler_sysroot_bullseye_aarch64//:files"
+    # Compiling and linking read the sysroot and the cpp wrapper: one filegroup of both.
     for attr in ("all_files", "compiler_files", "linker_files"):
-        assert f'{attr} = "{repo}"' in text
+        assert f'{attr} = ":tool_files_aarch64"' in text
+    assert ('srcs = [\n        "tools/aarch64/bin/cpp",\n        "' + repo + '",\n    ]'
+            in text)
+    assert 'ar_files = ":empty"' in text  # llvm-ar is not wrapped and reads no sysroot
     assert 'sysroot = "external/cross_compiler_sysroot_bullseye_aarch64"' in text
     assert '"aarch64|clang": ":cc_compiler_aarch64"' in text
     assert 'compiler = "clang"' in text
     assert '"/usr/lib/clang/14.0.6/include"' in text
     assert '"/usr/lib/llvm-14/lib/clang/14.0.6/include"' in text
+
+
+def test_clang_preprocessor_is_the_unversioned_driver() -> None:
+    # Debian versions clang-cpp (bookworm's clang-cpp-14, sid's newer): `clang -E` is in both.
+    clang = families.shipped("clang").resolve(_target("aarch64"))
+    assert clang.tools["cpp"] == "clang" and clang.wrappers == {"cpp": ("-E",)}
+    files = render_toolchain(golden_request("aarch64", "clang", "bullseye"))
+    assert files["tools/aarch64/bin/cpp"].decode().endswith('exec /usr/bin/clang -E "$@"\n')
+    assert is_executable("tools/aarch64/bin/cpp")
 
 
 def test_zig_wraps_its_tools_with_the_routes_glibc() -> None:
