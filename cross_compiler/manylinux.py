@@ -66,11 +66,8 @@ def choose_platform(needs: Iterable[ElfNeeds], arch: str, bundled: set[str]) -> 
     needs = list(needs)
     if not needs:
         return PlatformChoice(f"linux_{arch}", "no ELF files to inspect")
-    libraries = {lib for n in needs for lib in n.libraries} - bundled
-    versions: dict[str, set[str]] = {}
-    for n in needs:
-        for ns, vs in n.versions.items():
-            versions.setdefault(ns, set()).update(vs)
+    merged = merge_needs(needs, bundled)
+    libraries, versions = merged.libraries, merged.versions
     blockers: list[str] = []
     for policy in _policies():
         if policy["name"] == "linux" or arch not in policy["symbol_versions"]:
@@ -94,6 +91,24 @@ def choose_platform(needs: Iterable[ElfNeeds], arch: str, bundled: set[str]) -> 
         "no manylinux policy allows: " + ", ".join(blockers[:5]) if blockers
         else f"auditwheel has no manylinux policy for {arch}",
     )
+
+
+def too_new_for_wheel(needs: Iterable[ElfNeeds], arch: str, policy_name: str,
+                      bundled: set[str]) -> list[str]:
+    """What a wheel's binaries together need beyond ``policy_name`` (libraries shipped in
+    the wheel itself, ``bundled``, are allowed), as :func:`too_new` says it."""
+    return too_new(merge_needs(needs, bundled), arch, policy_name)
+
+
+def merge_needs(needs: Iterable[ElfNeeds], bundled: set[str]) -> ElfNeeds:
+    """What several ELF files of one wheel need together, less the libraries it ships."""
+    merged = ElfNeeds()
+    for n in needs:
+        merged.libraries |= n.libraries
+        for ns, vs in n.versions.items():
+            merged.versions.setdefault(ns, set()).update(vs)
+    merged.libraries -= bundled
+    return merged
 
 
 def policy_arches() -> dict[str, tuple[str, ...]]:

@@ -25,6 +25,19 @@ def tag_arch(platform: str) -> str | None:
     return match["arch"]
 
 
+_LEGACY = {"manylinux1": "manylinux_2_5", "manylinux2010": "manylinux_2_12",
+           "manylinux2014": "manylinux_2_17"}
+
+
+def manylinux_policy(platform: str) -> str | None:
+    """The auditwheel policy a manylinux tag names (``manylinux2014_aarch64`` ->
+    ``manylinux_2_17``), None for linux_/musllinux_ tags and ``auto``."""
+    match = _TAG.fullmatch(platform)
+    if match is None or not match["family"].startswith("manylinux"):
+        return None
+    return _LEGACY.get(match["family"], match["family"])
+
+
 def check_platform(platform: str, wheel_arch: str, cpu: str) -> str:
     """``platform`` itself when it is ``auto`` or a Linux tag for ``wheel_arch``; else a
     one-line ConfigError naming the value and the tags that would do."""

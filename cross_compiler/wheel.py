@@ -16,11 +16,11 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 from cross_compiler import elf
 from cross_compiler.errors import ConfigError
-from cross_compiler.platformtag import check_platform
+from cross_compiler.platformtag import check_platform, manylinux_policy
 from cross_compiler.targets import Target
 from cross_compiler.wheeltags import (
     WheelError,
@@ -40,6 +40,9 @@ from cross_compiler.zipio import (
     read_head,
     verbatim_ok,
 )
+
+if TYPE_CHECKING:
+    from cross_compiler.manylinux import ElfNeeds
 
 log = logging.getLogger(__name__)
 
@@ -220,9 +223,10 @@ def verify_binaries(path: Path, zf: zipfile.ZipFile, members: list[Member],
     return elves
 
 
-def infer_platform(zf: zipfile.ZipFile, elves: list[Member], target: Target,
-                   wheel: str) -> tuple[str, str]:
-    from cross_compiler import manylinux  # the auditwheel policy table: only when inferring
+def _elf_needs(zf: zipfile.ZipFile, elves: list[Member], target: Target,
+               wheel: str) -> list[ElfNeeds]:
+    """What each ELF member needs from the system (bounded reads)."""
+    from cross_compiler import manylinux  # the auditwheel policy table: only when needed
 
     needs = []
     for m in elves:
@@ -242,9 +246,36 @@ def infer_platform(zf: zipfile.ZipFile, elves: list[Member], target: Target,
                              "rebuild the wheel") from e
         except _ZIP_ERRORS as e:
             raise WheelError(f"{wheel}: member {m.name!r} is damaged ({_one_line(e)})") from e
+    return needs
+
+
+def infer_platform(zf: zipfile.ZipFile, elves: list[Member], target: Target,
+                   wheel: str) -> tuple[str, str]:
+    from cross_compiler import manylinux
+
+    needs = _elf_needs(zf, elves, target, wheel)
     bundled = {PurePosixPath(m.name).name for m in elves}
     choice = manylinux.choose_platform(needs, target.wheel_arch, bundled)
     return choice.tag, choice.reason
+
+
+def check_requested_platform(zf: zipfile.ZipFile, elves: list[Member], target: Target,
+                             wheel: str, platform: str) -> None:
+    """An explicit manylinux tag the binaries do not meet is refused, as ``auto`` would
+    never choose it: naming what they need beyond it and the tag they do meet."""
+    from cross_compiler import manylinux
+
+    policy = manylinux_policy(platform)
+    if policy is None or not elves:
+        return
+    needs = _elf_needs(zf, elves, target, wheel)
+    bundled = {PurePosixPath(m.name).name for m in elves}
+    blockers = manylinux.too_new_for_wheel(needs, target.wheel_arch, policy, bundled)
+    if blockers:
+        fits = manylinux.choose_platform(needs, target.wheel_arch, bundled).tag
+        raise WheelError(f"{wheel}: its binaries need {', '.join(blockers[:5])}, more than "
+                         f"{platform} allows (they meet {fits})",
+                         "pass --platform=auto, or rebuild with --manylinux for that baseline")
 
 
 def _renames(members: list[Member], target: Target, wheel: str) -> dict[str, str]:
@@ -289,6 +320,9 @@ def plan_retag(path: Path, out_dir: Path, target: Target, platform: str = "auto"
             choice_tag, reason = infer_platform(zf, [by_name[n] for n in elves], target,
                                                 path.name)
         else:
+            if verify:
+                check_requested_platform(zf, [by_name[n] for n in elves], target, path.name,
+                                         platform)
             choice_tag, reason = platform, "requested"
         was_pure = name.platforms == ("any",)
         new_name = name.with_platforms([choice_tag])

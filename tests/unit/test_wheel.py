@@ -186,3 +186,45 @@ def test_extension_rename() -> None:
 def test_wheel_name_round_trip() -> None:
     for name in ("a-1.0-py3-none-any.whl", "a_b-2.0-1-cp311-cp311-linux_x86_64.whl"):
         assert WheelName.parse(name).filename() == name
+
+
+def _needing_wheel(tmp_path: Path, bundled: bool = False) -> Path:
+    from tests.wheels import make_elf
+
+    ext = make_elf(needed=("libfoo.so.1", "libc.so.6") if bundled else ("libc.so.6",),
+                   versions=(("libc.so.6", ("GLIBC_2.17", "GLIBC_2.28")),))
+    files = {"demo/_native.so": ext}
+    if bundled:
+        files["demo.libs/libfoo.so.1"] = make_elf()
+    return make_wheel(tmp_path, "demo-1.0-cp311-cp311-linux_x86_64.whl", files,
+                      ["cp311-cp311-linux_x86_64"])
+
+
+@pytest.mark.parametrize("platform", ["manylinux_2_17_aarch64", "manylinux2014_aarch64",
+                                      "manylinux_2_27_aarch64"])
+def test_an_explicit_manylinux_tag_the_binaries_do_not_meet_is_refused(
+        tmp_path: Path, platform: str) -> None:
+    wheel = _needing_wheel(tmp_path)
+    with pytest.raises(WheelError) as e:
+        retag_wheel(wheel, tmp_path / "out", A64, platform=platform)
+    assert e.value.exit_code == 7
+    assert e.value.message == (f"demo-1.0-cp311-cp311-linux_x86_64.whl: its binaries need "
+                            f"GLIBC_2.28, more than {platform} allows (they meet "
+                            f"manylinux_2_28_aarch64)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_explicit_tag_the_binaries_meet_or_no_verify_is_taken(tmp_path: Path) -> None:
+    wheel = _needing_wheel(tmp_path)
+    for platform in ("manylinux_2_28_aarch64", "manylinux_2_31_aarch64", "linux_aarch64",
+                     "musllinux_1_2_aarch64"):
+        result = retag_wheel(wheel, tmp_path / platform, A64, platform=platform)
+        assert result.platform == platform and result.reason == "requested"
+    forced = retag_wheel(wheel, tmp_path / "forced", A64, platform="manylinux2014_aarch64",
+                         verify=False)
+    assert forced.platform == "manylinux2014_aarch64"
+    # A library shipped in the wheel itself is no system library the policy must allow.
+    (tmp_path / "b").mkdir()
+    bundled = _needing_wheel(tmp_path / "b", bundled=True)
+    assert retag_wheel(bundled, tmp_path / "b" / "out", A64,
+                       platform="manylinux_2_28_aarch64").platform == "manylinux_2_28_aarch64"
