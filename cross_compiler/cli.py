@@ -463,7 +463,8 @@ def test_wheel(c: Any, wheel: str, cpu: str = "", command: str = "",
 _RUN_HELP = {
     "cpu": _CPU_HELP, "workspace": _WS_HELP, "runner": _BUILD_HELP["runner"],
     "bazel_flag": _BUILD_HELP["bazel_flag"], "suite": _BUILD_HELP["suite"],
-    "cache_dir": _BUILD_HELP["cache_dir"],
+    "cache_dir": _BUILD_HELP["cache_dir"], "manylinux": _BUILD_HELP["manylinux"],
+    "toolchain": _BUILD_HELP["toolchain"],
 }
 
 
@@ -474,7 +475,7 @@ _RUN_HELP = {
 @_errors_to_exit
 def test_targets(c: Any, labels: str, cpu: str = "aarch64", workspace: str = "",
                  runner: str = "", bazel_flag: list[str] | None = None, suite: str = "",
-                 cache_dir: str = "") -> None:
+                 cache_dir: str = "", manylinux: str = "", toolchain: str = "") -> None:
     """Run the workspace's tests for the target cpu(s) under qemu-user, through Bazel."""
     if _asked_for_help("test", labels):
         return
@@ -490,7 +491,7 @@ def test_targets(c: Any, labels: str, cpu: str = "aarch64", workspace: str = "",
 @_errors_to_exit
 def run_target(c: Any, label: str, cpu: str = "aarch64", workspace: str = "", runner: str = "",
                bazel_flag: list[str] | None = None, suite: str = "",
-               cache_dir: str = "") -> None:
+               cache_dir: str = "", manylinux: str = "", toolchain: str = "") -> None:
     """Build one binary for the target cpu and run it under qemu-user (args after --)."""
     if _asked_for_help("run", label):
         return
