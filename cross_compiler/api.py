@@ -221,10 +221,12 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
     if choose_runner(settings["runner"], env) == "docker":
         from cross_compiler import dockerrun
 
+        # An unreachable --manylinux is one line, before any image is chosen or built.
+        portable.choose(load_targets(cpus, config.toolchains_dir(env)), settings["manylinux"],
+                        settings["toolchain"])
         suite = docker_suite(root, settings, env)
         result.suite = suite.name
         targets = suite_targets(cpus, env, suite)
-        portable.refuse_docker(targets, settings["manylinux"])
         dockerrun.build_in_container(root, targets, settings, env, result, dry_run, suite)
         if result_json is not None and not dry_run:
             write_result_json(result, result_json)

@@ -9,6 +9,7 @@ import logging
 import os
 import platform
 import shlex
+import shutil
 import socket
 import sys
 import time
@@ -16,9 +17,28 @@ import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
-from cross_compiler import config, container, elf, proc, redact, resources
+from cross_compiler import (
+    config,
+    container,
+    elf,
+    imageextras,
+    portable,
+    proc,
+    redact,
+    resources,
+    sysroot,
+)
 from cross_compiler.errors import BuildError, ConfigError
-from cross_compiler.image import ImageSpec, image_spec, pinned_requirements, source_files
+from cross_compiler.image import (
+    ROUTE_WHEELS,
+    ImageSpec,
+    builder_packages,
+    image_spec,
+    pin,
+    pinned_requirements,
+    source_files,
+)
+from cross_compiler.imageextras import BakedSysroot, ImageExtras
 from cross_compiler.localbuild import BuildResult, remote_header
 from cross_compiler.plan import CacheLayout, ContainerRequest, Mount, allowed_env, cache_layout
 from cross_compiler.plan import container_request as make_request
@@ -34,7 +54,7 @@ FORWARDED = ("targets", "bazel_mode", "compilation_mode", "bazel_flags",
              "remote_cache", "remote_header_env", "remote_upload", "remote_executor",
              "remote_instance_name", "remote_exec_properties", "repository_overrides",
              "module_overrides", "distdirs",
-             "source_date_epoch")
+             "source_date_epoch", "manylinux", "toolchain")
 
 
 def result_file(layout: CacheLayout) -> Path:
@@ -49,13 +69,42 @@ def image_targets(settings: config.Settings, env: Mapping[str, str],
     return [for_suite(t, suite) for t in load_targets(cpus, config.toolchains_dir(env))]
 
 
-def builder_image(settings: config.Settings, env: Mapping[str, str], suite: Suite) -> ImageSpec:
+def builder_image(settings: config.Settings, env: Mapping[str, str], suite: Suite,
+                  extras: ImageExtras | None = None) -> ImageSpec:
     targets = image_targets(settings, env, suite)
     package_dir = Path(__file__).resolve().parent
     data = {name: resources.data_dir(name) for name in resources.DATA_DIRS}
     return image_spec(targets, suite, settings["base_image"], settings["extra_packages"],
                       pinned_requirements(), source_files(package_dir, data),
-                      resources.templates_dir())
+                      resources.templates_dir(), extras)
+
+
+def route_extras(targets: list[Target], settings: config.Settings, env: Mapping[str, str],
+                 suite: Suite) -> ImageExtras:
+    """What the --manylinux (or --toolchain) routes of ``targets`` add to the builder image;
+    an unreachable baseline fails here, before any image. The routes' sysroots are
+    assembled here, in the host's cache, and baked into the image."""
+    routes = portable.choose(targets, settings["manylinux"], settings["toolchain"])
+    if not routes:
+        return ImageExtras()
+    specs = sysroot.load_specs(resources.data_dir("sysroots"))
+    baked = {}
+    for suite_name, target in imageextras.needed_sysroots(routes.values()):
+        made = sysroot.assemble(specs[suite_name], target, config.cache_dir(env))
+        baked[(suite_name, target.debian_arch)] = BakedSysroot(
+            suite_name, target.debian_arch, str(made.path), sysroot.content_digest(made.path))
+    base = builder_packages(image_targets(settings, env, suite), suite,
+                            settings["extra_packages"])
+    return imageextras.image_extras(routes.values(), base, pin, baked)
+
+
+def prepare_context(spec: ImageSpec, extras: ImageExtras, context: Path) -> None:
+    """What the image copies besides its rendered files: wheels, and the baked sysroots."""
+    download_wheels(spec.requirements, spec.python_version, context)
+    if spec.route_requirements:
+        download_wheels(spec.route_requirements, spec.python_version, context, ROUTE_WHEELS)
+    for baked in extras.sysroots:
+        shutil.copytree(baked.host_path, context / baked.context_path, symlinks=True)
 
 
 def pip_target_flags(python_version: str) -> list[str]:
@@ -72,9 +121,10 @@ def pip_target_flags(python_version: str) -> list[str]:
     return [*flags, "--platform", f"manylinux2014_{machine}", "--platform", f"linux_{machine}"]
 
 
-def download_wheels(requirements: tuple[str, ...], python_version: str, context: Path) -> None:
+def download_wheels(requirements: tuple[str, ...], python_version: str, context: Path,
+                    folder: str = "wheels") -> None:
     """The image's Python dependencies, fetched here, where PyPI (and its proxy) is trusted."""
-    wheels = context / "wheels"
+    wheels = context / folder
     wheels.mkdir()
     result = proc.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
                        *pip_target_flags(python_version), "--dest", str(wheels), *requirements])
@@ -110,6 +160,7 @@ def _settings_env(settings: config.Settings, layout: CacheLayout) -> dict[str, s
 def plan_container(root: Path, targets: list[Target], settings: config.Settings,
                    env: Mapping[str, str], spec: ImageSpec, rootless: bool,
                    extra_args: list[str], command: str = "build",
+                   extras: ImageExtras | None = None,
                    ) -> tuple[ContainerRequest, CacheLayout, Path]:
     layout = cache_layout(docker_cache_root(settings, env), spec.tag)
     report = result_file(layout)
@@ -145,6 +196,9 @@ def plan_container(root: Path, targets: list[Target], settings: config.Settings,
     if not dist.is_relative_to(root):
         dist.mkdir(parents=True, exist_ok=True)  # by the invoking user, who owns it
         local.append(Mount(str(dist), str(dist)))
+    # What the families' tools write (zig's cache): the image's cache is read-only.
+    local += imageextras.writable_mounts(extras or ImageExtras(),
+                                         docker_cache_root(settings, env))
     if local:
         request = dataclasses.replace(request, mounts=(*request.mounts,
                                                        *dict.fromkeys(local)))
@@ -177,18 +231,25 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
             f"{', '.join(missing)}",
             "set image_cpus (or --cpu of `invoke image`) to include them, or to all",
         )
+    extras = route_extras(targets, settings, env, suite)
+    if extras:
+        log.info("builder image with what the routes need: %s", ", ".join(
+            [*extras.packages, *extras.requirements,
+             *(f"Debian {s.suite} sysroot ({s.debian_arch})" for s in extras.sysroots)]))
     client = container.connect()
     container.remove_orphans(client)  # stopped containers of runs that were killed
-    spec = builder_image(settings, env, suite)
+    spec = builder_image(settings, env, suite, extras)
     rootless = container.is_rootless(client)
     request, layout, report = plan_container(
         root, targets, settings, env, spec, rootless,
-        [*(["--dry-run"] if dry_run else []), *extra_args], command)
+        [*(["--dry-run"] if dry_run else []), *extra_args], command, extras)
     result.container = request.describe()
+    tool_dirs = [Path(m.source) for m in imageextras.writable_mounts(
+        extras, docker_cache_root(settings, env))]
     if dry_run:
         if container.image_exists(client, spec.tag):
             # The exact Bazel argv depends on the image's Bazel: ask the tool inside.
-            _make_dirs(layout)
+            _make_dirs(layout, tool_dirs)
             try:
                 container.run(client, request, stdout_is_result=True)
             finally:
@@ -196,10 +257,9 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
         else:
             log.info("builder image %s is not built yet; `invoke image` builds it", spec.tag)
         return
-    container.build_image(client, spec, functools.partial(download_wheels, spec.requirements,
-                                                          spec.python_version))
+    container.build_image(client, spec, functools.partial(prepare_context, spec, extras))
     result.image_id = container.image_id(client, spec.tag)
-    _make_dirs(layout)
+    _make_dirs(layout, tool_dirs)
     try:
         code = container.run(client, request)
         if code != 0:
@@ -207,19 +267,21 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
             raise BuildError(f"the {command} in container {spec.tag} failed with exit code {code}",
                              "see its output above", exit_code=code)
         if command == "build":
-            _collect(report, targets, result)
+            _collect(report, targets, result, settings["manylinux"])
     finally:
         report.unlink(missing_ok=True)
 
 
-def _make_dirs(layout: CacheLayout) -> None:
+def _make_dirs(layout: CacheLayout, tool_dirs: list[Path]) -> None:
     # Created by the invoking user, so the container (running as that user) can write.
-    for directory in layout.dirs():
+    for directory in [*layout.dirs(), *tool_dirs]:
         directory.mkdir(parents=True, exist_ok=True)
 
 
-def _collect(result_file: Path, targets: list[Target], result: BuildResult) -> None:
-    """Read what the container built and check every ELF again, here on the host."""
+def _collect(result_file: Path, targets: list[Target], result: BuildResult,
+             manylinux: str = "") -> None:
+    """Read what the container built and check every ELF again, here on the host (within
+    the --manylinux baseline too)."""
     try:
         data = json.loads(result_file.read_text())
     except (OSError, ValueError) as e:
@@ -227,6 +289,7 @@ def _collect(result_file: Path, targets: list[Target], result: BuildResult) -> N
     by_cpu = {t.cpu: t for t in targets}
     for cpu, paths in data.get("outputs", {}).items():
         result.outputs[cpu] = elf.check_files([Path(p) for p in paths], by_cpu[cpu])
+        portable.check_outputs(result.outputs[cpu], by_cpu[cpu], manylinux)
     result.bazel.update(data.get("bazel", {}))
     result.suite = str(data.get("suite", result.suite))
     for cpu, wheels in data.get("wheels", {}).items():

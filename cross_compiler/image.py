@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
@@ -15,6 +16,9 @@ from cross_compiler import __version__
 from cross_compiler.errors import ConfigError
 from cross_compiler.suites import Suite
 from cross_compiler.targets import Target
+
+if TYPE_CHECKING:
+    from cross_compiler.imageextras import ImageExtras
 
 IMAGE_REPOSITORY = "cross-compiler-builder"
 LABEL = "cross_compiler"
@@ -27,6 +31,10 @@ BASE_PACKAGES = ("binutils", "ca-certificates", "file", "python{v}", "python{v}-
 RUNTIME_DEPENDENCIES = (
     "invoke", "jinja2", "packaging", "wheel", "auditwheel", "pyelftools", "installer",
 )
+# The build context's folder of the wheels --manylinux routes add (ziglang).
+ROUTE_WHEELS = "route-wheels"
+# Where the image installs them (outside /opt/cross_compiler, see the Dockerfile).
+ROUTE_PYTHON = "/opt/cross_compiler_routes/python"
 # Not pinned to the host's: whatever the image's Python version needs.
 UNPINNED_DEPENDENCIES = ("setuptools",)
 
@@ -65,6 +73,8 @@ class ImageSpec:
     # Downloaded into the context's wheels/ only when the image is built; the pins (in the
     # Dockerfile) are what the tag hashes.
     requirements: tuple[str, ...] = ()
+    # Likewise, into ROUTE_WHEELS: what the --manylinux routes add (imageextras.py).
+    route_requirements: tuple[str, ...] = ()
 
     @property
     def dockerfile(self) -> str:
@@ -79,6 +89,24 @@ def pinned_requirements() -> list[str]:
         except metadata.PackageNotFoundError:
             pins.append(name)
     return [*pins, *UNPINNED_DEPENDENCIES]
+
+
+def pin(name: str) -> str:
+    """``name==<version>``: the host's installed version, else the tool's own pin of it (an
+    extra's), else the bare name."""
+    try:
+        return f"{name}=={metadata.version(name)}"
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        declared = metadata.requires("cross_compiler") or []
+    except metadata.PackageNotFoundError:
+        declared = []
+    for requirement in declared:
+        spec = requirement.split(";")[0].strip()
+        if re.fullmatch(rf"{re.escape(name)}==[A-Za-z0-9.+!-]+", spec):
+            return spec
+    return name
 
 
 def source_files(package_dir: Path, data_dirs: Mapping[str, Path]) -> dict[str, bytes]:
@@ -111,6 +139,16 @@ def bazelrc_lines(suite: Suite) -> list[str]:
     ]
 
 
+def builder_packages(targets: list[Target], suite: Suite, extra_packages: list[str]
+                     ) -> list[str]:
+    """The Debian packages the builder image installs, sorted."""
+    v = suite.python_version
+    # qemu-user: `cross-compiler test` runs the target's tests inside the image.
+    return sorted({*(p.replace("{v}", v) for p in BASE_PACKAGES), *suite.bazel_packages,
+                   suite.qemu_package,
+                   *(t.compiler_package for t in targets), *extra_packages})
+
+
 def image_spec(
     targets: list[Target],
     suite: Suite,
@@ -119,18 +157,17 @@ def image_spec(
     requirements: list[str],
     sources: Mapping[str, bytes],
     templates_dir: Path,
+    extras: ImageExtras | None = None,
 ) -> ImageSpec:
-    """Render the Dockerfile and hash everything that goes into the image into its tag."""
+    """Render the Dockerfile and hash everything that goes into the image into its tag;
+    ``extras``: what --manylinux routes add (none: today's image, byte for byte)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir)), undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
     python_targets = [t for t in targets if suite.has_python(t.debian_arch)]
     v = suite.python_version
-    # qemu-user: `cross-compiler test` runs the target's tests inside the image.
-    packages = sorted({*(p.replace("{v}", v) for p in BASE_PACKAGES), *suite.bazel_packages,
-                       suite.qemu_package,
-                       *(t.compiler_package for t in targets), *extra_packages})
+    packages = builder_packages(targets, suite, extra_packages)
     base_image = base_image or suite.base_image
     check_image_settings(base_image, extra_packages)
     dockerfile = env.get_template("docker/Dockerfile.j2").render(
@@ -149,6 +186,14 @@ def image_spec(
             for t in python_targets
         ],
         bazelrc=bazelrc_lines(suite),
+        route_families=list(extras.families) if extras else [],
+        route_packages=list(extras.packages) if extras else [],
+        route_requirements=list(extras.requirements) if extras else [],
+        route_wheels=ROUTE_WHEELS,
+        route_python=ROUTE_PYTHON,
+        sysroots=[{"src": s.context_path, "dest": s.image_path}
+                  for s in (extras.sysroots if extras else ())],
+        writable_dirs=list(extras.writable_dirs) if extras else [],
     )
     context = {"Dockerfile": dockerfile.encode(),
                "apt-update-retry.sh": (templates_dir / "docker/apt-update-retry.sh").read_bytes(),
@@ -156,5 +201,11 @@ def image_spec(
     digest = hashlib.sha256()
     for name in sorted(context):
         digest.update(name.encode() + b"\0" + hashlib.sha256(context[name]).digest())
-    return ImageSpec(f"{IMAGE_REPOSITORY}:{suite.name}-{digest.hexdigest()[:16]}", base_image,
-                     v, context, tuple(requirements))
+    # The sysroots are copied into the context when the image is built: their digests
+    # stand for their content here.
+    for baked in extras.sysroots if extras else ():
+        digest.update(f"{baked.context_path}\0{baked.digest}".encode())
+    kind = "".join(f"-{name}" for name in extras.families) if extras else ""
+    return ImageSpec(f"{IMAGE_REPOSITORY}:{suite.name}{kind}-{digest.hexdigest()[:16]}",
+                     base_image, v, context, tuple(requirements),
+                     tuple(extras.requirements) if extras else ())

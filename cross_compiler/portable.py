@@ -140,15 +140,6 @@ def toolchain_inputs(target: Target, cache_dir: Path,
     return probe.toolchain_inputs(choice.target, cache_dir, choice.toolchain, choice.repository)
 
 
-def refuse_docker(targets: list[Target], requested: str) -> None:
-    """The builder images hold no clang or sysroots yet: an unreachable baseline is said
-    first, then that --manylinux needs the local runner."""
-    if requested:
-        choose(targets, requested)
-        raise ConfigError("--manylinux builds with the local runner for now",
-                          "pass --runner=local")
-
-
 def _needs(path: Path) -> manylinux.ElfNeeds:
     return manylinux.read_needs(lambda: path.open("rb"))
 

@@ -10,6 +10,7 @@ also a Bazel repository (``WORKSPACE`` + a ``files`` filegroup), passed with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -118,6 +119,23 @@ def read_manifest(path: Path) -> Sysroot | None:
                        {str(k): str(v) for k, v in data["packages"].items()})
     except (OSError, ValueError, KeyError, AttributeError):
         return None
+
+
+def content_digest(root: Path) -> str:
+    """sha256 over an assembled sysroot: every name, mode, link target and content (what a
+    builder image that bakes it in is tagged by)."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        mode = path.lstat().st_mode
+        if path.is_symlink():
+            what = b"link:" + os.readlink(path).encode()
+        elif path.is_file():
+            what = b"file:" + hashlib.sha256(path.read_bytes()).digest()
+        else:
+            what = b"dir"
+        digest.update(f"{path.relative_to(root).as_posix()}\0{mode:o}\0".encode() + what
+                      + b"\0")
+    return digest.hexdigest()
 
 
 def _deb_fields(name: str) -> tuple[str, str]:
