@@ -77,7 +77,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("platform", str, "auto", "wheel platform tag: auto or e.g. manylinux_2_28_aarch64"),
     Setting("manylinux", str, "",
             "glibc baseline every output must run on: 2014, 2_17, 2_28, 2_31, …; picks the "
-            "compiler family and sysroot that meet it (local runner), or fails before building"),
+            "compiler family and sysroot that meet it, or fails before building"),
     Setting("toolchain", str, "auto",
             "compiler family: gcc (Debian's cross gcc), clang (clang + lld + a Debian sysroot) "
             "or zig; auto: gcc, or the family --manylinux needs"),
