@@ -89,7 +89,12 @@ SHT_DYNAMIC = 6
 SHT_GNU_VERNEED = 0x6FFFFFFE
 DT_NULL, DT_NEEDED = 0, 1
 MAX_SECTIONS = 1 << 16
-MAX_TABLE_BYTES = 64 << 20  # .dynamic + .gnu.version_r + their string tables, together
+MAX_TABLE_BYTES = 64 << 20  # .dynamic + .gnu.version_r (+ their string tables when small)
+# A string table larger than this (TensorFlow's libtensorflow_cc.so.2: 82 MB of C++ symbol
+# names) is not read whole: only a window at each name the tables point to.
+MAX_WHOLE_STRINGS = 4 << 20
+MAX_NAME = 1024  # sonames and version names are short: a window this long holds one
+MAX_WINDOWS = 4096  # names read from a large string table (real binaries: a few dozen)
 MAX_ENTRIES = 1 << 16  # dynamic tags, and version needs + their auxiliaries
 _CHUNK = 1 << 20
 
@@ -184,17 +189,21 @@ def read_dynamic(open_stream: Callable[[], IO[bytes]]) -> DynamicInfo:
     for i in tables:
         if not 0 < sections[i].link < len(sections):
             raise ElfFormatError(f"section {i} links to no string table")
-    wanted = sorted({j for i in tables for j in (i, sections[i].link)})
+    # The tables, and each small string table whole, in one pass.
+    small = {sections[i].link for i in tables if sections[sections[i].link].size
+             <= MAX_WHOLE_STRINGS}
+    wanted = sorted({*tables, *small})
     if sum(sections[j].size for j in wanted) > MAX_TABLE_BYTES:
         raise ElfFormatError(f"dynamic tables larger than {MAX_TABLE_BYTES >> 20} MiB")
     ranges = [(sections[j].offset, sections[j].size) for j in wanted]
     data = dict(zip(wanted, _exact(open_stream, ranges, "dynamic section"), strict=True))
-    needed: list[str] = []
-    versions: list[tuple[str, tuple[str, ...]]] = []
+    # Names as (string table, offset), resolved below.
+    needed: list[tuple[int, int]] = []
+    versions: list[tuple[tuple[int, int], list[tuple[int, int]]]] = []
     budget = MAX_ENTRIES
     for i in tables:
         s = sections[i]
-        body, strings = data[i], data[s.link]
+        body = data[i]
         if s.type == SHT_DYNAMIC:
             layout = f"{order}qQ" if bits64 else f"{order}iI"
             step = struct.calcsize(layout)
@@ -206,16 +215,44 @@ def read_dynamic(open_stream: Callable[[], IO[bytes]]) -> DynamicInfo:
                 if tag == DT_NULL:
                     break
                 if tag == DT_NEEDED:
-                    needed.append(_string(strings, value, "DT_NEEDED"))
+                    needed.append((s.link, value))
         else:
-            budget = _version_needs(body, strings, s.info, order, budget, versions)
-    return DynamicInfo(tuple(needed), tuple(versions))
+            budget = _version_needs(body, s.link, s.info, order, budget, versions)
+    names = _names(open_stream, sections, data,
+                   [*needed, *(r for f, vs in versions for r in (f, *vs))])
+    return DynamicInfo(tuple(names[r] for r in needed),
+                       tuple((names[f], tuple(names[v] for v in vs)) for f, vs in versions))
 
 
-def _version_needs(body: bytes, strings: bytes, count: int, order: str, budget: int,
-                   out: list[tuple[str, tuple[str, ...]]]) -> int:
+def _names(open_stream: Callable[[], IO[bytes]], sections: list[_Section],
+           data: dict[int, bytes], refs: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """Each (string table, offset) reference as text: from the table when it was read
+    whole, else from a window of at most MAX_NAME bytes read for it (one pass)."""
+    out: dict[tuple[int, int], str] = {}
+    windows: dict[tuple[int, int], tuple[int, int]] = {}
+    for table, offset in dict.fromkeys(refs):
+        size = sections[table].size
+        if not 0 <= offset < size:
+            raise ElfFormatError("a name lies outside its string table")
+        if table in data:
+            out[table, offset] = _string(data[table], offset, "dynamic")
+        else:
+            windows[table, offset] = (sections[table].offset + offset,
+                                      min(MAX_NAME, size - offset))
+    if len(windows) > MAX_WINDOWS:
+        raise ElfFormatError(f"more than {MAX_WINDOWS} names in a large string table")
+    if windows:
+        found = _exact(open_stream, list(windows.values()), "string table")
+        for ref, window in zip(windows, found, strict=True):
+            out[ref] = _string(window, 0, "dynamic")
+    return out
+
+
+def _version_needs(body: bytes, strings: int, count: int, order: str, budget: int,
+                   out: list[tuple[tuple[int, int], list[tuple[int, int]]]]) -> int:
     """Walk ``count`` Elf_Verneed entries (each with its Elf_Vernaux chain) inside
-    ``body``; returns the entry budget left."""
+    ``body``, recording (string table, offset) of each file and version name; returns the
+    entry budget left."""
     at = 0
     for _ in range(count):
         if not 0 <= at <= len(body) - 16:
@@ -230,11 +267,11 @@ def _version_needs(body: bytes, strings: bytes, count: int, order: str, budget: 
             if not 0 <= aux_at <= len(body) - 16:
                 raise ElfFormatError("a version auxiliary entry lies outside .gnu.version_r")
             _, _, _, name, next_aux = struct.unpack(f"{order}IHHII", body[aux_at:aux_at + 16])
-            names.append(_string(strings, name, "version"))
+            names.append((strings, name))
             if next_aux == 0:
                 break
             aux_at += next_aux
-        out.append((_string(strings, file_name, "version file"), tuple(names)))
+        out.append(((strings, file_name), names))
         budget -= 1
         if budget < 0:
             raise ElfFormatError(f"more than {MAX_ENTRIES} version entries")

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, BinaryIO
 
 from cross_compiler import elf
 from cross_compiler.errors import ConfigError
-from cross_compiler.platformtag import check_platform, manylinux_policy
+from cross_compiler.platformtag import check_platform, manylinux_policy, tag_arch
 from cross_compiler.targets import Target
 from cross_compiler.wheeltags import (
     WheelError,
@@ -268,6 +268,13 @@ def check_requested_platform(zf: zipfile.ZipFile, elves: list[Member], target: T
     policy = manylinux_policy(platform)
     if policy is None or not elves:
         return
+    # A wheel that already claims an older-or-equal manylinux baseline for this very arch
+    # (an auditwheel-repaired wheel, TensorFlow's own) meets a newer one by that claim:
+    # its 800 MB of libraries need not be inflated again to say so.
+    claimed = [manylinux_policy(p) for p in WheelName.parse(wheel).platforms
+               if tag_arch(p) == target.wheel_arch]
+    if any(c is not None and _glibc(c) <= _glibc(policy) for c in claimed):
+        return
     needs = _elf_needs(zf, elves, target, wheel)
     bundled = {PurePosixPath(m.name).name for m in elves}
     blockers = manylinux.too_new_for_wheel(needs, target.wheel_arch, policy, bundled)
@@ -276,6 +283,11 @@ def check_requested_platform(zf: zipfile.ZipFile, elves: list[Member], target: T
         raise WheelError(f"{wheel}: its binaries need {', '.join(blockers[:5])}, more than "
                          f"{platform} allows (they meet {fits})",
                          "pass --platform=auto, or rebuild with --manylinux for that baseline")
+
+
+def _glibc(policy: str) -> tuple[int, ...]:
+    """``manylinux_2_17`` -> (2, 17)."""
+    return tuple(int(x) for x in policy.split("_")[1:])
 
 
 def _renames(members: list[Member], target: Target, wheel: str) -> dict[str, str]:

@@ -122,6 +122,26 @@ def test_dynamic_reader_agrees_with_pyelftools_on_real_binaries() -> None:
     assert checked >= 1
 
 
+def test_large_string_tables_are_read_by_window_with_the_same_result(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """TensorFlow's libtensorflow_cc.so.2 has an 82 MB .dynstr: it is not read whole, only
+    a window at each name; the answer is the same as reading it whole."""
+    lib = Path(sysconfig.get_paths()["stdlib"]) / "lib-dynload"
+    paths = [Path(sys.executable).resolve(), *sorted(lib.glob("*.so"))[:10]]
+    crafted = make_elf(needed=("libm.so.6", "libc.so.6"),
+                       versions=(("libm.so.6", ("GLIBC_2.17", "GLIBC_2.29")),
+                                 ("libc.so.6", ("GLIBC_2.34",))))
+    whole = [elf.read_dynamic(lambda p=p: p.open("rb")) for p in paths]  # type: ignore[misc]
+    whole.append(_read(crafted))
+    monkeypatch.setattr(elf, "MAX_WHOLE_STRINGS", 0)
+    windowed = [elf.read_dynamic(lambda p=p: p.open("rb")) for p in paths]  # type: ignore[misc]
+    windowed.append(_read(crafted))
+    assert windowed == whole
+    monkeypatch.setattr(elf, "MAX_WINDOWS", 2)
+    with pytest.raises(elf.ElfFormatError, match="more than 2 names in a large string table"):
+        _read(crafted)
+
+
 def test_huge_version_need_count_is_bounded() -> None:
     """sh_info = 0xFFFFFFFF entries (pyelftools loops for hours over them)."""
     data = set_section_field(make_elf(), 3, "info", 0xFFFFFFFF)

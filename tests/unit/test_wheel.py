@@ -228,3 +228,17 @@ def test_an_explicit_tag_the_binaries_meet_or_no_verify_is_taken(tmp_path: Path)
     bundled = _needing_wheel(tmp_path / "b", bundled=True)
     assert retag_wheel(bundled, tmp_path / "b" / "out", A64,
                        platform="manylinux_2_28_aarch64").platform == "manylinux_2_28_aarch64"
+
+
+def test_a_wheel_s_own_older_manylinux_claim_for_the_arch_is_trusted(tmp_path: Path) -> None:
+    """Retagging to a newer baseline than the wheel already claims for this arch is true by
+    that claim (no re-inflating of its libraries); an older one is checked."""
+    from tests.wheels import make_elf
+
+    ext = make_elf(versions=(("libc.so.6", ("GLIBC_2.17", "GLIBC_2.28")),))
+    wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_24_aarch64.whl",
+                       {"demo/_native.so": ext}, ["cp311-cp311-manylinux_2_24_aarch64"])
+    newer = retag_wheel(wheel, tmp_path / "newer", A64, platform="manylinux_2_26_aarch64")
+    assert newer.platform == "manylinux_2_26_aarch64"
+    with pytest.raises(WheelError, match="more than manylinux_2_17_aarch64 allows"):
+        retag_wheel(wheel, tmp_path / "older", A64, platform="manylinux_2_17_aarch64")
