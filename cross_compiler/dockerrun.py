@@ -291,6 +291,8 @@ def _collect(result_file: Path, targets: list[Target], result: BuildResult,
         result.outputs[cpu] = elf.check_files([Path(p) for p in paths], by_cpu[cpu])
         portable.check_outputs(result.outputs[cpu], by_cpu[cpu], manylinux)
     result.bazel.update(data.get("bazel", {}))
+    # The family, glibc and sysroot packages the routes used (for a release's manifest).
+    result.toolchains.update(data.get("toolchains", {}))
     result.suite = str(data.get("suite", result.suite))
     for cpu, wheels in data.get("wheels", {}).items():
         result.wheels[cpu] = [RetagResult(Path(w["path"]), w["platform"], w["reason"],

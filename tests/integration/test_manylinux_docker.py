@@ -7,6 +7,7 @@ image."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -114,6 +115,19 @@ def test_armv7hf_manylinux_2_31_with_clang_and_a_baked_bullseye_sysroot(ws: Path
     # The preprocessor is `clang -E`: no clang version in the rendered toolchain.
     cpp = (ws / "cross_compiler" / "tools" / "armv7hf" / "bin" / "cpp").read_text()
     assert cpp.endswith('exec /usr/bin/clang -E "$@"\n')
+
+
+def test_release_records_the_route_the_container_used(ws: Path) -> None:
+    require(shutil.which("qemu-aarch64-static") is not None, "qemu-user-static")
+    out = ws.parent / "release"
+    result = run_cli("release", "--runner=docker", "--cpu=aarch64", "-w", str(ws),
+                     "--manylinux=2014", f"--out-dir={out}", cwd=ws)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (artifact,) = [a for a in json.loads((out / "manifest.json").read_text())["artifacts"]
+                   if a["path"].endswith(".whl")]
+    assert artifact["platform"] == "manylinux_2_17_aarch64"  # smoke-tested under qemu
+    toolchain = artifact["provenance"]["toolchain"]
+    assert toolchain["family"] == "zig" and toolchain["baseline"] == "manylinux_2_17"
 
 
 def test_a_baseline_gcc_meets_uses_todays_image(builder_image: str,  # noqa: F811

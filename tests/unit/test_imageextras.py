@@ -198,3 +198,20 @@ def test_sysroot_content_digest_sees_content_modes_and_links(tmp_path: Path) -> 
     (root / "usr/lib/libc.so").unlink()
     os.symlink("libc.so.7", root / "usr/lib/libc.so")
     assert sysroot.content_digest(root) != before
+
+
+def test_the_hosts_result_records_the_routes_the_container_used(tmp_path: Path) -> None:
+    # A release's manifest records family, glibc and sysroot packages for docker builds too.
+    from cross_compiler.api import write_result_json
+    from cross_compiler.localbuild import BuildResult
+
+    inside = BuildResult(suite="bookworm")
+    inside.toolchains = {"armv7hf": {"family": "clang", "glibc": "2.31",
+                                     "baseline": "manylinux_2_31",
+                                     "sysroot": {"suite": "bullseye", "debian_arch": "armhf",
+                                                 "packages": {"libc6": "2.31-13+deb11u11"}}}}
+    report = tmp_path / "result.json"
+    write_result_json(inside, report)
+    host = BuildResult()
+    dockerrun._collect(report, _targets("armv7hf"), host, "2_31")
+    assert host.toolchains == inside.toolchains and host.suite == "bookworm"
