@@ -24,20 +24,13 @@ from tests.integration.test_docker import (
     _tool_containers,
     builder_image,  # noqa: F401 (shared fixture)
 )
+from tests.integration.test_manylinux import EXPECTED, _versions
 
 pytestmark = [pytest.mark.docker, pytest.mark.bazel, pytest.mark.qemu, pytest.mark.slow]
 
 WORKSPACE = ROOT / "tests" / "workspaces" / "portable"
 LABELS = ("-t", "//cli:sumtool", "-t", "//ext:_portable.so")
-EXPECTED_RUN = ["sum(1000)=500500", "sum(-1)=error: n must not be negative"]
-
-
-def _versions(path: Path, namespace: str) -> list[tuple[int, ...]]:
-    """Every ``<namespace>_x.y`` symbol version ``path`` requires, by readelf -V."""
-    text = subprocess.run(["readelf", "-V", str(path)], capture_output=True, text=True,
-                          check=True).stdout
-    return [tuple(int(x) for x in v.split("."))
-            for v in re.findall(rf"Name: {namespace}_([0-9.]+)", text)]
+EXPECTED_RUN = EXPECTED
 
 
 def _outputs(stdout: str, cpu: str, ws: Path) -> dict[str, Path]:
