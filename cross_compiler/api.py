@@ -360,9 +360,10 @@ def builder_image(workspace: Path | None, env: Mapping[str, str],
     settings = config.resolve(file_values, file_name, env, cli)
     suite, _ = (workspace_suite(check_workspace(workspace), settings, env) if workspace
                 else suites.choose_suite(settings["suite"], None, False, suite_catalogue(env)))
-    spec = dockerrun.builder_image(settings, env, suite)
-    prepare = functools.partial(dockerrun.download_wheels, spec.requirements,
-                                spec.python_version)
+    extras = dockerrun.route_extras(dockerrun.image_targets(settings, env, suite), settings,
+                                    env, suite)
+    spec = dockerrun.builder_image(settings, env, suite, extras)
+    prepare = functools.partial(dockerrun.prepare_context, spec, extras)
     return spec.tag, container.build_image(container.connect(), spec, prepare)
 
 

@@ -297,14 +297,19 @@ def _from(cwd: Path, path: Path) -> str:
         "base_image": "base image (default debian:<suite>; bootstrapped if it cannot be pulled)",
         "extra_package": "another Debian package to install (repeatable)",
         "workspace": "read image settings from this workspace's cross_compiler.toml",
+        "manylinux": "also hold what this baseline's routes need (clang, zig, sysroots), "
+                     "as a --manylinux build uses",
+        "toolchain": "also hold this compiler family (clang or zig), as --toolchain uses",
     },
 )
 @_errors_to_exit
 def image(c: Any, cpu: str = "", base_image: str = "", extra_package: list[str] | None = None,
-          workspace: str = "", suite: str = "") -> None:
+          workspace: str = "", suite: str = "", manylinux: str = "",
+          toolchain: str = "") -> None:
     """Build (or reuse) the builder image: Bazel, cross compilers, target Python."""
     cli = {k: v for k, v in (("image_cpus", cpu), ("base_image", base_image), ("suite", suite),
-                             ("extra_packages", extra_package)) if v}
+                             ("extra_packages", extra_package), ("manylinux", manylinux),
+                             ("toolchain", toolchain)) if v}
     tag, how = api.builder_image(_workspace(workspace), dict(os.environ), cli)
     print(f"{tag}\t{how}")
 

@@ -81,10 +81,12 @@ def builder_image(settings: config.Settings, env: Mapping[str, str], suite: Suit
 
 def route_extras(targets: list[Target], settings: config.Settings, env: Mapping[str, str],
                  suite: Suite) -> ImageExtras:
-    """What the --manylinux (or --toolchain) routes of ``targets`` add to the builder image;
-    an unreachable baseline fails here, before any image. The routes' sysroots are
+    """What the --manylinux (or --toolchain) routes of the image's ``targets`` add to the
+    builder image: one image per (suite, baseline, family) serves a build of any of its
+    cpus, and `cross-compiler image` makes the same one. Cpus without a route are left out
+    (a build for one fails before any image, api.build). The routes' sysroots are
     assembled here, in the host's cache, and baked into the image."""
-    routes = portable.choose(targets, settings["manylinux"], settings["toolchain"])
+    routes = portable.reachable(targets, settings["manylinux"], settings["toolchain"])
     if not routes:
         return ImageExtras()
     specs = sysroot.load_specs(resources.data_dir("sysroots"))
@@ -231,7 +233,9 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
             f"{', '.join(missing)}",
             "set image_cpus (or --cpu of `invoke image`) to include them, or to all",
         )
-    extras = route_extras(targets, settings, env, suite)
+    # This build's cpus must each have a route (the image holds every reachable cpu's).
+    portable.choose(targets, settings["manylinux"], settings["toolchain"])
+    extras = route_extras(image_targets(settings, env, suite), settings, env, suite)
     if extras:
         log.info("builder image with what the routes need: %s", ", ".join(
             [*extras.packages, *extras.requirements,

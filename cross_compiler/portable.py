@@ -76,6 +76,20 @@ def choose(targets: list[Target], requested: str, toolchain: str = "auto",
             for t in targets}
 
 
+def reachable(targets: list[Target], requested: str, toolchain: str = "auto",
+              ) -> dict[str, tuple[Target, baseline.Route]]:
+    """The routes of those ``targets`` that have one (a builder image for several cpus holds
+    what each reachable cpu needs; a build still fails on its own unreachable cpus)."""
+    check_toolchain(toolchain)  # a family that does not exist is an error, not a skip
+    routes: dict[str, tuple[Target, baseline.Route]] = {}
+    for target in targets:
+        try:
+            routes.update(choose([target], requested, toolchain))
+        except ConfigError:
+            continue
+    return routes
+
+
 def prepare(targets: list[Target], requested: str, cache_dir: Path,
             toolchain: str = "auto") -> dict[str, Choice]:
     """Every target's choice (assembling sysroots); empty for today's default toolchain
