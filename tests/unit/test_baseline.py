@@ -147,3 +147,14 @@ def test_check_outputs_names_the_file_and_symbol(monkeypatch: pytest.MonkeyPatch
     assert str(e.value).startswith("/o/cli/hello needs GLIBC_2.34, newer than "
                                    "manylinux_2_31_aarch64 allows")
     portable.check_outputs([Path("/o/cli/hello")], _target("aarch64"), "")  # not asked
+
+
+def test_an_image_holds_the_routes_of_every_reachable_cpu() -> None:
+    targets = load_targets(["all"], resources.toolchains_dir())
+    assert {cpu: r.family for cpu, (_, r) in portable.reachable(targets, "2014").items()} == {
+        "aarch64": "zig", "armv7hf": "zig", "s390x": "zig"}
+    assert {cpu: r.family for cpu, (_, r) in portable.reachable(targets, "2_31").items()} == {
+        "aarch64": "clang", "armv7hf": "clang", "riscv64": "zig", "s390x": "zig"}
+    assert portable.reachable(targets, "", "auto") == {}
+    with pytest.raises(ConfigError, match="toolchain 'icc' is not a compiler family"):
+        portable.reachable(targets, "", "icc")
