@@ -41,7 +41,7 @@ def native_root(cache: Path) -> Path:
     for deb in debs.glob("*.deb"):
         subprocess.run(["dpkg", "-x", str(deb), str(tmp)], check=True)
     sys.path.insert(0, str(ROOT))
-    from cross_compiler.debroot import relativize_symlinks
+    from cross_compiler.toolchain.debroot import relativize_symlinks
 
     relativize_symlinks(tmp)
     tmp.rename(root)

@@ -16,34 +16,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import (
-    config,
-    debroot,
-    hostlink,
-    offline,
-    portable,
-    probe,
-    proc,
-    resources,
-    secretrc,
-    sourcedate,
-    suites,
-    targetrun,
-    wslock,
-)
-from cross_compiler.errors import BuildError, ConfigError
-from cross_compiler.localbuild import (
+from cross_compiler import config, hostlink, proc, resources, secretrc, wslock
+from cross_compiler.bazel import offline, targetrun
+from cross_compiler.bazel.localbuild import (
     BuildPlan,
     BuildResult,
     build_local,
     plan_build,
     probe_bazel,
 )
-from cross_compiler.platformtag import check_platform, tag_arch
-from cross_compiler.render import PACKAGE, RenderRequest, python_wrapper, render_toolchain
-from cross_compiler.suites import Suite
-from cross_compiler.targets import Target, load_target_file, load_targets
-from cross_compiler.wheel import RetagResult, retag_wheels
+from cross_compiler.errors import BuildError, ConfigError
+from cross_compiler.release import sourcedate
+from cross_compiler.toolchain import debroot, portable, probe, suites
+from cross_compiler.toolchain.render import PACKAGE, RenderRequest, python_wrapper, render_toolchain
+from cross_compiler.toolchain.suites import Suite
+from cross_compiler.toolchain.targets import Target, load_target_file, load_targets
+from cross_compiler.wheel.platformtag import check_platform, tag_arch
+from cross_compiler.wheel.retag import RetagResult, retag_wheels
 from cross_compiler.workspace import (
     TreeChanges,
     check_workspace,
@@ -182,7 +171,7 @@ def choose_runner(requested: str, env: Mapping[str, str]) -> str:
         return requested
     if env.get("CROSS_COMPILER_IN_CONTAINER"):
         return "local"
-    from cross_compiler import container
+    from cross_compiler.docker import container
 
     if container.engine_available():
         return "docker"
@@ -219,7 +208,7 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
     settings = with_source_date(settings, root)
     result = BuildResult()
     if choose_runner(settings["runner"], env) == "docker":
-        from cross_compiler import dockerrun
+        from cross_compiler.docker import dockerrun
 
         # An unreachable --manylinux is one line, before any image is chosen or built.
         portable.choose(load_targets(cpus, config.toolchains_dir(env)), settings["manylinux"],
@@ -283,7 +272,7 @@ def test(workspace: Path | None, cpus: list[str], env: Mapping[str, str],
 def _test(root: Path, cpus: list[str], env: Mapping[str, str], settings: config.Settings,
           labels: tuple[str, ...]) -> None:
     if choose_runner(settings["runner"], env) == "docker":
-        from cross_compiler import dockerrun
+        from cross_compiler.docker import dockerrun
 
         suite = docker_suite(root, settings, env)
         dockerrun.build_in_container(root, suite_targets(cpus, env, suite), settings, env,
@@ -353,7 +342,7 @@ def write_result_json(result: BuildResult, path: Path) -> None:
 def builder_image(workspace: Path | None, env: Mapping[str, str],
                   cli: Mapping[str, Any]) -> tuple[str, str]:
     """Build or reuse the builder image; returns (tag, what happened)."""
-    from cross_compiler import container, dockerrun
+    from cross_compiler.docker import container, dockerrun
 
     file_values, file_name = ({}, "") if workspace is None else config.read_config_file(
         check_workspace(workspace))
@@ -368,7 +357,7 @@ def builder_image(workspace: Path | None, env: Mapping[str, str],
 
 
 def clean(remove: bool) -> dict[str, list[str]]:
-    from cross_compiler import container
+    from cross_compiler.docker import container
 
     client = container.connect()
     found = container.tool_resources(client)
@@ -393,8 +382,8 @@ def release(
     """Build, retag and smoke-test every target into ``out_dir`` (default <ws>/release);
     with check_reproducible, build again from clean caches, and with ``compare_to``,
     compare with that release: a target whose artifacts differ fails."""
-    from cross_compiler import release as rel
-    from cross_compiler import reproduce
+    from cross_compiler.release import publish as rel
+    from cross_compiler.release import reproduce
 
     targets = load_targets(cpus, config.toolchains_dir(env))
     root = check_workspace(workspace or default_workspace(config.cache_dir(env)))
@@ -492,8 +481,8 @@ def _rebuild_and_compare(root: Path, targets: list[Target], built: list[str],
     """Build ``built`` again in fresh containers with fresh caches (a temporary cache dir;
     for the local runner a temporary Bazel output root), without the remote cache, into a
     temporary release, and compare it with ``first``."""
-    from cross_compiler import release as rel
-    from cross_compiler import reproduce
+    from cross_compiler.release import publish as rel
+    from cross_compiler.release import reproduce
 
     with tempfile.TemporaryDirectory(prefix="cross_compiler-rebuild-") as tmp, \
             _convenience_links_kept(root, Path(tmp)):
@@ -566,7 +555,7 @@ def test_wheel(wheel: Path, cpu: str, env: Mapping[str, str], command: str = "",
                suite: str = "auto") -> list[str]:
     """Install and import ``wheel`` in the target's CPython under qemu-user, with the
     runtime of the Debian suite whose Python it was built for."""
-    from cross_compiler import smoke  # imports PyPI's installer: only for this command
+    from cross_compiler.wheel import smoke  # imports PyPI's installer: only for this command
 
     wheel = Path(os.path.abspath(wheel))  # installed from a temporary working directory
     chosen = wheel_suite(wheel, suite, env)
@@ -578,7 +567,7 @@ def test_wheel(wheel: Path, cpu: str, env: Mapping[str, str], command: str = "",
 
 def wheel_cpu(wheel: Path, env: Mapping[str, str]) -> str:
     """The cpu a wheel's platform tags name (``manylinux_2_17_armv7l`` -> armv7hf)."""
-    from cross_compiler.wheeltags import WheelName
+    from cross_compiler.wheel.tags import WheelName
 
     name = WheelName.parse(wheel.name)
     targets = load_targets(["all"], config.toolchains_dir(env))
@@ -601,7 +590,7 @@ def fetch_python(cpus: list[str], env: Mapping[str, str], suite: str = "auto") -
 
 def sysroot(cpus: list[str], env: Mapping[str, str], suite: str) -> dict[str, Any]:
     """Assemble ``suite``'s sysroot (sysroots/<suite>.toml) for each cpu into the cache."""
-    from cross_compiler import sysroot as sr
+    from cross_compiler.toolchain import sysroot as sr
 
     specs = sr.load_specs(resources.data_dir("sysroots"))
     if suite not in specs:

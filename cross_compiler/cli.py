@@ -24,10 +24,10 @@ from invoke import task as invoke_task  # type: ignore[attr-defined]
 from invoke.parser import ParseResult
 
 from cross_compiler import __version__, api
+from cross_compiler.bazel.localbuild import BuildResult
 from cross_compiler.config import cache_dir
 from cross_compiler.errors import BuildError, CrossCompilerError, DriftError, Terminated
-from cross_compiler.localbuild import BuildResult
-from cross_compiler.targets import parse_cpu_list
+from cross_compiler.toolchain.targets import parse_cpu_list
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -358,7 +358,7 @@ def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
 
     The directory holds the artifacts, SHA256SUMS and a provenance manifest; the exit
     code is non-zero if any target failed."""
-    from cross_compiler import release as rel
+    from cross_compiler.release import publish as rel
 
     cli = {**_build_cli(locals()), **({"check_reproducible": "true"} if check_reproducible
                                       else {}), **({"python": python} if python else {})}

@@ -136,7 +136,7 @@ def _coerce(setting: Setting, value: Any, where: str) -> Any:
         raise ConfigError(f"{where}: source_date_epoch must be whole seconds since 1970, "
                           f"got {value!r}", "e.g. the output of `git log -1 --format=%ct`")
     if setting.key == "manylinux" and value:
-        from cross_compiler.baseline import parse_baseline
+        from cross_compiler.toolchain.baseline import parse_baseline
 
         try:
             parse_baseline(value)

@@ -16,8 +16,8 @@ import threading
 from collections.abc import Mapping
 from typing import BinaryIO
 
+from cross_compiler.docker.plan import LINK_ENV
 from cross_compiler.errors import Terminated
-from cross_compiler.plan import LINK_ENV
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cross_compiler.bazel import BazelCommand, secret_bazelrc, server_log_properties
+from cross_compiler.bazel.flags import BazelCommand, secret_bazelrc, server_log_properties
 
 # A tmpfs (never written to a disk) when there is one; in a container its own /dev/shm,
 # never the bind-mounted workspace or cache.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cross_compiler.errors import WorkspaceError
-from cross_compiler.render import HEADER_MARK, PACKAGE, is_executable
+from cross_compiler.toolchain.render import HEADER_MARK, PACKAGE, is_executable
 
 WORKSPACE_FILES = ("WORKSPACE", "WORKSPACE.bazel", "MODULE.bazel")
 

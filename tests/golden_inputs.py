@@ -11,9 +11,10 @@ import dataclasses
 import os
 from pathlib import Path
 
-from cross_compiler import families, resources, sysroot
-from cross_compiler.render import RenderRequest, ToolchainInputs, render_toolchain
-from cross_compiler.targets import available_cpus, load_targets
+from cross_compiler import resources
+from cross_compiler.toolchain import families, sysroot
+from cross_compiler.toolchain.render import RenderRequest, ToolchainInputs, render_toolchain
+from cross_compiler.toolchain.targets import available_cpus, load_targets
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 GOLDEN_FILES = ("BUILD.bazel", "cc_toolchain_config.bzl", "platform_mappings")  # every cpu

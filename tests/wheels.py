@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cross_compiler.wheeltags import record_hash
+from cross_compiler.wheel.tags import record_hash
 
 FIXED_TIME = (2024, 1, 2, 3, 4, 6)
 

@@ -25,10 +25,11 @@ from types import FrameType
 from installer.sources import WheelFile
 from packaging.utils import parse_wheel_filename
 
-from cross_compiler import resources, smoke
+from cross_compiler import resources
 from cross_compiler.errors import CrossCompilerError
-from cross_compiler.targets import load_targets
-from cross_compiler.wheel import retag_wheels
+from cross_compiler.toolchain.targets import load_targets
+from cross_compiler.wheel import smoke
+from cross_compiler.wheel.retag import retag_wheels
 from tests.fuzz.archive import SEEDS
 from tests.fuzz.elfmut import ELF_FAMILIES
 from tests.fuzz.zipmut import ZIP_FAMILIES, Mutation

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import debroot, resources, suites
+from cross_compiler import resources
 from cross_compiler.config import cache_dir
-from cross_compiler.targets import Target, load_targets
+from cross_compiler.toolchain import debroot, suites
+from cross_compiler.toolchain.targets import Target, load_targets
 from tests.conftest import ROOT, fresh_example, have_engine, require, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.bazel, pytest.mark.qemu, pytest.mark.slow]

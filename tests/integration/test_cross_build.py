@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import debroot, resources
+from cross_compiler import resources
 from cross_compiler.config import cache_dir
-from cross_compiler.targets import Target, load_targets
+from cross_compiler.toolchain import debroot
+from cross_compiler.toolchain.targets import Target, load_targets
 from tests.conftest import have_bazel, require, run_cli, shutdown_bazel
 
 pytestmark = [pytest.mark.bazel, pytest.mark.qemu, pytest.mark.slow]
@@ -223,7 +224,8 @@ def test_outputs_from_cquery_when_the_event_stream_cannot_say(
     example_ws: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The fallback path: real cquery (starlark output on Bazel < 5.3) finds the outputs."""
-    from cross_compiler import api, localbuild
+    from cross_compiler import api
+    from cross_compiler.bazel import localbuild
 
     _require_tools(TARGETS["aarch64"])
     monkeypatch.setattr(localbuild, "bep_output_files", lambda events: None)

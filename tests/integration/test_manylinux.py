@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import sysroot
 from cross_compiler.config import cache_dir
-from cross_compiler.targets import load_targets
+from cross_compiler.toolchain import sysroot
+from cross_compiler.toolchain.targets import load_targets
 from tests.conftest import ROOT, have_bazel, require, run_cli, shutdown_bazel
 
 pytestmark = [pytest.mark.bazel, pytest.mark.qemu, pytest.mark.slow]

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import sysroot
 from cross_compiler.config import cache_dir
+from cross_compiler.toolchain import sysroot
 from tests.conftest import ROOT, have_engine, require, run_cli
 from tests.integration.test_docker import (
     _tool_containers,

@@ -28,8 +28,8 @@ def test_wheel_carries_data_and_finds_it(tmp_path: Path) -> None:
                    "cross_compiler/_data/bazel_overrides/modules/zlib/MODULE.bazel",
                    "cross_compiler/_data/suites/sid.toml"):
         assert needed in names
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from cross_compiler import resources, "
-            "targets; print(resources.toolchains_dir()); "
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from cross_compiler import resources; "
+            "from cross_compiler.toolchain import targets; print(resources.toolchains_dir()); "
             "print(len(targets.load_targets(['all'], resources.toolchains_dir())))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site")], cwd=tmp_path,
                          capture_output=True, text=True, check=True).stdout.split()

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import debroot, resources, targetrun
+from cross_compiler import resources
+from cross_compiler.bazel import targetrun
 from cross_compiler.config import cache_dir
-from cross_compiler.targets import load_targets
+from cross_compiler.toolchain import debroot
+from cross_compiler.toolchain.targets import load_targets
 from tests.conftest import ROOT, have_bazel, have_engine, require, run_cli, shutdown_bazel
 
 pytestmark = [pytest.mark.bazel, pytest.mark.qemu, pytest.mark.slow]

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from cross_compiler import resources
-from cross_compiler.targets import load_targets
-from cross_compiler.wheel import retag_wheel
-from cross_compiler.wheeltags import record_hash
+from cross_compiler.toolchain.targets import load_targets
+from cross_compiler.wheel.retag import retag_wheel
+from cross_compiler.wheel.tags import record_hash
 from tests.wheels import AARCH64_SO, FIXED_TIME, wheel_text
 
 pytestmark = pytest.mark.slow

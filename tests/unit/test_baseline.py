@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import baseline, config, manylinux, portable, resources, sysroot
+from cross_compiler import config, resources
 from cross_compiler.errors import ConfigError
-from cross_compiler.targets import load_targets
+from cross_compiler.toolchain import baseline, portable, sysroot
+from cross_compiler.toolchain.targets import load_targets
+from cross_compiler.wheel import manylinux
 
 SPECS = sysroot.load_specs(resources.data_dir("sysroots"))
 TABLE = baseline.load_table(resources.data_dir("baselines") / "manylinux.toml", SPECS)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from cross_compiler import resources
-from cross_compiler.bazel import (
+from cross_compiler.bazel.flags import (
     BazelCommand,
     BazelMode,
     BazelVersion,
@@ -16,7 +16,7 @@ from cross_compiler.bazel import (
     toolchain_flags,
 )
 from cross_compiler.errors import ConfigError
-from cross_compiler.targets import load_targets
+from cross_compiler.toolchain.targets import load_targets
 
 (AARCH64,) = load_targets(["aarch64"], resources.toolchains_dir())
 V4, V6, V7 = BazelVersion(4, 2, 3), BazelVersion(6, 4, 0), BazelVersion(7, 1, 0)
@@ -97,8 +97,8 @@ def test_command_argv() -> None:
 
 def test_wheel_python_tag_must_match_the_target_headers(tmp_path: Path) -> None:
     from cross_compiler.errors import BuildError
-    from cross_compiler.packaging import check_python_tags
-    from cross_compiler.suites import for_suite, load_suites
+    from cross_compiler.toolchain.suites import for_suite, load_suites
+    from cross_compiler.wheel.packaging import check_python_tags
 
     sid = load_suites(resources.data_dir("suites"))["sid"]
     (target,) = [for_suite(t, sid) for t in load_targets(["aarch64"], resources.toolchains_dir())]
@@ -110,7 +110,7 @@ def test_wheel_python_tag_must_match_the_target_headers(tmp_path: Path) -> None:
 
 
 def test_http_cache_with_grpc_executor_is_refused_before_bazel_starts() -> None:
-    from cross_compiler.bazel import remote_flags
+    from cross_compiler.bazel.flags import remote_flags
 
     with pytest.raises(ConfigError, match=r"HTTP remote cache \(https://\*\*\*@c\b"):
         remote_flags("https://user:pw@c/x", True, "grpc://e:1", "", "")
@@ -120,7 +120,7 @@ def test_http_cache_with_grpc_executor_is_refused_before_bazel_starts() -> None:
 
 
 def test_remote_exec_properties_go_to_the_executor_only() -> None:
-    from cross_compiler.bazel import remote_flags
+    from cross_compiler.bazel.flags import remote_flags
 
     props = ["OSFamily=Linux", "container-image=docker://cross-compiler-builder:sid-abc"]
     flags = remote_flags("", True, "grpc://e:1", "", "", props)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cross_compiler.bazellog import error_lines, failure_hint, fetch_failure, progress_text
+from cross_compiler.bazel.log import error_lines, failure_hint, fetch_failure, progress_text
 
 
 def _bep(*stderr: str) -> str:

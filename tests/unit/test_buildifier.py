@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from cross_compiler import resources
-from cross_compiler.render import render_toolchain
-from cross_compiler.targets import available_cpus
+from cross_compiler.toolchain.render import render_toolchain
+from cross_compiler.toolchain.targets import available_cpus
 from tests.conftest import ROOT, require
 from tests.golden_inputs import GOLDEN_DIR, VARIANTS, golden_request
 

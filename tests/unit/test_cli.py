@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cross_compiler import __version__, cli
-from cross_compiler.localbuild import BuildResult
+from cross_compiler.bazel.localbuild import BuildResult
 from tests.conftest import CLI, ROOT
 
 SUBCOMMANDS = sorted(cli.ns.task_names)
@@ -230,7 +230,7 @@ def test_the_tool_in_a_builder_container_leaves_the_rows_to_the_host(
 
 
 def test_wheels_are_named_relative_to_the_current_directory(tmp_path: Path) -> None:
-    from cross_compiler.wheel import RetagResult
+    from cross_compiler.wheel.retag import RetagResult
 
     ws, _ = _bazel_tree(tmp_path)
     wheel = ws / "dist/m-1.0-cp311-cp311-manylinux_2_17_aarch64.whl"

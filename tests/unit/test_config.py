@@ -52,7 +52,7 @@ def test_an_empty_environment_value_clears_the_file_setting() -> None:
 
 
 def test_build_event_stream_output_files(tmp_path: Path) -> None:
-    from cross_compiler.localbuild import bep_output_files
+    from cross_compiler.bazel.localbuild import bep_output_files
 
     events = tmp_path / "events.json"
     events.write_text(

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import api, resources, zipio
+from cross_compiler import api, resources
 from cross_compiler.errors import ConfigError, CrossCompilerError
-from cross_compiler.targets import load_targets
-from cross_compiler.wheel import retag_wheel, retag_wheels
-from cross_compiler.wheeltags import WheelError
+from cross_compiler.toolchain.targets import load_targets
+from cross_compiler.wheel import zipio
+from cross_compiler.wheel.retag import retag_wheel, retag_wheels
+from cross_compiler.wheel.tags import WheelError
 from tests.wheels import (
     AARCH64_SO,
     X86_64_SO,

@@ -11,9 +11,10 @@ from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
 
-from cross_compiler import elf, resources
+from cross_compiler import resources
 from cross_compiler.errors import ArchMismatchError
-from cross_compiler.targets import load_targets
+from cross_compiler.toolchain.targets import load_targets
+from cross_compiler.wheel import elf
 from tests.wheels import make_elf, set_section_field
 
 TARGETS = {t.cpu: t for t in load_targets(["all"], resources.toolchains_dir())}

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import families, probe, resources
+from cross_compiler import resources
 from cross_compiler.errors import TargetError, ToolMissingError
-from cross_compiler.render import is_executable, render_toolchain
-from cross_compiler.targets import load_targets
+from cross_compiler.toolchain import families, probe
+from cross_compiler.toolchain.render import is_executable, render_toolchain
+from cross_compiler.toolchain.targets import load_targets
 from tests.golden_inputs import golden_request
 
 FAMILIES = resources.data_dir("families")

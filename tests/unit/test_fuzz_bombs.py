@@ -46,8 +46,8 @@ def _run_retag(wheel: Path, out: Path, platform: str, timeout: float = 300) -> d
         from pathlib import Path
         from cross_compiler import resources
         from cross_compiler.errors import CrossCompilerError
-        from cross_compiler.targets import load_targets
-        from cross_compiler.wheel import retag_wheel
+        from cross_compiler.toolchain.targets import load_targets
+        from cross_compiler.wheel.retag import retag_wheel
         (target,) = load_targets(["aarch64"], resources.toolchains_dir())
         try:
             r = retag_wheel(Path({str(wheel)!r}), Path({str(out)!r}), target, {platform!r})

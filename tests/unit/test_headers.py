@@ -7,8 +7,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from cross_compiler.errors import ArchMismatchError, CrossCompilerError
-from cross_compiler.headers import (
+from cross_compiler.bazel.headers import (
     MAX_DEP_FILE_BYTES,
     AllowedRoots,
     DepFileError,
@@ -21,6 +20,7 @@ from cross_compiler.headers import (
     parse_dep_file,
     prove_header_provenance,
 )
+from cross_compiler.errors import ArchMismatchError, CrossCompilerError
 
 # What Debian's gcc 12 wrote for `#include "a.h"` + `#include <stdio.h>` under Bazel 4.2.3.
 REAL_D = """\
@@ -359,7 +359,7 @@ def _fake_realpath(links: dict[str, str]) -> Resolver:
 
 
 def test_host_python_includes_never_forbid_a_whole_prefix() -> None:
-    from cross_compiler.headercheck import host_python_includes
+    from cross_compiler.bazel.headercheck import host_python_includes
 
     for path in host_python_includes():
         assert "python3" in path.rsplit("/", 1)[-1], path  # never /usr/include itself

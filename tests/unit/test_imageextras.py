@@ -9,19 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import config, dockerrun, portable, resources, sysroot
-from cross_compiler.errors import ConfigError
-from cross_compiler.image import IMAGE_CACHE, builder_packages, image_spec
-from cross_compiler.imageextras import (
+from cross_compiler import config, resources
+from cross_compiler.docker import dockerrun
+from cross_compiler.docker.image import IMAGE_CACHE, builder_packages, image_spec
+from cross_compiler.docker.imageextras import (
     BakedSysroot,
     ImageExtras,
     image_extras,
     needed_sysroots,
     writable_mounts,
 )
-from cross_compiler.plan import Mount
-from cross_compiler.suites import for_suite, load_suites
-from cross_compiler.targets import load_targets
+from cross_compiler.docker.plan import Mount
+from cross_compiler.errors import ConfigError
+from cross_compiler.toolchain import portable, sysroot
+from cross_compiler.toolchain.suites import for_suite, load_suites
+from cross_compiler.toolchain.targets import load_targets
 
 SUITES = load_suites(resources.data_dir("suites"))
 BOOKWORM = SUITES["bookworm"]
@@ -171,7 +173,7 @@ def test_route_extras_assembles_the_sysroots_on_the_host(tmp_path: Path,
 def test_an_unreachable_baseline_fails_before_any_image(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch
                                                         ) -> None:
-    from cross_compiler import container
+    from cross_compiler.docker import container
 
     def no_engine(*args: object, **kwargs: object) -> None:
         raise AssertionError("the engine must not be asked")
@@ -203,7 +205,7 @@ def test_sysroot_content_digest_sees_content_modes_and_links(tmp_path: Path) -> 
 def test_the_hosts_result_records_the_routes_the_container_used(tmp_path: Path) -> None:
     # A release's manifest records family, glibc and sysroot packages for docker builds too.
     from cross_compiler.api import write_result_json
-    from cross_compiler.localbuild import BuildResult
+    from cross_compiler.bazel.localbuild import BuildResult
 
     inside = BuildResult(suite="bookworm")
     inside.toolchains = {"armv7hf": {"family": "clang", "glibc": "2.31",

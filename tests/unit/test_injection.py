@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from cross_compiler import resources
+from cross_compiler.docker.image import check_image_settings
 from cross_compiler.errors import ConfigError, TargetError
-from cross_compiler.image import check_image_settings
-from cross_compiler.targets import parse_target
+from cross_compiler.toolchain.targets import parse_target
 
 AARCH64 = resources.toolchains_dir() / "aarch64.toml"
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler.errors import ConfigError
-from cross_compiler.offline import (
+from cross_compiler.bazel.offline import (
     OfflineBazel7,
     WorkspaceKind,
     check_module_deps,
@@ -15,6 +14,7 @@ from cross_compiler.offline import (
     declared_modules,
     workspace_kind,
 )
+from cross_compiler.errors import ConfigError
 
 DEBIAN_BAZELRC = """try-import /etc/bazel.bazelrc
 startup --install_base=/usr/share/bazel

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from cross_compiler import resources
+from cross_compiler.docker.image import image_spec
+from cross_compiler.docker.plan import Mount, allowed_env, cache_layout, container_request
 from cross_compiler.errors import ConfigError
-from cross_compiler.image import image_spec
-from cross_compiler.plan import Mount, allowed_env, cache_layout, container_request
-from cross_compiler.suites import load_suites
-from cross_compiler.targets import load_targets
+from cross_compiler.toolchain.suites import load_suites
+from cross_compiler.toolchain.targets import load_targets
 
 TARGETS = load_targets(["all"], resources.toolchains_dir())
 SUITES = load_suites(resources.data_dir("suites"))
@@ -110,7 +110,7 @@ def test_sid_image_has_bazel_7_python_3_13_for_every_cpu_and_stub_modules() -> N
 
 def test_remote_execution_gets_no_disk_cache() -> None:
     from cross_compiler import config
-    from cross_compiler.dockerrun import _settings_env
+    from cross_compiler.docker.dockerrun import _settings_env
 
     layout = cache_layout(Path("/c"), "cross-compiler-builder:aaa")
     plain = _settings_env(config.resolve({}, "f", {}, {}), layout)
@@ -123,7 +123,7 @@ def test_remote_execution_gets_no_disk_cache() -> None:
 
 def test_dist_dir_outside_the_workspace_is_mounted(tmp_path: Path) -> None:
     from cross_compiler import config
-    from cross_compiler.dockerrun import plan_container
+    from cross_compiler.docker.dockerrun import plan_container
 
     ws, dist = tmp_path / "ws", tmp_path / "elsewhere" / "dist"
     ws.mkdir()

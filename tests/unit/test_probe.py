@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import probe, resources
+from cross_compiler import resources
 from cross_compiler.errors import ToolMissingError
-from cross_compiler.targets import load_targets
+from cross_compiler.toolchain import probe
+from cross_compiler.toolchain.targets import load_targets
 
 (AARCH64,) = load_targets(["aarch64"], resources.toolchains_dir())
 
@@ -87,7 +88,7 @@ def test_discovered_include_dirs_are_the_targets() -> None:
 
 
 def test_absolute_symlinks_in_a_target_root_are_made_relative(tmp_path: Path) -> None:
-    from cross_compiler.debroot import relativize_symlinks
+    from cross_compiler.toolchain.debroot import relativize_symlinks
 
     (tmp_path / "lib/ppc").mkdir(parents=True)
     (tmp_path / "lib/ppc/ld64.so.2").write_bytes(b"loader")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cross_compiler import resources
-from cross_compiler.provenance import (
+from cross_compiler.release.provenance import (
     BUILD_TYPE,
     FILE_NAME,
     Facts,
@@ -20,9 +20,9 @@ from cross_compiler.provenance import (
     jsonl,
     statement,
 )
-from cross_compiler.release import release
-from cross_compiler.reproduce import read_sums
-from cross_compiler.targets import load_targets
+from cross_compiler.release.publish import release
+from cross_compiler.release.reproduce import read_sums
+from cross_compiler.toolchain.targets import load_targets
 from tests.unit.test_release import _builder
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")

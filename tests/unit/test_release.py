@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from cross_compiler import resources
-from cross_compiler.bazel import mask_secret, remote_flags
+from cross_compiler.bazel.flags import mask_secret, remote_flags
+from cross_compiler.bazel.localbuild import BuildResult
 from cross_compiler.errors import BuildError, ConfigError
-from cross_compiler.localbuild import BuildResult
-from cross_compiler.release import MARKER, release, summary_json, summary_table
-from cross_compiler.targets import Target, load_targets
-from cross_compiler.wheel import RetagResult
+from cross_compiler.release.publish import MARKER, release, summary_json, summary_table
+from cross_compiler.toolchain.targets import Target, load_targets
+from cross_compiler.wheel.retag import RetagResult
 
 TARGETS = load_targets(["aarch64", "armv7hf", "s390x"], resources.toolchains_dir())
 
@@ -252,7 +252,7 @@ def test_python_pairs_come_from_the_suites_that_have_them() -> None:
 
 
 def test_a_python_matrix_release_names_targets_by_cpu_and_python(tmp_path: Path) -> None:
-    from cross_compiler.suites import for_suite, load_suites
+    from cross_compiler.toolchain.suites import for_suite, load_suites
 
     sid = load_suites(resources.data_dir("suites"))["sid"]
     (ws := tmp_path / "ws").mkdir()
@@ -270,8 +270,8 @@ def test_a_python_matrix_release_names_targets_by_cpu_and_python(tmp_path: Path)
 def test_the_manifest_records_the_compiler_family_and_sysroot_packages(tmp_path: Path) -> None:
     """--manylinux/--toolchain: which family, glibc and sysroot package versions built it,
     in manifest.json and in the provenance statement."""
-    from cross_compiler import baseline, families, portable
-    from cross_compiler.sysroot import Sysroot
+    from cross_compiler.toolchain import baseline, families, portable
+    from cross_compiler.toolchain.sysroot import Sysroot
 
     made = Sysroot(tmp_path / "sysroot", "bullseye", "arm64",
                    {"libc6": "2.31-13+deb11u11", "libstdc++6": "10.2.1-6"})

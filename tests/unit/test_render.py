@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from cross_compiler import resources
-from cross_compiler.render import RenderRequest, render_toolchain
+from cross_compiler.toolchain.render import RenderRequest, render_toolchain
 from tests.golden_inputs import (
     GOLDEN_DIR,
     GOLDEN_FILES,

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import bazel, config, redact, resources, secretrc
-from cross_compiler.bazel import BazelVersion
-from cross_compiler.dockerrun import _holds_secret
+from cross_compiler import config, redact, resources, secretrc
+from cross_compiler.bazel import flags as bazel
+from cross_compiler.bazel.flags import BazelVersion
+from cross_compiler.bazel.localbuild import BazelSetup, plan_build
+from cross_compiler.docker.dockerrun import _holds_secret
+from cross_compiler.docker.plan import LINK_ENV, cache_layout, container_request
 from cross_compiler.errors import ConfigError
-from cross_compiler.localbuild import BazelSetup, plan_build
-from cross_compiler.plan import LINK_ENV, cache_layout, container_request
-from cross_compiler.targets import load_targets
+from cross_compiler.toolchain.targets import load_targets
 
 TOKEN = "tok-3f9c2a"
 HEADER = f"X-Token=Bearer {TOKEN}"

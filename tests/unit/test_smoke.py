@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from cross_compiler import proc, resources, smoke
+from cross_compiler import proc, resources
 from cross_compiler.errors import BuildError, CrossCompilerError
-from cross_compiler.targets import load_targets
-from cross_compiler.wheeltags import WheelError
+from cross_compiler.toolchain.targets import load_targets
+from cross_compiler.wheel import smoke
+from cross_compiler.wheel.tags import WheelError
 from tests.wheels import RawEntry, make_wheel, raw_entry, record_for, write_raw_zip
 
 (A64,) = load_targets(["aarch64"], resources.toolchains_dir())

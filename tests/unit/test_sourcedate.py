@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import api, config, packaging, resources
+from cross_compiler import api, config, resources
+from cross_compiler.docker.plan import cache_layout
 from cross_compiler.errors import ConfigError
-from cross_compiler.plan import cache_layout
-from cross_compiler.sourcedate import FALLBACK_EPOCH, workspace_epoch
-from cross_compiler.targets import load_targets
+from cross_compiler.release.sourcedate import FALLBACK_EPOCH, workspace_epoch
+from cross_compiler.toolchain.targets import load_targets
+from cross_compiler.wheel import packaging
 from tests.wheels import AARCH64_SO, make_wheel
 
 (A64,) = load_targets(["aarch64"], resources.toolchains_dir())
@@ -65,7 +66,7 @@ def test_setting_wins_over_the_commit_and_is_validated(tmp_path: Path) -> None:
 
 
 def test_forwarded_into_the_container() -> None:
-    from cross_compiler.dockerrun import _settings_env
+    from cross_compiler.docker.dockerrun import _settings_env
 
     settings = config.resolve({"source_date_epoch": "1700000000"}, "f", {}, {})
     env = _settings_env(settings, cache_layout(Path("/c"), "cross-compiler-builder:aaa"))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from cross_compiler import starlark
+from cross_compiler.toolchain import starlark
 
 
 def test_string_escapes_quotes_backslashes_and_controls() -> None:

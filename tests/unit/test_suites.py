@@ -8,14 +8,14 @@ import pytest
 
 from cross_compiler import resources
 from cross_compiler.errors import ConfigError, TargetError
-from cross_compiler.suites import (
+from cross_compiler.toolchain.suites import (
     choose_suite,
     for_suite,
     host_suite,
     load_suites,
     read_bazelversion,
 )
-from cross_compiler.targets import load_targets
+from cross_compiler.toolchain.targets import load_targets
 
 SUITES = load_suites(resources.data_dir("suites"))
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import resources, sysroot
+from cross_compiler import resources
 from cross_compiler.errors import ConfigError, TargetError
-from cross_compiler.targets import load_targets
+from cross_compiler.toolchain import sysroot
+from cross_compiler.toolchain.targets import load_targets
 
 
 def test_shipped_specs() -> None:

@@ -6,7 +6,12 @@ import pytest
 
 from cross_compiler import resources
 from cross_compiler.errors import TargetError
-from cross_compiler.targets import available_cpus, load_target_file, load_targets, parse_cpu_list
+from cross_compiler.toolchain.targets import (
+    available_cpus,
+    load_target_file,
+    load_targets,
+    parse_cpu_list,
+)
 
 ALL = ["aarch64", "armv7hf", "ppc64le", "riscv64", "s390x"]
 

@@ -9,9 +9,9 @@ import pytest
 from packaging.utils import parse_wheel_filename
 
 from cross_compiler import resources
-from cross_compiler.targets import load_targets
-from cross_compiler.wheel import retag_wheel
-from cross_compiler.wheeltags import WheelError, WheelName, extension_rename
+from cross_compiler.toolchain.targets import load_targets
+from cross_compiler.wheel.retag import retag_wheel
+from cross_compiler.wheel.tags import WheelError, WheelName, extension_rename
 from tests.wheels import AARCH64_SO, X86_64_SO, elf_header, make_wheel
 
 TARGETS = {t.cpu: t for t in load_targets(["all"], resources.toolchains_dir())}

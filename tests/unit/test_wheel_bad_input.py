@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from cross_compiler import resources
 from cross_compiler.errors import CrossCompilerError
-from cross_compiler.targets import load_targets
-from cross_compiler.wheel import retag_wheel
-from cross_compiler.wheeltags import WheelError
+from cross_compiler.toolchain.targets import load_targets
+from cross_compiler.wheel.retag import retag_wheel
+from cross_compiler.wheel.tags import WheelError
 from tests.wheels import AARCH64_SO, make_wheel, wheel_text
 
 (A64,) = load_targets(["aarch64"], resources.toolchains_dir())

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import config, packaging, resources
-from cross_compiler.targets import load_targets
-from cross_compiler.wheeltags import WheelError
+from cross_compiler import config, resources
+from cross_compiler.toolchain.targets import load_targets
+from cross_compiler.wheel import packaging
+from cross_compiler.wheel.tags import WheelError
 from tests.wheels import AARCH64_SO, make_wheel
 
 (A64,) = load_targets(["aarch64"], resources.toolchains_dir())

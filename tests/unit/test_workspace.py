@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from cross_compiler.errors import WorkspaceError
-from cross_compiler.render import HEADER
+from cross_compiler.toolchain.render import HEADER
 from cross_compiler.workspace import check_workspace, plan_tree, write_tree
 
 BUILD = (HEADER + "\n").encode()

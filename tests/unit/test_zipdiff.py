@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from cross_compiler.errors import ConfigError
-from cross_compiler.release import TargetOutcome, mark_irreproducible, sums_line
-from cross_compiler.reproduce import compare, parse_sums
-from cross_compiler.zipdiff import MemberDiff, diff_zips, summary
+from cross_compiler.release.publish import TargetOutcome, mark_irreproducible, sums_line
+from cross_compiler.release.reproduce import compare, parse_sums
+from cross_compiler.wheel.zipdiff import MemberDiff, diff_zips, summary
 
 WHEN = (2024, 1, 2, 3, 4, 6)
 

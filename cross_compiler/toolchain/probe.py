@@ -15,9 +15,9 @@ from pathlib import Path
 
 from cross_compiler import proc
 from cross_compiler.errors import CrossCompilerError, ToolMissingError
-from cross_compiler.families import ToolchainFlags, default_flags
-from cross_compiler.render import ToolchainInputs
-from cross_compiler.targets import Target
+from cross_compiler.toolchain.families import ToolchainFlags, default_flags
+from cross_compiler.toolchain.render import ToolchainInputs
+from cross_compiler.toolchain.targets import Target
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import debroot, proc
+from cross_compiler import proc
 from cross_compiler.datafile import load_toml
 from cross_compiler.errors import ConfigError, TargetError, ToolMissingError
-from cross_compiler.targets import Target, _field, _unknown_keys
+from cross_compiler.toolchain import debroot
+from cross_compiler.toolchain.targets import Target, _field, _unknown_keys
 
 log = logging.getLogger(__name__)
 

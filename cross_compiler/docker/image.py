@@ -14,11 +14,11 @@ import jinja2
 
 from cross_compiler import __version__
 from cross_compiler.errors import ConfigError
-from cross_compiler.suites import Suite
-from cross_compiler.targets import Target
+from cross_compiler.toolchain.suites import Suite
+from cross_compiler.toolchain.targets import Target
 
 if TYPE_CHECKING:
-    from cross_compiler.imageextras import ImageExtras
+    from cross_compiler.docker.imageextras import ImageExtras
 
 IMAGE_REPOSITORY = "cross-compiler-builder"
 LABEL = "cross_compiler"

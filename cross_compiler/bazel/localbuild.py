@@ -16,24 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import (
-    bazel,
-    bazellog,
-    config,
-    elf,
-    headercheck,
-    offline,
-    packaging,
-    portable,
-    proc,
-    redact,
-    resources,
-    secretrc,
-)
-from cross_compiler.bazel import BazelCommand, BazelMode, BazelVersion
+from cross_compiler import config, proc, redact, resources, secretrc
+from cross_compiler.bazel import flags as bazel
+from cross_compiler.bazel import headercheck, offline
+from cross_compiler.bazel import log as bazellog
+from cross_compiler.bazel.flags import BazelCommand, BazelMode, BazelVersion
 from cross_compiler.errors import BuildError, ConfigError, ToolMissingError
-from cross_compiler.targets import Target
-from cross_compiler.wheel import RetagResult
+from cross_compiler.toolchain import portable
+from cross_compiler.toolchain.targets import Target
+from cross_compiler.wheel import elf, packaging
+from cross_compiler.wheel.retag import RetagResult
 
 log = logging.getLogger(__name__)
 

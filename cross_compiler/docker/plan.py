@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cross_compiler.docker.image import LABEL
 from cross_compiler.errors import ConfigError
-from cross_compiler.image import LABEL
 from cross_compiler.redact import MASK, mask_argv, mask_url
 
 # Tells the tool inside that the host's secrets, then EOF when the host is gone, come on

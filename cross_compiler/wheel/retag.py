@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, BinaryIO
 
-from cross_compiler import elf
 from cross_compiler.errors import ConfigError
-from cross_compiler.platformtag import check_platform, manylinux_policy, tag_arch
-from cross_compiler.targets import Target
-from cross_compiler.wheeltags import (
+from cross_compiler.toolchain.targets import Target
+from cross_compiler.wheel import elf
+from cross_compiler.wheel.platformtag import check_platform, manylinux_policy, tag_arch
+from cross_compiler.wheel.tags import (
     WheelError,
     WheelName,
     check_tags_agree,
@@ -31,7 +31,7 @@ from cross_compiler.wheeltags import (
     new_wheel_metadata,
     parse_wheel_metadata,
 )
-from cross_compiler.zipio import (
+from cross_compiler.wheel.zipio import (
     FLAG_ENCRYPTED,
     Member,
     RawZipWriter,
@@ -42,7 +42,7 @@ from cross_compiler.zipio import (
 )
 
 if TYPE_CHECKING:
-    from cross_compiler.manylinux import ElfNeeds
+    from cross_compiler.wheel.manylinux import ElfNeeds
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ def verify_binaries(path: Path, zf: zipfile.ZipFile, members: list[Member],
 def _elf_needs(zf: zipfile.ZipFile, elves: list[Member], target: Target,
                wheel: str) -> list[ElfNeeds]:
     """What each ELF member needs from the system (bounded reads)."""
-    from cross_compiler import manylinux  # the auditwheel policy table: only when needed
+    from cross_compiler.wheel import manylinux  # the auditwheel policy table: only when needed
 
     needs = []
     for m in elves:
@@ -251,7 +251,7 @@ def _elf_needs(zf: zipfile.ZipFile, elves: list[Member], target: Target,
 
 def infer_platform(zf: zipfile.ZipFile, elves: list[Member], target: Target,
                    wheel: str) -> tuple[str, str]:
-    from cross_compiler import manylinux
+    from cross_compiler.wheel import manylinux
 
     needs = _elf_needs(zf, elves, target, wheel)
     bundled = {PurePosixPath(m.name).name for m in elves}
@@ -263,7 +263,7 @@ def check_requested_platform(zf: zipfile.ZipFile, elves: list[Member], target: T
                              wheel: str, platform: str) -> None:
     """An explicit manylinux tag the binaries do not meet is refused, as ``auto`` would
     never choose it: naming what they need beyond it and the tag they do meet."""
-    from cross_compiler import manylinux
+    from cross_compiler.wheel import manylinux
 
     policy = manylinux_policy(platform)
     if policy is None or not elves:

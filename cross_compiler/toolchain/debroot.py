@@ -19,8 +19,8 @@ from typing import Protocol
 
 from cross_compiler import proc
 from cross_compiler.errors import ToolMissingError
-from cross_compiler.suites import Suite
-from cross_compiler.targets import Target
+from cross_compiler.toolchain.suites import Suite
+from cross_compiler.toolchain.targets import Target
 
 log = logging.getLogger(__name__)
 

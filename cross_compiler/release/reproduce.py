@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cross_compiler import zipdiff
 from cross_compiler.errors import ConfigError
-from cross_compiler.wheel import unsafe_path
+from cross_compiler.wheel import zipdiff
+from cross_compiler.wheel.retag import unsafe_path
 
 SUMS = "SHA256SUMS"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from cross_compiler.errors import ArchMismatchError
-from cross_compiler.targets import ElfSpec, Target
+from cross_compiler.toolchain.targets import ElfSpec, Target
 
 ELF_MAGIC = b"\x7fELF"
 EF_ARM_ABI_FLOAT_HARD = 0x400

@@ -20,10 +20,10 @@ import docker.utils.socket
 from docker.models.containers import Container
 
 from cross_compiler import proc
+from cross_compiler.docker.image import LABEL, ImageSpec
+from cross_compiler.docker.plan import ContainerRequest
 from cross_compiler.errors import CrossCompilerError, Terminated, ToolMissingError
 from cross_compiler.hostlink import encode as encode_link
-from cross_compiler.image import LABEL, ImageSpec
-from cross_compiler.plan import ContainerRequest
 
 log = logging.getLogger(__name__)
 

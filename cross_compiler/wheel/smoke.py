@@ -23,11 +23,12 @@ import installer
 from installer.exceptions import InstallerError
 from installer.sources import WheelFile
 
-from cross_compiler import debroot, proc
+from cross_compiler import proc
 from cross_compiler.errors import BuildError, ToolMissingError
-from cross_compiler.targets import Target
-from cross_compiler.wheel import TEXT_LIMIT, check_archive, unsafe_path
-from cross_compiler.wheeltags import (
+from cross_compiler.toolchain import debroot
+from cross_compiler.toolchain.targets import Target
+from cross_compiler.wheel.retag import TEXT_LIMIT, check_archive, unsafe_path
+from cross_compiler.wheel.tags import (
     WheelError,
     WheelName,
     check_tags_agree,

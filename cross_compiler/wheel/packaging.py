@@ -12,10 +12,11 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from cross_compiler import config, portable, proc
+from cross_compiler import config, proc
 from cross_compiler.errors import BuildError
-from cross_compiler.targets import Target
-from cross_compiler.wheel import RetagResult, retag_wheels
+from cross_compiler.toolchain import portable
+from cross_compiler.toolchain.targets import Target
+from cross_compiler.wheel.retag import RetagResult, retag_wheels
 
 log = logging.getLogger(__name__)
 

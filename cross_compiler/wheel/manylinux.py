@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import IO, Any
 
-from cross_compiler import elf
+from cross_compiler.wheel import elf
 
 
 @dataclass

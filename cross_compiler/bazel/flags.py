@@ -11,8 +11,8 @@ from pathlib import Path
 
 from cross_compiler.errors import ConfigError
 from cross_compiler.redact import Secret, is_secret_arg, mask_arg, mask_argv, mask_url
-from cross_compiler.render import PACKAGE
-from cross_compiler.targets import Target
+from cross_compiler.toolchain.render import PACKAGE
+from cross_compiler.toolchain.targets import Target
 
 
 class BazelMode(Enum):

@@ -13,18 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from cross_compiler import baseline, elf, families, manylinux, probe, resources, sysroot
+from cross_compiler import resources
 from cross_compiler.errors import ArchMismatchError, ConfigError, CrossCompilerError
-from cross_compiler.families import ToolchainFlags
-from cross_compiler.render import ToolchainInputs
-from cross_compiler.targets import Target
+from cross_compiler.toolchain import baseline, families, probe, sysroot
+from cross_compiler.toolchain.families import ToolchainFlags
+from cross_compiler.toolchain.render import ToolchainInputs
+from cross_compiler.toolchain.targets import Target
+from cross_compiler.wheel import elf, manylinux
 
 if TYPE_CHECKING:
-    from cross_compiler.localbuild import BazelSetup
+    from cross_compiler.bazel.localbuild import BazelSetup
 
 log = logging.getLogger(__name__)
 
-# Members above this are not inspected (as wheel.py's platform inference): a bomb.
+# Members above this are not inspected (as wheel/retag.py's platform inference): a bomb.
 _MEMBER_LIMIT = 1 << 30
 
 

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from cross_compiler import families, sysroot
-from cross_compiler.baseline import Route
-from cross_compiler.image import IMAGE_CACHE
-from cross_compiler.plan import Mount
-from cross_compiler.targets import Target
+from cross_compiler.docker.image import IMAGE_CACHE
+from cross_compiler.docker.plan import Mount
+from cross_compiler.toolchain import families, sysroot
+from cross_compiler.toolchain.baseline import Route
+from cross_compiler.toolchain.targets import Target
 
 # Under the docker cache root: what the families' tools write, shared by every image (zig's
 # cache is content-addressed, so a new tool version keeps it warm).

@@ -16,7 +16,7 @@ from typing import Any
 
 from cross_compiler.datafile import load_toml
 from cross_compiler.errors import ConfigError, TargetError
-from cross_compiler.targets import Target, _field, _unknown_keys
+from cross_compiler.toolchain.targets import Target, _field, _unknown_keys
 
 _STR_FIELDS = ("suite", "bazel_version", "python_version", "qemu_package")
 _LIST_FIELDS = ("bazel_packages", "python_packages", "runtime_packages", "numpy_packages",

@@ -7,9 +7,9 @@ import shlex
 import shutil
 from pathlib import Path
 
-from cross_compiler.bazel import BazelCommand
+from cross_compiler.bazel.flags import BazelCommand
 from cross_compiler.errors import ToolMissingError
-from cross_compiler.targets import Target
+from cross_compiler.toolchain.targets import Target
 
 
 def qemu_program(target: Target) -> str:

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from cross_compiler import __version__, proc
-from cross_compiler import provenance as slsa
+from cross_compiler.bazel.localbuild import BuildResult
 from cross_compiler.errors import ConfigError, CrossCompilerError
-from cross_compiler.localbuild import BuildResult
 from cross_compiler.redact import mask_argv, mask_url
-from cross_compiler.render import PACKAGE
-from cross_compiler.reproduce import ArtifactDiff
-from cross_compiler.targets import Target
+from cross_compiler.release import provenance as slsa
+from cross_compiler.release.reproduce import ArtifactDiff
+from cross_compiler.toolchain.render import PACKAGE
+from cross_compiler.toolchain.targets import Target
 
 log = logging.getLogger(__name__)
 

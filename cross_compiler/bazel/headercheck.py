@@ -11,9 +11,9 @@ import sys
 import sysconfig
 from pathlib import Path, PurePath
 
-from cross_compiler import headers
-from cross_compiler.render import PACKAGE, python_include_dir
-from cross_compiler.targets import Target
+from cross_compiler.bazel import headers
+from cross_compiler.toolchain.render import PACKAGE, python_include_dir
+from cross_compiler.toolchain.targets import Target
 
 log = logging.getLogger(__name__)
 

@@ -17,19 +17,10 @@ import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
-from cross_compiler import (
-    config,
-    container,
-    elf,
-    imageextras,
-    portable,
-    proc,
-    redact,
-    resources,
-    sysroot,
-)
-from cross_compiler.errors import BuildError, ConfigError
-from cross_compiler.image import (
+from cross_compiler import config, proc, redact, resources
+from cross_compiler.bazel.localbuild import BuildResult, remote_header
+from cross_compiler.docker import container, imageextras
+from cross_compiler.docker.image import (
     ROUTE_WHEELS,
     ImageSpec,
     builder_packages,
@@ -38,13 +29,21 @@ from cross_compiler.image import (
     pinned_requirements,
     source_files,
 )
-from cross_compiler.imageextras import BakedSysroot, ImageExtras
-from cross_compiler.localbuild import BuildResult, remote_header
-from cross_compiler.plan import CacheLayout, ContainerRequest, Mount, allowed_env, cache_layout
-from cross_compiler.plan import container_request as make_request
-from cross_compiler.suites import Suite, for_suite
-from cross_compiler.targets import Target, load_targets
-from cross_compiler.wheel import RetagResult
+from cross_compiler.docker.imageextras import BakedSysroot, ImageExtras
+from cross_compiler.docker.plan import (
+    CacheLayout,
+    ContainerRequest,
+    Mount,
+    allowed_env,
+    cache_layout,
+)
+from cross_compiler.docker.plan import container_request as make_request
+from cross_compiler.errors import BuildError, ConfigError
+from cross_compiler.toolchain import portable, sysroot
+from cross_compiler.toolchain.suites import Suite, for_suite
+from cross_compiler.toolchain.targets import Target, load_targets
+from cross_compiler.wheel import elf
+from cross_compiler.wheel.retag import RetagResult
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ def image_targets(settings: config.Settings, env: Mapping[str, str],
 def builder_image(settings: config.Settings, env: Mapping[str, str], suite: Suite,
                   extras: ImageExtras | None = None) -> ImageSpec:
     targets = image_targets(settings, env, suite)
-    package_dir = Path(__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parents[1]  # cross_compiler/, not docker/
     data = {name: resources.data_dir(name) for name in resources.DATA_DIRS}
     return image_spec(targets, suite, settings["base_image"], settings["extra_packages"],
                       pinned_requirements(), source_files(package_dir, data),

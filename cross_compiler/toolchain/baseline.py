@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from cross_compiler.datafile import load_toml
 from cross_compiler.errors import ConfigError, TargetError
-from cross_compiler.targets import Target, _unknown_keys
+from cross_compiler.toolchain.targets import Target, _unknown_keys
 
 if TYPE_CHECKING:
-    from cross_compiler.sysroot import SysrootSpec
+    from cross_compiler.toolchain.sysroot import SysrootSpec
 
 # PEP 600's legacy aliases.
 _ALIASES = {"1": (2, 5), "2010": (2, 12), "2014": (2, 17)}

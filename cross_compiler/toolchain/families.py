@@ -19,7 +19,7 @@ from typing import Any
 
 from cross_compiler.datafile import load_toml
 from cross_compiler.errors import TargetError
-from cross_compiler.targets import Target, _unknown_keys
+from cross_compiler.toolchain.targets import Target, _unknown_keys
 
 DEFAULT = "gcc"
 

@@ -1,0 +1,1 @@
+"""The builder image, the container request and the engine (docker-py)."""

@@ -1,0 +1,1 @@
+"""Releases: orchestration, reproducibility checks, provenance, SOURCE_DATE_EPOCH."""
