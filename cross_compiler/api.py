@@ -10,8 +10,7 @@ import os
 import re
 import shutil
 import sys
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -382,8 +381,8 @@ def release(
     """Build, retag and smoke-test every target into ``out_dir`` (default <ws>/release);
     with check_reproducible, build again from clean caches, and with ``compare_to``,
     compare with that release: a target whose artifacts differ fails."""
+    from cross_compiler.release import pipeline, reproduce
     from cross_compiler.release import publish as rel
-    from cross_compiler.release import reproduce
 
     targets = load_targets(cpus, config.toolchains_dir(env))
     root = check_workspace(workspace or default_workspace(config.cache_dir(env)))
@@ -402,7 +401,8 @@ def release(
         reproduce.read_sums(baseline)  # a bad baseline is said before any build
     matrix = bool(settings["python"])
     if matrix:
-        targets = python_pairs(targets, settings["python"], runner, env)
+        targets = pipeline.python_pairs(targets, settings["python"], runner,
+                                         suite_catalogue(env))
     outcomes = rel.release(
         targets, root, where,
         # Each (cpu, Python) pair in the builder image of the suite that has that Python.
@@ -416,93 +416,14 @@ def release(
     )
     built = [o.cpu for o in outcomes if o.status == "ok"]
     if built and settings["check_reproducible"] == "true":
-        second = _rebuild_and_compare(root, targets, built, env, fixed,
-                                      settings["bazel_startup_options"], where)
+        second = pipeline.rebuild_and_compare(
+            root, targets, built, fixed, settings["bazel_startup_options"], where,
+            build=lambda cpu, cli: build(root, [cpu], env, cli))
         rel.mark_irreproducible(outcomes, second, "a second build from clean caches")
     if built and compare_to is not None:
         rel.mark_irreproducible(outcomes, reproduce.compare(compare_to.resolve(), where, built),
                                 str(compare_to))
     return where, outcomes
-
-
-def python_pairs(targets: list[Target], versions: list[str], runner: str,
-                 env: Mapping[str, str]) -> list[Target]:
-    """One release target per (cpu, Python): each Python comes from the suite that has it
-    (bookworm 3.11, sid 3.13); a version no suite has is one line listing those that are,
-    and a pair whose suite lacks that cpu's Python (bookworm's riscv64) is left out."""
-    versions = [v.strip() for item in versions for v in item.split(",") if v.strip()]
-    catalogue = suite_catalogue(env)
-    by_python = {s.python_version: s for s in sorted(catalogue.values(), key=lambda s: s.name)}
-    unknown = [v for v in versions if v not in by_python]
-    if unknown:
-        raise ConfigError(f"no builder image has Python {', '.join(unknown)}",
-                          "available: " + ", ".join(f"{v} ({s.name})"
-                                                    for v, s in sorted(by_python.items())))
-    if runner != "docker" and len(versions) > 1:
-        raise ConfigError("the local runner builds for this machine's Python only",
-                          "use --runner=docker for several --python versions")
-    pairs = [suites.for_suite(t, by_python[v]) for v in versions for t in targets]
-    for pair in pairs:
-        if not pair.debian_python:
-            log.warning("%s: Debian %s has no Python %s for %s: that pair is left out",
-                        pair.cpu, pair.suite, pair.python_version, pair.debian_arch)
-    if not any(p.debian_python for p in pairs):
-        raise ConfigError("no (cpu, Python) pair of this release has a target Python",
-                          "see the warnings above; e.g. riscv64 needs --python=3.13")
-    return [p for p in pairs if p.debian_python]
-
-
-@contextlib.contextmanager
-def _convenience_links_kept(root: Path, tmp: Path) -> Iterator[None]:
-    """The workspace's bazel-* links as they were before a rebuild in ``tmp``: the rebuild
-    points them into ``tmp``, which is deleted after it. Only links into ``tmp`` (made by
-    the rebuild) are touched."""
-    saved = {p.name: os.readlink(p) for p in root.glob("bazel-*") if p.is_symlink()}
-    try:
-        yield
-    finally:
-        for link in root.glob("bazel-*"):
-            target = Path(os.readlink(link)) if link.is_symlink() else None
-            if target is None or not (target.is_relative_to(tmp)
-                                      or target.is_relative_to(tmp.resolve())):
-                continue
-            if link.name in saved:
-                fresh = link.with_name(f".{link.name}.cross_compiler-tmp")
-                fresh.unlink(missing_ok=True)
-                fresh.symlink_to(saved[link.name])
-                os.replace(fresh, link)
-            else:
-                link.unlink()
-
-
-def _rebuild_and_compare(root: Path, targets: list[Target], built: list[str],
-                         env: Mapping[str, str], cli: Mapping[str, Any],
-                         startup: list[str], first: Path) -> list[Any]:
-    """Build ``built`` again in fresh containers with fresh caches (a temporary cache dir;
-    for the local runner a temporary Bazel output root), without the remote cache, into a
-    temporary release, and compare it with ``first``."""
-    from cross_compiler.release import publish as rel
-    from cross_compiler.release import reproduce
-
-    with tempfile.TemporaryDirectory(prefix="cross_compiler-rebuild-") as tmp, \
-            _convenience_links_kept(root, Path(tmp)):
-        clean = {**cli, "cache_dir": str(Path(tmp) / "cache"), "remote_cache": ""}
-        if cli["runner"] == "local":  # the docker runner's output root is under cache_dir
-            clean["bazel_startup_options"] = [*startup, "--max_idle_secs=5",
-                                              f"--output_user_root={Path(tmp) / 'bazel'}"]
-        log.info("==> release: building %s again from clean caches", ", ".join(built))
-        second = Path(tmp) / "release"
-        matrix = any(rel.label(t, True) in built for t in targets)
-        outcomes = rel.release([t for t in targets if rel.label(t, matrix) in built], root,
-                               second, build_one=lambda t: build(
-                                   root, [t.cpu], env,
-                                   {**clean, "suite": t.suite} if matrix else clean),
-                               smoke_one=lambda wheel, t: None, runner=cli["runner"],
-                               python_matrix=matrix)
-        failed = [reproduce.ArtifactDiff(f"{o.cpu}/", (f"the second build failed: {o.error}",))
-                  for o in outcomes if o.status != "ok"]
-        ok = [o.cpu for o in outcomes if o.status == "ok"]
-        return failed + (reproduce.compare(first, second, ok) if ok else [])
 
 
 def retag(
@@ -527,12 +448,20 @@ def _cpu_of_platform(platform: str, catalogue: Path) -> str:
     arch = tag_arch(platform)
     if platform == "auto" or arch is None:
         return "aarch64"
-    for path in sorted(catalogue.glob("*.toml")) + sorted(catalogue.glob("native/*.toml")):
-        target = load_target_file(path)
-        if target.wheel_arch == arch:
-            return target.cpu
-    raise ConfigError(f"no target has the wheel arch {arch!r} of --platform={platform}",
-                      "pass --cpu")
+    found = _cpus_of_arch({arch}, catalogue, native=True)
+    if not found:
+        raise ConfigError(f"no target has the wheel arch {arch!r} of --platform={platform}",
+                          "pass --cpu")
+    return found[0]
+
+
+def _cpus_of_arch(arches: set[str], catalogue: Path, native: bool = False) -> list[str]:
+    """The cpus (cross targets, then with ``native`` this machine's) whose wheel arch is
+    one of ``arches``."""
+    paths = sorted(catalogue.glob("*.toml")) + (sorted(catalogue.glob("native/*.toml"))
+                                                 if native else [])
+    return list(dict.fromkeys(t.cpu for t in map(load_target_file, paths)
+                              if t.wheel_arch in arches))
 
 
 def wheel_suite(wheel: Path, requested: str, env: Mapping[str, str]) -> Suite:
@@ -569,14 +498,13 @@ def wheel_cpu(wheel: Path, env: Mapping[str, str]) -> str:
     """The cpu a wheel's platform tags name (``manylinux_2_17_armv7l`` -> armv7hf)."""
     from cross_compiler.wheel.tags import WheelName
 
-    name = WheelName.parse(wheel.name)
-    targets = load_targets(["all"], config.toolchains_dir(env))
-    found = {t.cpu for t in targets for p in name.platforms if p.endswith("_" + t.wheel_arch)}
+    arches = {a for p in WheelName.parse(wheel.name).platforms if (a := tag_arch(p))}
+    found = _cpus_of_arch(arches, config.toolchains_dir(env))
     if len(found) != 1:
         raise ConfigError(f"{wheel.name}: its platform tag names "
                           f"{'no cpu this tool builds' if not found else 'several cpus'}",
                           "pass --cpu")
-    return found.pop()
+    return found[0]
 
 
 def fetch_python(cpus: list[str], env: Mapping[str, str], suite: str = "auto") -> dict[str, Path]:

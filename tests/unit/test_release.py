@@ -238,17 +238,19 @@ def test_released_programs_stay_executable(tmp_path: Path) -> None:
 
 
 def test_python_pairs_come_from_the_suites_that_have_them() -> None:
-    from cross_compiler.api import python_pairs
+    from cross_compiler.api import suite_catalogue
+    from cross_compiler.release.pipeline import python_pairs
 
     targets = load_targets(["aarch64", "riscv64"], resources.toolchains_dir())
-    pairs = python_pairs(targets, ["3.11,3.13"], "docker", {})
+    catalogue = suite_catalogue({})
+    pairs = python_pairs(targets, ["3.11,3.13"], "docker", catalogue)
     assert [(t.cpu, t.python_version, t.suite) for t in pairs] == [
         ("aarch64", "3.11", "bookworm"), ("aarch64", "3.13", "sid"),
         ("riscv64", "3.13", "sid")]  # bookworm has no riscv64 Python: left out
     with pytest.raises(ConfigError, match=r"no builder image has Python 3\.9.*3\.11 \(bookworm\)"):
-        python_pairs(targets, ["3.9"], "docker", {})
+        python_pairs(targets, ["3.9"], "docker", catalogue)
     with pytest.raises(ConfigError, match="local runner builds for this machine's Python"):
-        python_pairs(targets, ["3.11", "3.13"], "local", {})
+        python_pairs(targets, ["3.11", "3.13"], "local", catalogue)
 
 
 def test_a_python_matrix_release_names_targets_by_cpu_and_python(tmp_path: Path) -> None:
@@ -304,14 +306,14 @@ def test_the_manifest_records_the_compiler_family_and_sysroot_packages(tmp_path:
 def test_a_rebuild_leaves_the_workspace_links_as_they_were(tmp_path: Path) -> None:
     """--check-reproducible's second build (a temporary output root) repoints bazel-*;
     afterwards they point where they did, links it made alone go, others stay."""
-    from cross_compiler.api import _convenience_links_kept
+    from cross_compiler.release.pipeline import convenience_links_kept
 
     ws, tmp, before = tmp_path / "ws", tmp_path / "rebuild", tmp_path / "root"
     ws.mkdir()
     tmp.mkdir()
     (ws / "bazel-bin").symlink_to(before / "bin")
     (ws / "bazel-mine").symlink_to(tmp_path / "elsewhere")  # the user's, not into tmp
-    with _convenience_links_kept(ws, tmp):
+    with convenience_links_kept(ws, tmp):
         (ws / "bazel-bin").unlink()
         (ws / "bazel-bin").symlink_to(tmp / "bin")
         (ws / "bazel-out").symlink_to(tmp / "out")
