@@ -94,16 +94,20 @@ def _strings(names: list[str]) -> tuple[bytes, dict[str, int]]:
 def elf_parts(bits: int = 64, endian: str = "little", machine: int = 183,
               needed: tuple[str, ...] = ("libc.so.6",),
               versions: tuple[tuple[str, tuple[str, ...]], ...] = (
-                  ("libc.so.6", ("GLIBC_2.17",)),), gap: int = 0) -> tuple[bytes, int, bytes]:
+                  ("libc.so.6", ("GLIBC_2.17",)),), gap: int = 0,
+              runpath: str = "") -> tuple[bytes, int, bytes]:
     """(head, zeros, tail): the ELF file is ``head + bytes(zeros) + tail``."""
     o = "<" if endian == "little" else ">"
     wide = bits == 64
     ehsize, shentsize = (64, 64) if wide else (52, 40)
-    names = [*needed, *(f for f, _ in versions), *(v for _, vs in versions for v in vs)]
+    names = [*needed, *(f for f, _ in versions), *(v for _, vs in versions for v in vs),
+             *([runpath] if runpath else [])]
     dynstr, at = _strings(names)
     dyn_fmt = f"{o}qQ" if wide else f"{o}iI"
-    dynamic = b"".join(struct.pack(dyn_fmt, 1, at[n]) for n in needed) + struct.pack(
-        dyn_fmt, 0, 0)
+    dynamic = b"".join(struct.pack(dyn_fmt, 1, at[n]) for n in needed)
+    if runpath:
+        dynamic += struct.pack(dyn_fmt, 29, at[runpath])  # DT_RUNPATH
+    dynamic += struct.pack(dyn_fmt, 0, 0)
     verneed = b""
     for i, (file, vs) in enumerate(versions):
         last = i == len(versions) - 1

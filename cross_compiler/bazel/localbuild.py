@@ -49,6 +49,8 @@ class BazelSetup:
     launcher_env: tuple[tuple[str, str], ...] = ()
     # Directories a compiler family's tools write outside the sandbox (zig's cache).
     writable_dirs: tuple[str, ...] = ()
+    # Flags a compiler family needs (zig: --dynamic_mode=off, families/zig.toml).
+    family_flags: tuple[str, ...] = ()
 
 
 def _debian_package_of(program: str) -> str:
@@ -172,7 +174,7 @@ def plan_build(
         target, mode, setup.version, setup.overrides, settings["compilation_mode"],
         [*setup.distro_flags, *offline_flags, *local, *python, *remote,
          *(f"--sandbox_writable_path={d}" for d in setup.writable_dirs),
-         *settings["bazel_flags"]],
+         *setup.family_flags, *settings["bazel_flags"]],
     )
     startup = tuple(settings["bazel_startup_options"])
     # Headers and URL passwords (from any setting) go in a private bazelrc, not on argv.

@@ -25,7 +25,7 @@ DEFAULT = "gcc"
 
 _TOP_FIELDS = ("family", "compiler", "packages", "required", "optional_tools", "needs_sysroot",
                "base", "drop", "tools", "flags", "cpu", "python_package", "wrappers",
-               "wrapper_env", "install_hint", "writable_dirs")
+               "wrapper_env", "install_hint", "writable_dirs", "bazel_flags")
 _CPU_FIELDS = ("triple", "drop", "required", "compile", "link")
 _FLAG_SETS = ("compile", "cxx", "opt_compile", "dbg_compile", "unfiltered_compile", "link",
               "opt_link", "link_libs", "probe")
@@ -76,6 +76,7 @@ class Family:
     writable_dirs: tuple[str, ...] = ()  # written by the tools outside Bazel's sandbox
     wrappers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     wrapper_env: Mapping[str, str] = field(default_factory=dict)
+    bazel_flags: tuple[str, ...] = ()  # for every Bazel build and test with this family
 
     def resolve(self, target: Target, glibc: str = "", cache_dir: str = "") -> ToolchainFlags:
         """The family's values for ``target``, placeholders filled in (``glibc``: the
@@ -112,6 +113,7 @@ class Family:
             wrappers={name: tuple(fill(a) for a in args)
                       for name, args in sorted(self.wrappers.items())},
             wrapper_env={name: fill(v) for name, v in sorted(self.wrapper_env.items())},
+            bazel_flags=self.bazel_flags,
         )
 
 
@@ -133,6 +135,11 @@ class ToolchainFlags:
     # Bazel tool_path name -> arguments before Bazel's: a script in the rendered package.
     wrappers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     wrapper_env: Mapping[str, str] = field(default_factory=dict)  # set by every wrapper
+    bazel_flags: tuple[str, ...] = ()  # Bazel build/test flags the family needs
+
+
+# A Bazel flag with an optional value, nothing a shell or Starlark would read twice.
+_BAZEL_FLAG = re.compile(r"--[a-z_]+(?:=[A-Za-z0-9_.,:/+-]*)?")
 
 
 def _strings(data: dict[str, Any], name: str, where: str, pattern: re.Pattern[str]
@@ -219,6 +226,7 @@ def parse_family(data: dict[str, Any], source: Path,
         wrapper_env=dict(env),
         install_hint=_hint(data, where),
         writable_dirs=_strings(data, "writable_dirs", where, _FLAG),
+        bazel_flags=_strings(data, "bazel_flags", where, _BAZEL_FLAG),
     )
 
 

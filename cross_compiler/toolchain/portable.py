@@ -141,10 +141,12 @@ def with_overrides(setup: BazelSetup, choices: Mapping[str, Choice]) -> BazelSet
     sysroots = {c.repository: c.sysroot.path for c in choices.values()
                 if c.repository and c.sysroot is not None}
     writable = tuple(sorted({d for c in choices.values() for d in c.toolchain.writable_dirs}))
-    if not sysroots and not writable:
+    flags = tuple(dict.fromkeys(f for c in choices.values() for f in c.toolchain.bazel_flags))
+    if not sysroots and not writable and not flags:
         return setup
     return dataclasses.replace(setup, overrides={**setup.overrides, **sysroots},
-                               writable_dirs=(*setup.writable_dirs, *writable))
+                               writable_dirs=(*setup.writable_dirs, *writable),
+                               family_flags=(*setup.family_flags, *flags))
 
 
 def toolchain_inputs(target: Target, cache_dir: Path,
@@ -160,24 +162,58 @@ def _needs(path: Path) -> manylinux.ElfNeeds:
     return manylinux.read_needs(lambda: path.open("rb"))
 
 
+MAX_LOCAL_LIBRARIES = 10_000  # libraries of the build's own a check follows
+
+
 def check_outputs(paths: list[Path], target: Target, requested: str) -> None:
     """Every ELF output within the requested baseline, or PolicyError naming the first
-    file and what it needs that the policy does not allow."""
+    file and what it needs that the policy does not allow. A library the build made itself
+    (found through the binary's ``$ORIGIN`` RUNPATH, as Bazel links a cc_test against its
+    deps' shared libraries) is no system library: it is checked in turn, like an output."""
     if not requested:
         return
     wanted = baseline.parse_baseline(requested)
-    for path in paths:
+    queue, seen = [p.resolve() for p in paths], set()
+    while queue:
+        path = queue.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
         try:
             needs = _needs(path)
         except ValueError as e:
             raise PolicyError(f"{path}: cannot read its dynamic section: {e}") from e
-        blockers = manylinux.too_new(needs, target.wheel_arch, wanted.tag)
+        local = build_local_libraries(path, needs)
+        if len(seen) + len(queue) + len(local) > MAX_LOCAL_LIBRARIES:
+            raise PolicyError(f"{path}: more than {MAX_LOCAL_LIBRARIES} libraries of the "
+                              "build's own to check")
+        queue.extend(local.values())
+        own = dataclasses.replace(needs, libraries=needs.libraries - set(local))
+        blockers = manylinux.too_new(own, target.wheel_arch, wanted.tag)
         if blockers:
             raise PolicyError(
                 f"{path} needs {', '.join(blockers[:5])}, newer than "
                 f"{wanted.tag}_{target.wheel_arch} allows",
                 "build it with --manylinux for a newer baseline, or drop what pulls it in")
-    log.info("%s: %d binaries within %s", target.cpu, len(paths), wanted.tag)
+    log.info("%s: %d binaries within %s", target.cpu, len(seen), wanted.tag)
+
+
+def build_local_libraries(path: Path, needs: manylinux.ElfNeeds) -> dict[str, Path]:
+    """Each needed library found in one of the binary's ``$ORIGIN``-relative RUNPATH
+    directories: the build's own (absolute RUNPATHs name the system's, never followed)."""
+    found: dict[str, Path] = {}
+    origin = str(path.parent)
+    dirs = [d.replace("${ORIGIN}", origin).replace("$ORIGIN", origin)
+            for d in needs.runpath if d.startswith(("$ORIGIN", "${ORIGIN}"))]
+    for library in sorted(needs.libraries):
+        if "/" in library:
+            continue
+        for directory in dirs:
+            candidate = Path(directory) / library
+            if candidate.is_file():
+                found[library] = candidate.resolve()
+                break
+    return found
 
 
 _TAG = re.compile(r"manylinux_(\d+)_(\d+)_")

@@ -87,7 +87,7 @@ def check_files(paths: list[Path], target: Target) -> list[Path]:
 
 SHT_DYNAMIC = 6
 SHT_GNU_VERNEED = 0x6FFFFFFE
-DT_NULL, DT_NEEDED = 0, 1
+DT_NULL, DT_NEEDED, DT_RPATH, DT_RUNPATH = 0, 1, 15, 29
 MAX_SECTIONS = 1 << 16
 MAX_TABLE_BYTES = 64 << 20  # .dynamic + .gnu.version_r (+ their string tables when small)
 # A string table larger than this (TensorFlow's libtensorflow_cc.so.2: 82 MB of C++ symbol
@@ -107,6 +107,8 @@ class ElfFormatError(ValueError):
 class DynamicInfo:
     needed: tuple[str, ...]  # DT_NEEDED sonames
     version_needs: tuple[tuple[str, tuple[str, ...]], ...]  # (file, version names) pairs
+    # DT_RUNPATH and DT_RPATH search directories, in order (``$ORIGIN/../lib``)
+    runpath: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,7 @@ def read_dynamic(open_stream: Callable[[], IO[bytes]]) -> DynamicInfo:
     data = dict(zip(wanted, _exact(open_stream, ranges, "dynamic section"), strict=True))
     # Names as (string table, offset), resolved below.
     needed: list[tuple[int, int]] = []
+    runpath: list[tuple[int, int]] = []
     versions: list[tuple[tuple[int, int], list[tuple[int, int]]]] = []
     budget = MAX_ENTRIES
     for i in tables:
@@ -216,12 +219,15 @@ def read_dynamic(open_stream: Callable[[], IO[bytes]]) -> DynamicInfo:
                     break
                 if tag == DT_NEEDED:
                     needed.append((s.link, value))
+                elif tag in (DT_RUNPATH, DT_RPATH):
+                    runpath.append((s.link, value))
         else:
             budget = _version_needs(body, s.link, s.info, order, budget, versions)
     names = _names(open_stream, sections, data,
-                   [*needed, *(r for f, vs in versions for r in (f, *vs))])
+                   [*needed, *runpath, *(r for f, vs in versions for r in (f, *vs))])
     return DynamicInfo(tuple(names[r] for r in needed),
-                       tuple((names[f], tuple(names[v] for v in vs)) for f, vs in versions))
+                       tuple((names[f], tuple(names[v] for v in vs)) for f, vs in versions),
+                       tuple(d for r in runpath for d in names[r].split(":") if d))
 
 
 def _names(open_stream: Callable[[], IO[bytes]], sections: list[_Section],

@@ -16,6 +16,7 @@ class ElfNeeds:
     """What one ELF file requires from the system."""
 
     libraries: set[str] = field(default_factory=set)
+    runpath: tuple[str, ...] = ()  # where the binary looks for them first ($ORIGIN/…)
     # Version namespace (GLIBC, GLIBCXX, CXXABI, GCC, ...) -> versions like "2.17".
     versions: dict[str, set[str]] = field(default_factory=dict)
 
@@ -30,7 +31,7 @@ def read_needs(open_stream: Callable[[], IO[bytes]]) -> ElfNeeds:
     """DT_NEEDED entries and versioned symbol requirements (``.gnu.version_r``) of the ELF
     file ``open_stream()`` reads; bounded (see elf.read_dynamic). Raises ValueError."""
     info = elf.read_dynamic(open_stream)
-    needs = ElfNeeds()
+    needs = ElfNeeds(runpath=info.runpath)
     needs.libraries.update(n for n in info.needed if not is_dynamic_loader(n))
     for file_name, names in info.version_needs:
         if is_dynamic_loader(file_name):

@@ -41,6 +41,11 @@ def _versions(path: Path, namespace: str) -> list[tuple[int, ...]]:
             for v in re.findall(rf"Name: {namespace}_([0-9.]+)", text)]
 
 
+def _dynamic(path: Path) -> str:
+    return subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True,
+                          check=True).stdout
+
+
 def _auditwheel_tag(wheel: Path) -> str:
     """The platform tag auditwheel's own `show` says the wheel is consistent with."""
     auditwheel = Path(sys.executable).with_name("auditwheel")
@@ -90,7 +95,10 @@ def _build(ws: Path, cpus: str, *flags: str) -> tuple[dict[str, dict[str, Path]]
 
 def _check_everywhere(ws: Path, cpu: str, outputs: dict[str, Path], wheel: str,
                       glibc: tuple[int, int], glibcxx: tuple[int, ...] | None) -> None:
-    assert set(outputs) == {"sumtool", "_portable.so"}, outputs
+    # work_test: with gcc and clang linked against the build's own libwork.so ($ORIGIN
+    # RUNPATH, Bazel's cc_test default), which is checked too, not refused as a system
+    # library; with zig linked statically (--dynamic_mode=off, families/zig.toml).
+    assert {"sumtool", "_portable.so", "work_test"} <= set(outputs), outputs
     for path in outputs.values():
         found = _versions(path, "GLIBC")
         assert found and max(found) <= glibc, (path, max(found))
@@ -136,6 +144,12 @@ def test_manylinux_2_31_with_clang_and_a_bullseye_sysroot(ws: Path) -> None:
         assert f"{cpu}: manylinux_2_31 via clang + Debian bullseye sysroot, glibc 2.31" in stderr
         # bullseye's libstdc++ (gcc 10): GLIBCXX_3.4.28 at most; its ABI is kept.
         _check_everywhere(ws, cpu, outputs[cpu], wheels[cpu], (2, 31), (3, 4, 28))
+    # The dynamically linked cc_test runs under qemu through Bazel, libwork.so beside it.
+    assert "_Slibwork.so" in _dynamic(outputs["aarch64"]["work_test"])
+    tested = run_cli("test", "//lib:work_test", "--cpu=aarch64", "-w", str(ws),
+                     "--manylinux=2_31", "--runner=local", cwd=ws)
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "1 test passes" in tested.stderr + tested.stdout
     # The rendered toolchain declares the sysroot's files to Bazel (directly, or in the
     # filegroup that also holds the family's wrapper scripts).
     build = (ws / "cross_compiler" / "BUILD.bazel").read_text()
@@ -156,6 +170,13 @@ def test_manylinux2014_with_zig(ws: Path) -> None:
     package = ws / "cross_compiler"
     assert os.access(package / "tools" / "aarch64" / "bin" / "gcc", os.X_OK)
     assert 'compiler_files = ":tool_files_aarch64"' in (package / "BUILD.bazel").read_text()
+    # The cc_test runs under qemu through Bazel (`cross-compiler test`): its exception from
+    # libwork crosses no shared-object boundary, so zig's per-object libc++ catches it.
+    assert "_Slibwork.so" not in _dynamic(outputs["armv7hf"]["work_test"])
+    tested = run_cli("test", "//lib:work_test", "--cpu=armv7hf", "-w", str(ws),
+                     "--manylinux=2014", "--runner=local", cwd=ws)
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "1 test passes" in tested.stderr + tested.stdout
 
 
 @pytest.mark.parametrize(("cpu", "lowest", "why"), [

@@ -160,3 +160,31 @@ def test_an_image_holds_the_routes_of_every_reachable_cpu() -> None:
     assert portable.reachable(targets, "", "auto") == {}
     with pytest.raises(ConfigError, match="toolchain 'icc' is not a compiler family"):
         portable.reachable(targets, "", "icc")
+
+
+def test_a_library_the_build_made_is_checked_not_refused(tmp_path: Path) -> None:
+    """Bazel links a cc_test against its deps' shared libraries (RUNPATH $ORIGIN/…): such a
+    library is the build's own, checked in turn; a system library off the policy's list,
+    or a build library needing too new a glibc, still fails naming it."""
+    from tests.wheels import make_elf
+
+    target = _target("aarch64")
+    solib = tmp_path / "bin" / "_solib_aarch64"
+    solib.mkdir(parents=True)
+    (tmp_path / "bin" / "app").mkdir()
+    test = tmp_path / "bin" / "app" / "arch_test"
+    test.write_bytes(make_elf(needed=("libapp_Slibarch.so", "libc.so.6"),
+                              runpath="$ORIGIN/../_solib_aarch64:/usr/lib/x"))
+    (tmp_path / "bin" / "app" / "libarch.so").write_bytes(make_elf())
+    (solib / "libapp_Slibarch.so").symlink_to("../app/libarch.so")
+    portable.check_outputs([test], target, "2014")
+    # The build's own library needing more fails, named by its real path.
+    (tmp_path / "bin" / "app" / "libarch.so").write_bytes(
+        make_elf(versions=(("libc.so.6", ("GLIBC_2.17", "GLIBC_2.34")),)))
+    with pytest.raises(portable.PolicyError, match=r"app/libarch\.so needs GLIBC_2\.34"):
+        portable.check_outputs([test], target, "2014")
+    # Not found through an $ORIGIN RUNPATH: a system library the policy does not allow.
+    other = tmp_path / "bin" / "app" / "other"
+    other.write_bytes(make_elf(needed=("libfoo.so.1", "libc.so.6"), runpath="/usr/lib/x"))
+    with pytest.raises(portable.PolicyError, match=r"other needs libfoo\.so\.1"):
+        portable.check_outputs([other], target, "2014")

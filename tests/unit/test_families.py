@@ -92,6 +92,7 @@ def test_zig_wraps_its_tools_with_the_routes_glibc() -> None:
     assert zig.wrappers["ar"] == ("ar",)
     assert zig.wrapper_env == {"ZIG_GLOBAL_CACHE_DIR": "/c/zig"}
     assert zig.writable_dirs == ("/c/zig",)
+    assert zig.bazel_flags == ("--dynamic_mode=off",)  # one libc++ per shared object
     # zig's linker takes only the two-dash spelling; libc++ comes with `zig c++`.
     assert "-Wl,-no-as-needed" not in zig.flags.link and "-Wl,--no-as-needed" in zig.flags.link
     assert "-fno-canonical-system-headers" not in zig.flags.unfiltered_compile
@@ -157,6 +158,10 @@ def test_bad_family_files_name_the_field(tmp_path: Path) -> None:
     _write(tmp_path, "icc", 'family = "icc"\ncompiler = "icc"\npackages = "x"\nbase = "gcc"\n'
            '[flags]\nlink = ["-x\\n-y"]\n')
     with pytest.raises(TargetError, match="'link'"):
+        families.load_family("icc", tmp_path)
+    _write(tmp_path, "icc", 'family = "icc"\ncompiler = "icc"\npackages = "x"\nbase = "gcc"\n'
+           'bazel_flags = ["--dynamic_mode=off; rm -rf ~"]\n')
+    with pytest.raises(TargetError, match="'bazel_flags'"):
         families.load_family("icc", tmp_path)
     with pytest.raises(TargetError, match="unknown compiler family 'tcc'"):
         families.load_family("tcc", tmp_path)
