@@ -209,7 +209,8 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
     if choose_runner(settings["runner"], env) == "docker":
         from cross_compiler.docker import dockerrun
 
-        # An unreachable --manylinux is one line, before any image is chosen or built.
+        # An unreachable --manylinux is one line, before any image is chosen or built
+        # (whether a sysroot route is usable with the image's Bazel is checked with it).
         portable.choose(load_targets(cpus, config.toolchains_dir(env)), settings["manylinux"],
                         settings["toolchain"])
         suite = docker_suite(root, settings, env)
@@ -237,10 +238,12 @@ def _local_plans(root: Path, cpus: list[str], settings: config.Settings, env: Ma
     """Render and plan a build on this machine, with this machine's suite and Bazel."""
     targets = suite_targets(cpus, env, machine_suite(env))
     # Before Bazel: an unreachable --manylinux fails here; sysroots are assembled.
+    bazel_setup = probe_bazel(settings["bazel"])
     choices = portable.prepare(targets, settings["manylinux"], config.cache_dir(env),
-                               settings["toolchain"])
+                               settings["toolchain"], portable.sysroot_routes_usable(
+                                   root, bazel_setup.version.major))
     targets = [choices[t.cpu].target if t.cpu in choices else t for t in targets]
-    setup = portable.with_overrides(probe_bazel(settings["bazel"]), choices)
+    setup = portable.with_overrides(bazel_setup, choices)
     _say_if_bazelversion_differs(root, setup.version.major)
     rendered = render(root, [t.cpu for t in targets], env, dry_run=dry_run,
                       bazel_major=setup.version.major, choices=choices)
@@ -348,8 +351,10 @@ def builder_image(workspace: Path | None, env: Mapping[str, str],
     settings = config.resolve(file_values, file_name, env, cli)
     suite, _ = (workspace_suite(check_workspace(workspace), settings, env) if workspace
                 else suites.choose_suite(settings["suite"], None, False, suite_catalogue(env)))
-    extras = dockerrun.route_extras(dockerrun.image_targets(settings, env, suite), settings,
-                                    env, suite)
+    extras = dockerrun.route_extras(
+        dockerrun.image_targets(settings, env, suite), settings, env, suite,
+        portable.sysroot_routes_usable(check_workspace(workspace), suite.bazel_major)
+        if workspace else True)
     spec = dockerrun.builder_image(settings, env, suite, extras)
     prepare = functools.partial(dockerrun.prepare_context, spec, extras)
     return spec.tag, container.build_image(container.connect(), spec, prepare)

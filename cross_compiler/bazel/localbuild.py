@@ -232,6 +232,17 @@ def _run_bazel(command: BazelCommand, workspace: Path, what: str) -> proc.Result
     return result
 
 
+def _toolchain_file(path: Path, target: Target) -> bool:
+    """A file of the toolchain's sysroot, listed because `//...` includes the rendered
+    package's filegroups: the target's system, not something the build produced."""
+    if not target.sysroot:
+        return False
+    try:
+        return path.resolve().is_relative_to(Path(target.sysroot).resolve())
+    except OSError:
+        return False
+
+
 def bep_output_files(events: Path) -> list[Path] | None:
     """Files the build reported for the requested targets (their default outputs), from
     its Build Event Protocol stream: what `cquery --output=files` would list, without a
@@ -338,6 +349,7 @@ def _build_each(root: Path, settings: config.Settings, env: Mapping[str, str],
             files = _run_bazel(plan.cquery, root, f"bazel cquery for {cpu}").stdout.split()
             execroot = _execution_root(plan, root)
             paths = [execroot / f for f in files]
+        paths = [p for p in paths if not _toolchain_file(p, plan.target)]
         result.outputs[cpu] = elf.check_files(paths, plan.target)
         portable.check_outputs(result.outputs[cpu], plan.target, settings["manylinux"])
         if plan.aquery is not None:

@@ -79,13 +79,14 @@ def builder_image(settings: config.Settings, env: Mapping[str, str], suite: Suit
 
 
 def route_extras(targets: list[Target], settings: config.Settings, env: Mapping[str, str],
-                 suite: Suite) -> ImageExtras:
+                 suite: Suite, sysroots: bool = True) -> ImageExtras:
     """What the --manylinux (or --toolchain) routes of the image's ``targets`` add to the
     builder image: one image per (suite, baseline, family) serves a build of any of its
     cpus, and `cross-compiler image` makes the same one. Cpus without a route are left out
     (a build for one fails before any image, api.build). The routes' sysroots are
     assembled here, in the host's cache, and baked into the image."""
-    routes = portable.reachable(targets, settings["manylinux"], settings["toolchain"])
+    routes = portable.reachable(targets, settings["manylinux"], settings["toolchain"],
+                                sysroots)
     if not routes:
         return ImageExtras()
     specs = sysroot.load_specs(resources.data_dir("sysroots"))
@@ -233,8 +234,9 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
             "set image_cpus (or --cpu of `invoke image`) to include them, or to all",
         )
     # This build's cpus must each have a route (the image holds every reachable cpu's).
-    portable.choose(targets, settings["manylinux"], settings["toolchain"])
-    extras = route_extras(image_targets(settings, env, suite), settings, env, suite)
+    sysroots = portable.sysroot_routes_usable(root, suite.bazel_major)
+    portable.choose(targets, settings["manylinux"], settings["toolchain"], sysroots)
+    extras = route_extras(image_targets(settings, env, suite), settings, env, suite, sysroots)
     if extras:
         log.info("builder image with what the routes need: %s", ", ".join(
             [*extras.packages, *extras.requirements,

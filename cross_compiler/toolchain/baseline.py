@@ -115,20 +115,29 @@ def load_table(path: Path, sysroots: Mapping[str, SysrootSpec]) -> RouteTable:
     return parse_table(load_toml(path, "baseline table"), path, sysroots)
 
 
+# Why routes with a sysroot are left out for some workspaces (api/dockerrun decide).
+NO_SYSROOT_REPOSITORY = (
+    "usable here (a sysroot is a repository given by --override_repository, which Bazel 7 "
+    "makes visible only in a WORKSPACE-only workspace, not under MODULE.bazel)")
+
+
 def choose_route(target: Target, baseline: Baseline | None, table: RouteTable,
-                 policy_arches: Mapping[str, tuple[str, ...]], family: str = "") -> Route:
+                 policy_arches: Mapping[str, tuple[str, ...]], family: str = "",
+                 sysroots: bool = True) -> Route:
     """The first route for ``target`` (of ``family``, when one is asked for) whose glibc is
     no newer than ``baseline``, or the family's first route without a baseline; else a
     one-line ConfigError naming the lowest reachable baseline and why.
 
     ``policy_arches``: manylinux policy name -> arches auditwheel has it for.
     """
-    every = table.for_cpu(target.cpu)
+    # Without ``sysroots``, routes through a sysroot repository are not usable here.
+    every = [r for r in table.for_cpu(target.cpu) if sysroots or not r.sysroot]
     routes = [r for r in every if r.family == family] if family else every
     if not routes:
         if family:
             others = sorted({r.family for r in every})
-            raise ConfigError(f"{target.cpu}: no {family} route in {table.source.name}",
+            why = "" if sysroots else f" {NO_SYSROOT_REPOSITORY}"
+            raise ConfigError(f"{target.cpu}: no {family} route in {table.source.name}{why}",
                               f"use --toolchain={' or '.join(others)}" if others else "add one")
         raise ConfigError(f"{target.cpu}: no route in {table.source.name} builds for it",
                           "add one")

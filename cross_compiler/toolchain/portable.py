@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from cross_compiler import resources
+from cross_compiler.bazel import offline
 from cross_compiler.errors import ArchMismatchError, ConfigError, CrossCompilerError
 from cross_compiler.toolchain import baseline, families, probe, sysroot
 from cross_compiler.toolchain.families import ToolchainFlags
@@ -63,8 +64,14 @@ def check_toolchain(toolchain: str) -> str:
     return toolchain
 
 
+def sysroot_routes_usable(workspace: Path, bazel_major: int) -> bool:
+    """A sysroot is a repository given by --override_repository: Bazel 7 and newer make it
+    visible to the main repository only in WORKSPACE mode (bzlmod off)."""
+    return bazel_major < 7 or offline.workspace_kind(workspace) is offline.WorkspaceKind.WORKSPACE
+
+
 def choose(targets: list[Target], requested: str, toolchain: str = "auto",
-           ) -> dict[str, tuple[Target, baseline.Route]]:
+           sysroots: bool = True) -> dict[str, tuple[Target, baseline.Route]]:
     """Pure part: each target's route (of the ``toolchain`` family when one is named), or
     the one-line error for the first that has none; empty for today's default toolchain."""
     family = check_toolchain(toolchain)
@@ -74,30 +81,30 @@ def choose(targets: list[Target], requested: str, toolchain: str = "auto",
     specs = sysroot.load_specs(resources.data_dir("sysroots"))
     table = baseline.load_table(resources.data_dir("baselines") / "manylinux.toml", specs)
     arches = manylinux.policy_arches()
-    return {t.cpu: (t, baseline.choose_route(t, wanted, table, arches, family))
+    return {t.cpu: (t, baseline.choose_route(t, wanted, table, arches, family, sysroots))
             for t in targets}
 
 
 def reachable(targets: list[Target], requested: str, toolchain: str = "auto",
-              ) -> dict[str, tuple[Target, baseline.Route]]:
+              sysroots: bool = True) -> dict[str, tuple[Target, baseline.Route]]:
     """The routes of those ``targets`` that have one (a builder image for several cpus holds
     what each reachable cpu needs; a build still fails on its own unreachable cpus)."""
     check_toolchain(toolchain)  # a family that does not exist is an error, not a skip
     routes: dict[str, tuple[Target, baseline.Route]] = {}
     for target in targets:
         try:
-            routes.update(choose([target], requested, toolchain))
+            routes.update(choose([target], requested, toolchain, sysroots))
         except ConfigError:
             continue
     return routes
 
 
 def prepare(targets: list[Target], requested: str, cache_dir: Path,
-            toolchain: str = "auto") -> dict[str, Choice]:
+            toolchain: str = "auto", sysroots: bool = True) -> dict[str, Choice]:
     """Every target's choice (assembling sysroots); empty for today's default toolchain
     (no baseline, no family asked for). All targets are checked before any sysroot is
     fetched."""
-    routes = choose(targets, requested, toolchain)
+    routes = choose(targets, requested, toolchain, sysroots)
     if not routes:
         return {}
     specs = sysroot.load_specs(resources.data_dir("sysroots"))

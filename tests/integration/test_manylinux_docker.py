@@ -146,3 +146,33 @@ def test_an_unreachable_baseline_fails_before_any_image(ws: Path) -> None:
     assert lines[-1].startswith("cross_compiler: error: ppc64le: cannot build for "
                                 "manylinux_2_17_ppc64le (glibc 2.17)"), lines[-1]
     assert not (ws / "cross_compiler").exists() and not list(ws.glob("bazel-*"))
+
+
+def test_a_bzlmod_workspace_on_bazel_7_meets_2_31_with_zig_and_runs_its_test(
+        tmp_path: Path) -> None:
+    """Bazel 7 with MODULE.bazel only (the sid image): a sysroot repository would not be
+    visible there, so 2_31 is met by zig; the cc_test Bazel links against the workspace's
+    own library is built and checked (statically linked with zig) and runs under qemu;
+    asking for clang is one line."""
+    require(have_engine(), "a running Docker engine (docker.io + dockerd)")
+    ws = tmp_path / "bzlmod"
+    shutil.copytree(ROOT / "tests" / "workspaces" / "bzlmod", ws)
+    result = run_cli("build", "--runner=docker", "--cpu=armv7hf", "-w", str(ws),
+                     "--manylinux=2_31", cwd=ws)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "armv7hf: manylinux_2_31 via zig, glibc 2.17" in result.stderr
+    assert _image_of(result.stderr).startswith("cross-compiler-builder:sid-zig-")
+    outputs = _outputs(result.stdout, "armv7hf", ws)
+    assert {"arch_test", "whoami"} <= set(outputs), outputs
+    for path in outputs.values():
+        assert max(_versions(path, "GLIBC")) <= (2, 17), path
+    tested = run_cli("test", "//app:arch_test", "--runner=docker", "--cpu=armv7hf", "-w",
+                     str(ws), "--manylinux=2_31", cwd=ws)
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "1 test passes" in tested.stderr + tested.stdout
+    refused = run_cli("build", "--runner=docker", "--cpu=armv7hf", "-w", str(ws),
+                      "--toolchain=clang", cwd=ws)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        "cross_compiler: error: armv7hf: no clang route in manylinux.toml usable here")
+    assert _tool_containers(tmp_path) == []

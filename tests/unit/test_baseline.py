@@ -188,3 +188,19 @@ def test_a_library_the_build_made_is_checked_not_refused(tmp_path: Path) -> None
     other.write_bytes(make_elf(needed=("libfoo.so.1", "libc.so.6"), runpath="/usr/lib/x"))
     with pytest.raises(portable.PolicyError, match=r"other needs libfoo\.so\.1"):
         portable.check_outputs([other], target, "2014")
+
+
+def test_sysroot_routes_need_a_workspace_only_workspace_on_bazel_7(tmp_path: Path) -> None:
+    """A sysroot comes as --override_repository, which Bazel 7 shows the main repository
+    only in WORKSPACE mode: under MODULE.bazel the next route (zig) serves the baseline."""
+    (tmp_path / "MODULE.bazel").write_text('module(name = "m")\n')
+    assert not portable.sysroot_routes_usable(tmp_path, 7)
+    assert portable.sysroot_routes_usable(tmp_path, 6)
+    (tmp_path / "MODULE.bazel").unlink()
+    (tmp_path / "WORKSPACE").write_text("")
+    assert portable.sysroot_routes_usable(tmp_path, 7)
+    targets = load_targets(["armv7hf"], resources.toolchains_dir())
+    assert portable.choose(targets, "2_31", sysroots=False)["armv7hf"][1].family == "zig"
+    assert portable.choose(targets, "2_31")["armv7hf"][1].family == "clang"
+    with pytest.raises(ConfigError, match=r"no clang route in manylinux\.toml usable here"):
+        portable.choose(targets, "", "clang", sysroots=False)
