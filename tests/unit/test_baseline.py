@@ -204,3 +204,25 @@ def test_sysroot_routes_need_a_workspace_only_workspace_on_bazel_7(tmp_path: Pat
     assert portable.choose(targets, "2_31")["armv7hf"][1].family == "clang"
     with pytest.raises(ConfigError, match=r"no clang route in manylinux\.toml usable here"):
         portable.choose(targets, "", "clang", sysroots=False)
+
+
+def test_the_sysroot_s_own_files_are_not_build_outputs(tmp_path: Path) -> None:
+    """`//...` includes the rendered package's filegroups, so Bazel lists the sysroot's
+    libraries among the outputs (through external/<repo> links): not the build's, not
+    checked (bullseye's libSegFault.so needs GLIBC_PRIVATE)."""
+    import dataclasses
+
+    from cross_compiler.bazel.localbuild import _toolchain_file
+
+    root = tmp_path / "sysroot"
+    (root / "lib").mkdir(parents=True)
+    (root / "lib" / "libSegFault.so").write_bytes(b"\x7fELF")
+    external = tmp_path / "execroot" / "external"
+    external.mkdir(parents=True)
+    (external / "cross_compiler_sysroot_bullseye_aarch64").symlink_to(root)
+    target = dataclasses.replace(_target("aarch64"), sysroot=str(root))
+    assert _toolchain_file(root / "lib" / "libSegFault.so", target)
+    assert _toolchain_file(external / "cross_compiler_sysroot_bullseye_aarch64" / "lib"
+                           / "libSegFault.so", target)
+    assert not _toolchain_file(tmp_path / "execroot" / "bazel-out" / "app" / "hello", target)
+    assert not _toolchain_file(root / "lib" / "libSegFault.so", _target("aarch64"))
