@@ -149,6 +149,12 @@ def with_overrides(setup: BazelSetup, choices: Mapping[str, Choice]) -> BazelSet
                 if c.repository and c.sysroot is not None}
     writable = tuple(sorted({d for c in choices.values() for d in c.toolchain.writable_dirs}))
     flags = tuple(dict.fromkeys(f for c in choices.values() for f in c.toolchain.bazel_flags))
+    if sysroots and setup.version.major >= 7 and "--noenable_bzlmod" not in setup.family_flags:
+        # Sysroot routes are chosen only for WORKSPACE-only workspaces there
+        # (sysroot_routes_usable); Bazel 7 turns bzlmod on by default even for those, and
+        # then the overridden repository is invisible. (Debian's offline Bazel gets it from
+        # offline.py already; a second copy is harmless.)
+        flags = (*flags, "--noenable_bzlmod")
     if not sysroots and not writable and not flags:
         return setup
     return dataclasses.replace(setup, overrides={**setup.overrides, **sysroots},

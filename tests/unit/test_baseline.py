@@ -8,7 +8,7 @@ import pytest
 
 from cross_compiler import config, resources
 from cross_compiler.errors import ConfigError
-from cross_compiler.toolchain import baseline, portable, sysroot
+from cross_compiler.toolchain import baseline, families, portable, sysroot
 from cross_compiler.toolchain.targets import load_targets
 from cross_compiler.wheel import manylinux
 
@@ -226,3 +226,26 @@ def test_the_sysroot_s_own_files_are_not_build_outputs(tmp_path: Path) -> None:
                            / "libSegFault.so", target)
     assert not _toolchain_file(tmp_path / "execroot" / "bazel-out" / "app" / "hello", target)
     assert not _toolchain_file(root / "lib" / "libSegFault.so", _target("aarch64"))
+
+
+def test_a_sysroot_route_on_bazel_7_turns_bzlmod_off(tmp_path: Path) -> None:
+    """Bazel 7 enables bzlmod even for a WORKSPACE-only workspace, which hides the sysroot
+    repository: with a sysroot route the build says --noenable_bzlmod (Bazel 4: nothing)."""
+    import dataclasses
+
+    from cross_compiler.bazel.flags import BazelVersion
+    from cross_compiler.bazel.localbuild import BazelSetup
+    from cross_compiler.toolchain.sysroot import Sysroot
+
+    target = _target("aarch64")
+    route = baseline.Route("clang", "bullseye", "2.31")
+    choice = portable.Choice(target, route, baseline.parse_baseline("2_31"),
+                             families.default_flags(target), "cross_compiler_sysroot_x",
+                             Sysroot(tmp_path, "bullseye", "arm64", {}))
+    seven = BazelSetup("bazel", BazelVersion(7, 7, 1), {})
+    assert "--noenable_bzlmod" in portable.with_overrides(seven, {"aarch64": choice}).family_flags
+    four = dataclasses.replace(seven, version=BazelVersion(4, 2, 3))
+    assert "--noenable_bzlmod" not in portable.with_overrides(four,
+                                                              {"aarch64": choice}).family_flags
+    zig = dataclasses.replace(choice, repository="", sysroot=None)
+    assert "--noenable_bzlmod" not in portable.with_overrides(seven, {"aarch64": zig}).family_flags
