@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from cross_compiler.datafile import load_toml
 from cross_compiler.errors import ConfigError, TargetError
 from cross_compiler.toolchain.targets import Target, _unknown_keys
+from cross_compiler.wheel.manylinux import policy_glibc
 
 if TYPE_CHECKING:
     from cross_compiler.toolchain.sysroot import SysrootSpec
@@ -170,9 +171,5 @@ def oldest_policy(arch: str, glibc: tuple[int, int],
     """The oldest manylinux policy auditwheel has for ``arch`` that allows ``glibc``
     (``manylinux_2_31`` for riscv64 even at glibc 2.27): what a wheel can be tagged."""
     fitting = [name for name, arches in policy_arches.items()
-               if arch in arches and _tag_key(name) >= glibc]
-    return min(fitting, key=_tag_key, default="")
-
-
-def _tag_key(name: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in name.split("_")[1:] if x.isdigit())
+               if arch in arches and policy_glibc(name) >= glibc]
+    return min(fitting, key=policy_glibc, default="")

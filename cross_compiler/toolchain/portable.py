@@ -8,7 +8,7 @@ import dataclasses
 import logging
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -70,30 +70,40 @@ def sysroot_routes_usable(workspace: Path, bazel_major: int) -> bool:
     return bazel_major < 7 or offline.workspace_kind(workspace) is offline.WorkspaceKind.WORKSPACE
 
 
-def choose(targets: list[Target], requested: str, toolchain: str = "auto",
-           sysroots: bool = True) -> dict[str, tuple[Target, baseline.Route]]:
-    """Pure part: each target's route (of the ``toolchain`` family when one is named), or
-    the one-line error for the first that has none; empty for today's default toolchain."""
+def _router(requested: str, toolchain: str, sysroots: bool,
+            ) -> Callable[[Target], baseline.Route] | None:
+    """Each target's route for this request (data loaded once); None for today's default
+    toolchain (no baseline, no family asked for)."""
     family = check_toolchain(toolchain)
     if not requested and family in ("", families.DEFAULT):
-        return {}
+        return None
     wanted = baseline.parse_baseline(requested) if requested else None
     specs = sysroot.load_specs(resources.data_dir("sysroots"))
     table = baseline.load_table(resources.data_dir("baselines") / "manylinux.toml", specs)
     arches = manylinux.policy_arches()
-    return {t.cpu: (t, baseline.choose_route(t, wanted, table, arches, family, sysroots))
-            for t in targets}
+    return lambda t: baseline.choose_route(t, wanted, table, arches, family, sysroots)
+
+
+def choose(targets: list[Target], requested: str, toolchain: str = "auto",
+           sysroots: bool = True) -> dict[str, tuple[Target, baseline.Route]]:
+    """Pure part: each target's route (of the ``toolchain`` family when one is named), or
+    the one-line error for the first that has none; empty for today's default toolchain."""
+    route = _router(requested, toolchain, sysroots)
+    return {t.cpu: (t, route(t)) for t in targets} if route else {}
 
 
 def reachable(targets: list[Target], requested: str, toolchain: str = "auto",
               sysroots: bool = True) -> dict[str, tuple[Target, baseline.Route]]:
     """The routes of those ``targets`` that have one (a builder image for several cpus holds
-    what each reachable cpu needs; a build still fails on its own unreachable cpus)."""
-    check_toolchain(toolchain)  # a family that does not exist is an error, not a skip
+    what each reachable cpu needs; a build still fails on its own unreachable cpus). A
+    family that does not exist is an error, not a skip."""
+    route = _router(requested, toolchain, sysroots)
     routes: dict[str, tuple[Target, baseline.Route]] = {}
+    if route is None:
+        return routes
     for target in targets:
         try:
-            routes.update(choose([target], requested, toolchain, sysroots))
+            routes[target.cpu] = (target, route(target))
         except ConfigError:
             continue
     return routes

@@ -55,6 +55,11 @@ class PlatformChoice:
     reason: str  # why this tag (and not an older manylinux, or why no manylinux at all)
 
 
+def policy_glibc(name: str) -> tuple[int, ...]:
+    """A manylinux policy name's glibc: ``manylinux_2_17`` -> (2, 17)."""
+    return tuple(int(x) for x in name.split("_")[1:] if x.isdigit())
+
+
 def _version_key(v: str) -> tuple[int, ...]:
     return tuple(int(x) for x in v.split(".") if x.isdigit())
 

@@ -273,7 +273,8 @@ def check_requested_platform(zf: zipfile.ZipFile, elves: list[Member], target: T
     # its 800 MB of libraries need not be inflated again to say so.
     claimed = [manylinux_policy(p) for p in WheelName.parse(wheel).platforms
                if tag_arch(p) == target.wheel_arch]
-    if any(c is not None and _glibc(c) <= _glibc(policy) for c in claimed):
+    if any(c is not None and manylinux.policy_glibc(c) <= manylinux.policy_glibc(policy)
+           for c in claimed):
         return
     needs = _elf_needs(zf, elves, target, wheel)
     bundled = {PurePosixPath(m.name).name for m in elves}
@@ -283,11 +284,6 @@ def check_requested_platform(zf: zipfile.ZipFile, elves: list[Member], target: T
         raise WheelError(f"{wheel}: its binaries need {', '.join(blockers[:5])}, more than "
                          f"{platform} allows (they meet {fits})",
                          "pass --platform=auto, or rebuild with --manylinux for that baseline")
-
-
-def _glibc(policy: str) -> tuple[int, ...]:
-    """``manylinux_2_17`` -> (2, 17)."""
-    return tuple(int(x) for x in policy.split("_")[1:])
 
 
 def _renames(members: list[Member], target: Target, wheel: str) -> dict[str, str]:
