@@ -71,6 +71,10 @@ SETTINGS: tuple[Setting, ...] = (
             "NAME=DIR: use a local copy for a bzlmod module (Bazel 7), mounted like above"),
     Setting("distdirs", list, [],
             "directories of downloaded archives Bazel may use instead of the network"),
+    Setting("header_roots", list, [],
+            "directories outside the workspace whose headers are arch-neutral source (a "
+            "local_repository of a sibling checkout): the header proof accepts them, still "
+            "checking wheel tags and ABI macros"),
     Setting("package_command", str, "",
             "run after the build to make wheels into {out}, e.g. bazel-bin/pkg/build {out}"),
     Setting("dist_dir", str, "dist", "where retagged wheels go, relative to the workspace"),

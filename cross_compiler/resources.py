@@ -12,7 +12,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 # Every shipped data folder: force-included into the wheel by pyproject.toml and copied
 # into the builder image (a unit test keeps the two in step).
 DATA_DIRS = ("toolchains", "templates", "examples", "bazel_overrides", "suites", "families",
-             "sysroots", "baselines")
+             "sysroots", "baselines", "abi")
 
 
 def data_dir(name: str) -> Path:
@@ -37,3 +37,8 @@ def example_workspace() -> Path:
 
 def bazel_overrides_dir() -> Path:
     return data_dir("bazel_overrides")
+
+
+def abi_headers_file() -> Path:
+    """The table of configuration headers whose macros the header proof checks."""
+    return data_dir("abi") / "headers.toml"

@@ -11,7 +11,8 @@ import sys
 import sysconfig
 from pathlib import Path, PurePath
 
-from cross_compiler.bazel import headers
+from cross_compiler import resources
+from cross_compiler.bazel import headercontent, headers
 from cross_compiler.toolchain.render import PACKAGE, python_include_dir
 from cross_compiler.toolchain.targets import Target
 
@@ -34,8 +35,30 @@ def host_python_includes() -> tuple[str, ...]:
     return tuple(sorted(p for p in found if p))
 
 
+def declared_dirs(flags: list[str], bazelrc_overrides: list[str],
+                  workspace: Path | None = None) -> tuple[str, ...]:
+    """Directories named on purpose as repository contents: every --override_repository and
+    --override_module path in the build's flags (the user's, the tool's, Debian's packaged
+    rules), in Debian's /etc/bazel/bazelrc and in the workspace's own .bazelrc."""
+    found = list(bazelrc_overrides)
+    words = list(flags)
+    try:
+        rc = (workspace / ".bazelrc").read_text(errors="replace")[:1 << 20] if workspace else ""
+    except OSError:
+        rc = ""
+    for line in rc.splitlines():
+        words += line.split("#", 1)[0].split()
+    for flag in words:
+        for prefix in ("--override_repository=", "--override_module="):
+            if flag.startswith(prefix):
+                _name, sep, directory = flag[len(prefix):].partition("=")
+                if sep and directory.startswith("/"):
+                    found.append(directory)
+    return tuple(dict.fromkeys(found))
+
+
 def prove(aquery_json: str, workspace: Path, exec_root: Path, target: Target,
-          include_dirs: tuple[str, ...]) -> int:
+          include_dirs: tuple[str, ...], declared: tuple[str, ...] = ()) -> int:
     """Check the .d files of every target compile; returns how many were read."""
     dep_paths = headers.parse_aquery_dep_files(aquery_json)
     texts: dict[str, str] = {}
@@ -51,10 +74,13 @@ def prove(aquery_json: str, workspace: Path, exec_root: Path, target: Target,
     roots = headers.AllowedRoots(
         include_dirs=include_dirs, sysroot=target.sysroot,
         python_include=f"{PACKAGE}/{python_include_dir(target.cpu)}",
-        workspace=str(workspace), output_base=str(exec_root.parent.parent),
+        workspace=str(workspace), output_base=str(exec_root.parent.parent), declared=declared,
     )
+    content = headercontent.ContentJudge(
+        headercontent.TargetAbi.of(target),
+        headercontent.load_abi_headers(resources.abi_headers_file()))
     forbidden = headers.ForbiddenRoots(target.triple, f"{platform.machine()}-linux-gnu",
                                        host_python_includes())
     headers.prove_header_provenance(texts, roots, PurePath(exec_root), forbidden,
-                                    os.path.realpath)
+                                    os.path.realpath, content)
     return len(texts)

@@ -1,26 +1,44 @@
-"""Header provenance proof: every header a target compile read lies in an allowed root.
+"""Header provenance proof: every header a target compile read is the target's.
 
-Pure: the caller reads the ``.d`` files (listed by ``bazel aquery``) and passes their text,
-and passes ``os.path.realpath`` as the resolver so symlinked roots and repositories resolve.
+Layers, each able to fail a header on its own: the header's *real* path (symlinks resolved)
+must lie in an allowed root (the target toolchain's dirs and sysroot, the target Python, the
+workspace, Bazel's repositories and target-configuration outputs, directories the user or the
+tool declared) and in no forbidden one (the build machine's Python, compiler and multiarch
+dirs, other architectures'); a repository whose files resolve elsewhere is foreign; a header
+unpacked from a wheel for another architecture is foreign; a configuration header whose ABI
+macros contradict the target fails wherever it came from (headercontent.py).
+
+The caller reads the ``.d`` files (listed by ``bazel aquery``) and passes their text, and
+passes ``os.path.realpath`` as the resolver so symlinked roots and repositories resolve.
 """
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, Literal
+from typing import Literal
 
-from cross_compiler.errors import ArchMismatchError, BuildError
+from cross_compiler.bazel.depfiles import (  # re-exported: the proof's one import
+    MAX_DEP_FILE_BYTES,
+    DepFileError,
+    is_tool_config,
+    parse_aquery_dep_files,
+    parse_dep_file,
+    rules_of,
+)
+from cross_compiler.bazel.headercontent import ContentJudge, foreign_tags
+from cross_compiler.errors import ArchMismatchError
 
-# A .d file lists each header once; even huge translation units stay far below this.
-MAX_DEP_FILE_BYTES = 16 * 1024 * 1024
+__all__ = ["MAX_DEP_FILE_BYTES", "AllowedRoots", "DepFileError", "ForbiddenRoots",
+           "HeaderProvenanceError", "Resolver", "Violation", "check_dep_files",
+           "parse_aquery_dep_files", "parse_dep_file", "prove_header_provenance"]
 
 Resolver = Callable[[str], str]
-ViolationKind = Literal["host-python", "host-compiler", "host-multiarch", "other-arch", "outside"]
+ViolationKind = Literal["host-python", "host-compiler", "host-multiarch", "other-arch", "outside",
+                        "foreign-repository", "foreign-wheel", "abi-mismatch", "host-output"]
 
 # (cause, hint) per kind; "{dir}" is the forbidden directory that matched.
 _CAUSES: dict[ViolationKind, tuple[str, str]] = {
@@ -47,6 +65,29 @@ _CAUSES: dict[ViolationKind, tuple[str, str]] = {
         "workspace and the external repositories",
         "point copts/includes at the workspace, an external repository, or the sysroot",
     ),
+    "foreign-repository": (
+        "its files resolve into {dir}, a directory of the build machine outside the target's "
+        "roots (a repository rule symlinked or new_local_repository'd a host install)",
+        "point the repository at the target's files (the tool's PYTHON_BIN_PATH and "
+        "python3 report the target Python; target wheels for PyPI packages); if {dir} holds "
+        "only arch-neutral source, list it in header_roots (cross_compiler.toml or "
+        "CROSS_COMPILER_HEADER_ROOTS)",
+    ),
+    "foreign-wheel": (
+        "it was unpacked from a wheel for another architecture ({dir})",
+        "give the repository the target's wheel (pip_parse/pip.parse resolve target wheels "
+        "through the tool's python3; offline: a wheelhouse holding them)",
+    ),
+    "abi-mismatch": (
+        "{dir}",
+        "this header was made for another architecture: take it from the target's Python, "
+        "numpy or sysroot (the tool's PYTHON_BIN_PATH reports them), not the build machine's",
+    ),
+    "host-output": (
+        "it is an output of the exec (build machine) configuration {dir}",
+        "depend on the library in the target configuration (not through tools/exec_tools "
+        "or cfg = \"exec\")",
+    ),
 }
 _PYTHON_DIR = re.compile(
     r"^/usr(?:/local)?/include/(?:([a-z0-9_]+-linux-[a-z0-9_]+)/)?python\d[^/]*")
@@ -54,11 +95,6 @@ _TRIPLE_DIR = re.compile(
     r"^/usr/(?:local/include/|include/|lib/gcc-cross/|lib/gcc/|lib/)?"
     r"([a-z0-9_]+-linux-[a-z0-9_]+)(?=/|$)"
 )
-_TOKEN = re.compile(r"(\\+)([ \t])|\\#|\$\$|[ \t]+|:(?=[ \t]|$)|#|[^\\$ \t:#]+|.")
-
-
-class DepFileError(BuildError):
-    """A .d file, or the aquery list of them, could not be read."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +107,7 @@ class Violation:
     output: str  # the compile action's object file (the .d file's first target)
     kind: ViolationKind
     cause: str
+    repository: str = ""  # "@name", "the workspace", or "" when neither
 
     @property
     def hint(self) -> str:
@@ -85,7 +122,9 @@ class HeaderProvenanceError(ArchMismatchError):
         more = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""
         shown = first.header if first.header == first.resolved else (
             f"{first.header} (= {first.resolved})")
-        super().__init__(f"{first.output} includes {shown}: {first.cause}{more}", first.hint)
+        origin = f" from {first.repository}" if first.repository else ""
+        super().__init__(f"{first.output} includes {shown}{origin}: {first.cause}{more}",
+                         first.hint)
         self.violations = violations
 
 
@@ -98,6 +137,9 @@ class AllowedRoots:
     python_include: str  # workspace-relative, e.g. cross_compiler/python/aarch64/include
     workspace: str  # absolute
     output_base: str  # absolute; its external/ holds the fetched repositories
+    # Directories named on purpose: --override_repository/--override_module paths (the
+    # user's, Debian's packaged rules, the tool's own) and the header_roots setting.
+    declared: tuple[str, ...] = ()
 
     def paths(self, exec_root: str) -> list[str]:
         dirs = [self.sysroot] if self.sysroot else []
@@ -113,6 +155,10 @@ class AllowedRoots:
             self.workspace, exec_root, posixpath.join(self.output_base, "external"),
             # --experimental_sibling_repository_layout puts repositories at ../<repo>.
             posixpath.dirname(exec_root.rstrip("/")),
+            # @bazel_tools and Bazel's other embedded repositories live in the install base,
+            # <output_user_root>/install/<hash>, beside the output base.
+            posixpath.join(posixpath.dirname(self.output_base.rstrip("/")), "install"),
+            *self.declared,
         ]
         return [posixpath.normpath(d) for d in dirs]
 
@@ -147,129 +193,6 @@ def _under(path: str, root: str) -> bool:
     return root == "/" or path == root or path.startswith(root + "/")
 
 
-def _logical_lines(text: str) -> Iterable[str]:
-    parts: list[str] = []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        tail = len(line) - len(line.rstrip("\\"))
-        if tail % 2:  # an odd run of trailing backslashes continues the line
-            parts.append(line[:-1])
-            parts.append(" ")
-            continue
-        parts.append(line)
-        yield "".join(parts)
-        parts = []
-    if parts:
-        yield "".join(parts)
-
-
-def _tokens(line: str) -> tuple[list[str], list[str]] | None:
-    """(targets, prerequisites) of one logical line; None for blank or comment lines."""
-    words: list[list[str]] = [[], []]
-    word: list[str] = []
-    side = 0
-    for m in _TOKEN.finditer(line):
-        tok = m.group(0)
-        if m.group(1) is not None:  # make: 2N+1 backslashes + blank = N backslashes + blank
-            n = len(m.group(1))
-            word.append("\\" * (n // 2))
-            if n % 2:
-                word.append(m.group(2))
-                continue
-        elif tok == "\\#":
-            word.append("#")
-            continue
-        elif tok == "$$":
-            word.append("$")
-            continue
-        elif tok == "#":
-            break
-        elif not (tok.isspace() or (tok == ":" and side == 0)):
-            word.append(tok)
-            continue
-        if word:
-            words[side].append("".join(word))
-            word = []
-        if tok == ":":
-            side = 1
-    if word:
-        words[side].append("".join(word))
-    if not words[0] and not words[1]:
-        return None
-    if side == 0:
-        raise DepFileError(
-            f"not a make rule in a dependency file: {line.strip()[:120]!r}",
-            "the file must be a .d file written by gcc/clang -MD/-MF",
-        )
-    return words[0], words[1]
-
-
-def _rules(text: str, max_bytes: int) -> list[tuple[list[str], list[str]]]:
-    if len(text) > max_bytes or len(text.encode("utf-8", "surrogatepass")) > max_bytes:
-        raise DepFileError(
-            f"dependency file is larger than {max_bytes} bytes",
-            "this is not a compiler's .d file; check the aquery output that named it",
-        )
-    return [rule for line in _logical_lines(text) if (rule := _tokens(line)) is not None]
-
-
-def parse_dep_file(text: str, max_bytes: int = MAX_DEP_FILE_BYTES) -> list[str]:
-    """Every prerequisite (source and headers) of a gcc/clang .d file, in order, once each."""
-    deps: dict[str, None] = {}
-    for _targets, prereqs in _rules(text, max_bytes):
-        deps.update(dict.fromkeys(prereqs))
-    return list(deps)
-
-
-def parse_aquery_dep_files(jsonproto_text: str, *, include_tool_configs: bool = False) -> list[str]:
-    """Exec-root-relative .d outputs in ``bazel aquery --output=jsonproto`` output, sorted.
-
-    Both artifact forms are read: ``pathFragmentId`` into ``pathFragments`` (Bazel 4 and
-    later) and ``execPath`` (earlier). Exec-configuration actions (tools that run on the
-    build machine, which rightly use its headers) are left out unless asked for.
-    """
-    try:
-        graph = json.loads(jsonproto_text) if jsonproto_text.strip() else {}
-        if not isinstance(graph, dict):
-            raise TypeError(f"top level is {type(graph).__name__}, not an object")
-        fragments = {int(f["id"]): f for f in graph.get("pathFragments", [])}
-        paths = {int(a["id"]): _artifact_path(a, fragments) for a in graph.get("artifacts", [])}
-        tool_configs = {int(c["id"]) for c in graph.get("configuration", [])
-                        if c.get("isTool") or _is_tool_config(str(c.get("mnemonic", "")))}
-        found: set[str] = set()
-        for action in graph.get("actions", []):
-            if not include_tool_configs and int(action.get("configurationId", 0)) in tool_configs:
-                continue
-            for out in action.get("outputIds", []):
-                path = paths[int(out)]
-                parts = PurePath(path).parts
-                exec_cfg = len(parts) > 1 and parts[0] == "bazel-out" and _is_tool_config(parts[1])
-                if path.endswith(".d") and (include_tool_configs or not exec_cfg):
-                    found.add(path)
-    except (ValueError, TypeError, KeyError, AttributeError) as e:
-        raise DepFileError(
-            f"cannot read bazel aquery --output=jsonproto output: {e}",
-            "run the aquery by hand and check that it prints an action graph",
-        ) from e
-    return sorted(found)
-
-
-def _is_tool_config(mnemonic: str) -> bool:
-    return mnemonic == "host" or "-exec-" in mnemonic or mnemonic.endswith("-exec")
-
-
-def _artifact_path(artifact: Mapping[str, Any], fragments: Mapping[int, Any]) -> str:
-    if "execPath" in artifact:
-        return str(artifact["execPath"])
-    labels: list[str] = []
-    fid = int(artifact["pathFragmentId"])
-    while fid:
-        if len(labels) > len(fragments):
-            raise ValueError(f"path fragment {fid} has a parent cycle")
-        labels.append(str(fragments[fid]["label"]))
-        fid = int(fragments[fid].get("parentId", 0))
-    return "/".join(reversed(labels))
-
-
 def check_dep_files(
     dep_files: Mapping[str, str],
     roots: AllowedRoots,
@@ -277,12 +200,14 @@ def check_dep_files(
     forbidden: ForbiddenRoots,
     resolve: Resolver = posixpath.normpath,
     max_bytes: int = MAX_DEP_FILE_BYTES,
+    content: ContentJudge | None = None,
 ) -> list[Violation]:
     """Violations in ``{exec-root-relative .d path: text}``, one per distinct header.
 
-    A header passes when its resolved form (or its lexical form, if that names the same file)
-    lies under an allowed root, taken lexically or resolved, and neither lies in a forbidden
-    dir. ``resolve`` is ``os.path.realpath`` in real use.
+    A header passes when its real path (``resolve`` is ``os.path.realpath`` in real use) lies
+    under an allowed root and no form of it in a forbidden dir, it is no output of the exec
+    configuration, and, with ``content``, the wheel it was unpacked from is for the target
+    and its ABI macros agree with the target.
     """
     root = posixpath.normpath(str(exec_root))
     allowed = roots.paths(root)
@@ -290,36 +215,74 @@ def check_dep_files(
     seen: set[str] = set()
     violations: list[Violation] = []
     for dep_file in sorted(dep_files):
-        rules = _rules(dep_files[dep_file], max_bytes)
+        rules = rules_of(dep_files[dep_file], max_bytes)
         output = rules[0][0][0] if rules and rules[0][0] else dep_file
         for _targets, prereqs in rules:
             for header in prereqs:
                 if header in seen:
                     continue
                 seen.add(header)
-                raw = posixpath.join(root, header)  # absolute headers stay as written
-                real = posixpath.normpath(resolve(raw))
-                lexical = posixpath.normpath(raw)
-                # The lexical form only counts if its ".." did not climb out of a symlink.
-                forms = [real] if posixpath.normpath(resolve(lexical)) != real else [
-                    lexical, real]
-                found = _judge(forms, allowed, forbidden)
+                found = _judge_header(header, root, roots, allowed, forbidden, resolve, content)
                 if found is not None:
-                    kind, where, decided = found
+                    kind, where, decided, repository = found
                     cause = _CAUSES[kind][0].format(dir=where)
-                    violations.append(Violation(header, decided, dep_file, output, kind, cause))
+                    violations.append(Violation(header, decided, dep_file, output, kind, cause,
+                                                repository))
     return violations
 
 
-def _judge(forms: list[str], allowed: list[str],
-           forbidden: ForbiddenRoots) -> tuple[ViolationKind, str, str] | None:
-    for form in forms:
+def _repository(header: str, exec_root: str, roots: AllowedRoots) -> str:
+    """``@name`` of the external repository a header path (as the .d file wrote it) names,
+    "the workspace" for the workspace's own files, else ""."""
+    path = header
+    for base in (posixpath.join(exec_root, ""), posixpath.join(roots.output_base, ""),
+                 posixpath.join(posixpath.normpath(roots.workspace), "")):
+        if header.startswith(base):
+            path = header[len(base):]
+            break
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if path.startswith("/") or not parts:
+        return ""
+    if len(parts) > 2 and parts[0] in ("external", ".."):
+        return f"@{parts[1]}"
+    return "" if parts[0] in ("bazel-out", "external", "..") else "the workspace"
+
+
+def _judge_header(
+    header: str, root: str, roots: AllowedRoots, allowed: list[str], forbidden: ForbiddenRoots,
+    resolve: Resolver, content: ContentJudge | None,
+) -> tuple[ViolationKind, str, str, str] | None:
+    """(kind, the dir or detail for the cause, the path that decided, repository) or None."""
+    raw = posixpath.join(root, header)  # absolute headers stay as written
+    real = posixpath.normpath(resolve(raw))
+    lexical = posixpath.normpath(raw)
+    repository = _repository(header, root, roots)
+    for form in (lexical, real):
         hit = forbidden.match(form)
         if hit is not None:
-            return hit[0], hit[1], form
-    if any(_under(form, a) for form in forms for a in allowed):
+            return hit[0], hit[1], form, repository
+    parts = PurePath(posixpath.relpath(lexical, root)).parts if _under(lexical, root) else ()
+    if len(parts) > 1 and parts[0] == "bazel-out" and is_tool_config(parts[1]):
+        return "host-output", f"bazel-out/{parts[1]}", lexical, repository
+    home = max((a for a in allowed if _under(real, a)), key=len, default=None)
+    if home is None:
+        lexically_allowed = any(_under(lexical, a) for a in allowed)
+        if lexically_allowed and repository and real != lexical:
+            return "foreign-repository", posixpath.dirname(real), real, repository
+        return "outside", "", real, repository
+    if content is None:
         return None
-    return "outside", "", forms[-1]
+    origin = content.wheel_origin(real, home)
+    if origin is not None and foreign_tags(origin.tags, content.abi.wheel_arch):
+        tags = ", ".join(origin.tags) or "no tags"
+        return ("foreign-wheel", f"{posixpath.basename(origin.dist_info)}: {tags}", real,
+                repository)
+    contradiction = content.contradictions(real)
+    if contradiction is not None:
+        entry, found = contradiction
+        detail = (f"{entry.what} is not for {content.abi.cpu}: " + "; ".join(found))
+        return "abi-mismatch", detail, real, repository
+    return None
 
 
 def prove_header_provenance(
@@ -328,8 +291,10 @@ def prove_header_provenance(
     exec_root: PurePath,
     forbidden: ForbiddenRoots,
     resolve: Resolver = posixpath.normpath,
+    content: ContentJudge | None = None,
 ) -> None:
     """Raise HeaderProvenanceError if any target compile read a forbidden header."""
-    violations = check_dep_files(dep_files, roots, exec_root, forbidden, resolve)
+    violations = check_dep_files(dep_files, roots, exec_root, forbidden, resolve,
+                                 content=content)
     if violations:
         raise HeaderProvenanceError(violations)

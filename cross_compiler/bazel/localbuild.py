@@ -116,6 +116,9 @@ class BuildPlan:
     bazel_version: BazelVersion
     aquery: BazelCommand | None = None  # the target's compile actions, for the header proof
     include_dirs: tuple[str, ...] = ()  # the cross compiler's own, discovered
+    # Directories outside the workspace whose headers are repository contents on purpose
+    # (override paths, header_roots): the header proof's declared roots.
+    header_roots: tuple[str, ...] = ()
 
 
 def remote_header(settings: config.Settings, env: Mapping[str, str]) -> str:
@@ -196,6 +199,10 @@ def plan_build(
         aquery=command("aquery", (*flags, "--output=jsonproto"),
                        (headercheck.aquery_expression(labels),)),
         include_dirs=include_dirs,
+        header_roots=(*headercheck.declared_dirs(
+            [*flags, *startup],
+            list(setup.offline7.debian_modules.values()) if setup.offline7 else [], workspace),
+            *settings["header_roots"]),
     )
 
 
@@ -355,7 +362,7 @@ def _build_each(root: Path, settings: config.Settings, env: Mapping[str, str],
         if plan.aquery is not None:
             graph = _run_bazel(plan.aquery, root, f"bazel aquery for {cpu}").stdout
             checked = headercheck.prove(graph, root, _execution_root(plan, root, paths),
-                                        plan.target, plan.include_dirs)
+                                        plan.target, plan.include_dirs, plan.header_roots)
             log.info("%s: headers of %d compile actions all from the target's roots", cpu,
                      checked)
         if not result.outputs[cpu]:

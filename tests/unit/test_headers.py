@@ -335,7 +335,8 @@ def test_symlinked_roots_with_realpath(tmp_path: Path) -> None:
     assert host.kind == "host-python"
     assert host.resolved == str(tmp_path / "hostpy/include/python3.11/pyconfig.h")
     # Lexically external/secret.h, but ".." left the symlinked repository for elsewhere/.
-    assert (escaped.kind, escaped.resolved) == ("outside", str(tmp_path / "elsewhere/a/secret.h"))
+    assert (escaped.kind, escaped.resolved, escaped.repository) == (
+        "foreign-repository", str(tmp_path / "elsewhere/a/secret.h"), "@repo")
 
 
 def _fake_realpath(links: dict[str, str]) -> Resolver:
