@@ -89,6 +89,9 @@ _CAUSES: dict[ViolationKind, tuple[str, str]] = {
         "or cfg = \"exec\")",
     ),
 }
+_PRIORITY: tuple[ViolationKind, ...] = (
+    "abi-mismatch", "foreign-wheel", "host-python", "foreign-repository", "host-compiler",
+    "host-multiarch", "other-arch", "host-output", "outside")
 _PYTHON_DIR = re.compile(
     r"^/usr(?:/local)?/include/(?:([a-z0-9_]+-linux-[a-z0-9_]+)/)?python\d[^/]*")
 _TRIPLE_DIR = re.compile(
@@ -118,7 +121,9 @@ class HeaderProvenanceError(ArchMismatchError):
     """A target compile read a header from the build machine or another architecture."""
 
     def __init__(self, violations: list[Violation]) -> None:
-        first = violations[0]
+        # The line names the strongest evidence: contradicting ABI macros, a foreign wheel,
+        # a host Python, ... (stable: the first .d file's order among equals).
+        first = min(violations, key=lambda v: _PRIORITY.index(v.kind))
         more = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""
         shown = first.header if first.header == first.resolved else (
             f"{first.header} (= {first.resolved})")
@@ -264,24 +269,24 @@ def _judge_header(
     parts = PurePath(posixpath.relpath(lexical, root)).parts if _under(lexical, root) else ()
     if len(parts) > 1 and parts[0] == "bazel-out" and is_tool_config(parts[1]):
         return "host-output", f"bazel-out/{parts[1]}", lexical, repository
+    if content is not None:  # contradicting ABI macros: the strongest evidence, wherever
+        contradiction = content.contradictions(real)
+        if contradiction is not None:
+            entry, found = contradiction
+            detail = f"{entry.what} is not for {content.abi.cpu}: " + "; ".join(found)
+            return "abi-mismatch", detail, real, repository
     home = max((a for a in allowed if _under(real, a)), key=len, default=None)
     if home is None:
         lexically_allowed = any(_under(lexical, a) for a in allowed)
         if lexically_allowed and repository and real != lexical:
             return "foreign-repository", posixpath.dirname(real), real, repository
         return "outside", "", real, repository
-    if content is None:
-        return None
-    origin = content.wheel_origin(real, home)
-    if origin is not None and foreign_tags(origin.tags, content.abi.wheel_arch):
-        tags = ", ".join(origin.tags) or "no tags"
-        return ("foreign-wheel", f"{posixpath.basename(origin.dist_info)}: {tags}", real,
-                repository)
-    contradiction = content.contradictions(real)
-    if contradiction is not None:
-        entry, found = contradiction
-        detail = (f"{entry.what} is not for {content.abi.cpu}: " + "; ".join(found))
-        return "abi-mismatch", detail, real, repository
+    if content is not None:
+        origin = content.wheel_origin(real, home)
+        if origin is not None and foreign_tags(origin.tags, content.abi.wheel_arch):
+            tags = ", ".join(origin.tags) or "no tags"
+            return ("foreign-wheel", f"{posixpath.basename(origin.dist_info)}: {tags}", real,
+                    repository)
     return None
 
 

@@ -277,9 +277,12 @@ def test_a_foreign_wheel_repository_fails(tmp_path: Path) -> None:
     kind, repo, cause = _judge(tmp_path, "aarch64", header)[header]
     assert (kind, repo) == ("foreign-wheel", "@pypi_numpy_x86")
     assert "numpy-2.2.6.dist-info: cp311-cp311-manylinux_2_17_x86_64" in cause
-    # The aarch64 wheel is foreign for armv7hf too, and its config header contradicts it.
+    # The aarch64 wheel is foreign for armv7hf too; its config header's macros contradict
+    # armv7hf, which is named first (the strongest evidence), its other headers by the tag.
     config = "external/pypi_numpy/site-packages/numpy/_core/include/numpy/_numpyconfig.h"
-    assert _judge(tmp_path, "armv7hf", config)[config][0] == "foreign-wheel"
+    other = "external/pypi_numpy/site-packages/numpy/_core/include/numpy/ndarrayobject.h"
+    found = _judge(tmp_path, "armv7hf", other, config)
+    assert (found[config][0], found[other][0]) == ("abi-mismatch", "foreign-wheel")
 
 
 def test_exec_configuration_outputs_are_host_headers(tmp_path: Path) -> None:
