@@ -71,6 +71,10 @@ SETTINGS: tuple[Setting, ...] = (
             "NAME=DIR: use a local copy for a bzlmod module (Bazel 7), mounted like above"),
     Setting("distdirs", list, [],
             "directories of downloaded archives Bazel may use instead of the network"),
+    Setting("wheelhouses", list, [],
+            "directories of target wheels for pip in repository rules (pip_parse, pip.parse, "
+            "a rule running `python3 -m pip`): used instead of the index (offline), each "
+            "mounted read-only in docker; pip always resolves the target's wheels"),
     Setting("header_roots", list, [],
             "directories outside the workspace whose headers are arch-neutral source (a "
             "local_repository of a sibling checkout): the header proof accepts them, still "
@@ -218,7 +222,8 @@ def local_paths(settings: Settings) -> list[tuple[str, str, Path]]:
                 raise ConfigError(f"{key}: {entry!r} is not NAME=DIR",
                                   'write e.g. "zlib=/srv/bazel/zlib"')
             found.append((key, name, _local_dir(key, directory)))
-    found += [("distdirs", "", _local_dir("distdirs", d)) for d in settings["distdirs"]]
+    for key in ("distdirs", "wheelhouses"):
+        found += [(key, "", _local_dir(key, d)) for d in settings[key]]
     return found
 
 

@@ -166,10 +166,17 @@ def plan_build(
                                   offline.needed_modules(setup.version.major))
     offline_flags = setup.offline7.flags(kind) if setup.offline7 else ()
     local = []
+    wheelhouses = []
     for key, name, directory in config.local_paths(settings):
         flag = {"repository_overrides": "--override_repository",
                 "module_overrides": "--override_module"}.get(key)
+        if key == "wheelhouses":
+            wheelhouses.append(str(directory))
+            continue
         local.append(f"{flag}={name}={directory}" if flag else f"--distdir={directory}")
+    if wheelhouses:
+        # Read by the python wrappers' pip (sitecustomize), whatever --isolated says.
+        python = (*python, f"--repo_env=CROSS_COMPILER_WHEELHOUSES={os.pathsep.join(wheelhouses)}")
     if local and setup.version.major >= 7:
         # Otherwise an archive in the repository cache or a distdir is never a hit.
         local.append("--repo_env=BAZEL_HTTP_RULES_URLS_AS_DEFAULT_CANONICAL_ID=0")

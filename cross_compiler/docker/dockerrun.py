@@ -53,7 +53,7 @@ FORWARDED = ("targets", "bazel_mode", "compilation_mode", "bazel_flags",
              "remote_cache", "remote_header_env", "remote_upload", "remote_executor",
              "remote_instance_name", "remote_exec_properties", "repository_overrides",
              "module_overrides", "distdirs",
-             "source_date_epoch", "manylinux", "toolchain", "header_roots")
+             "source_date_epoch", "manylinux", "toolchain", "header_roots", "wheelhouses")
 
 
 def result_file(layout: CacheLayout) -> Path:

@@ -52,6 +52,27 @@ def relativize_symlinks(root: Path) -> None:
                     link.symlink_to(os.path.relpath(root / target.lstrip("/"), link.parent))
 
 
+PACKAGES_STAMP = ".cross_compiler-packages"  # what a root holds; another list refetches it
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def link_alternatives(root: Path, triple: str) -> None:
+    """What dpkg's postinst would have linked: Debian's BLAS/LAPACK alternatives
+    (``libblas.so.3 -> blas/libblas.so.3``), which numpy's extensions load by that name."""
+    libdir = root / "usr" / "lib" / triple
+    for kind in ("blas", "lapack"):
+        for lib in sorted((libdir / kind).glob("lib*.so.3")):
+            link = libdir / lib.name
+            if not link.exists() and not link.is_symlink():
+                link.symlink_to(f"{kind}/{lib.name}")
+
+
 def apt_options(state: Path, arches: list[str]) -> list[str]:
     """apt-get options for a private state directory holding ``arches`` of one suite."""
     options = {
@@ -108,7 +129,9 @@ def _apt_state(suite: NamedSuite, arch: str, cache_dir: Path, refresh: bool = Fa
 def fetch(target: Target, suite: Suite, cache_dir: Path) -> Path:
     """Download and unpack the target's Python root (once); returns the root directory."""
     dest = root_dir(target, cache_dir)
-    if interpreter(target, cache_dir).exists():
+    packages = suite.root_packages(target.debian_arch)
+    stamp = "".join(f"{p}\n" for p in sorted(packages))
+    if interpreter(target, cache_dir).exists() and _read(dest / PACKAGES_STAMP) == stamp:
         return dest
     if not suite.has_python(target.debian_arch):
         raise ToolMissingError(
@@ -117,7 +140,6 @@ def fetch(target: Target, suite: Suite, cache_dir: Path) -> Path:
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
     options = _apt_state(suite, target.debian_arch, cache_dir)
-    packages = suite.root_packages(target.debian_arch)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.") as tmp:
         debs, root = Path(tmp) / "debs", Path(tmp) / "root"
         debs.mkdir()
@@ -142,6 +164,8 @@ def fetch(target: Target, suite: Suite, cache_dir: Path) -> Path:
             if unpacked.returncode != 0:
                 raise ToolMissingError(f"dpkg -x {deb.name} failed: {unpacked.stderr.strip()}")
         relativize_symlinks(root)
+        link_alternatives(root, target.triple)
+        (root / PACKAGES_STAMP).write_text(stamp)
         if dest.exists():
             shutil.rmtree(dest)  # an incomplete root of ours (no interpreter in it)
         root.rename(dest)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cross_compiler import proc
 from cross_compiler.errors import CrossCompilerError, ToolMissingError
+from cross_compiler.toolchain import debianwheel
 from cross_compiler.toolchain.families import ToolchainFlags, default_flags
 from cross_compiler.toolchain.render import ToolchainInputs
 from cross_compiler.toolchain.targets import Target
@@ -228,6 +229,11 @@ def read_numpy_headers(target: Target, cache_dir: Path) -> tuple[dict[str, bytes
     return {}, ""
 
 
+# PyPI projects whose target wheel the tool makes from the target's Debian package, for pip
+# (pip_parse) to fall back on when the index or wheelhouse has none for the target.
+DEBIAN_WHEEL_PROJECTS = ("numpy",)
+
+
 def toolchain_inputs(target: Target, cache_dir: Path, toolchain: ToolchainFlags | None = None,
                      sysroot_repository: str = "") -> ToolchainInputs:
     """Probe everything rendering needs for one target, built by ``toolchain`` (a resolved
@@ -253,6 +259,12 @@ def toolchain_inputs(target: Target, cache_dir: Path, toolchain: ToolchainFlags 
                                sysroot_repository=sysroot_repository)
     log.info("%s: Python headers from %s and %s", target.cpu, found.include_dir, found.pyconfig)
     numpy_headers, numpy_version = read_numpy_headers(target, cache_dir)
+    wheels: dict[str, bytes] = {}
+    for root in python_header_roots(target, cache_dir):
+        wheels = debianwheel.debian_wheels(target, root, DEBIAN_WHEEL_PROJECTS, cache_dir)
+        if wheels:
+            break
     return ToolchainInputs(target, paths, include_dirs, read_python_headers(found),
                            numpy_headers=numpy_headers, numpy_version=numpy_version,
+                           debian_wheels=wheels,
                            toolchain=toolchain, sysroot_repository=sysroot_repository)

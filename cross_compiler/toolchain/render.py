@@ -37,6 +37,9 @@ class ToolchainInputs:
     # The target's numpy include dir {relative path: content} and version; empty if none.
     numpy_headers: Mapping[str, bytes] = field(default_factory=dict)
     numpy_version: str = ""
+    # {wheel file name: bytes}: target wheels made from the target root's Debian packages,
+    # which pip in repository rules falls back on (python/<cpu>/wheels).
+    debian_wheels: Mapping[str, bytes] = field(default_factory=dict)
     # The compiler family resolved for the target; None: the default (Debian's cross gcc).
     toolchain: ToolchainFlags | None = None
     # An external repository (--override_repository) holding the target's sysroot, so its
@@ -106,6 +109,15 @@ def _names(cpu: str) -> dict[str, str]:
 def ext_suffix(target: Target) -> str:
     """The target CPython's EXT_SUFFIX: Debian's multiarch triple is the target's triple."""
     return f".cpython-{target.python_version.replace('.', '')}-{target.triple}.so"
+
+
+def pip_platforms(target: Target) -> list[str]:
+    """The wheel platform tags pip may take for the target, most specific first: manylinux
+    down from the target's glibc to 2.17 (the oldest our targets run), then linux_<arch>."""
+    major, minor = (int(p) for p in target.glibc.split("."))
+    arch = target.wheel_arch
+    tags = [f"manylinux_{major}_{m}_{arch}" for m in range(minor, 16, -1)]
+    return [*tags, f"manylinux2014_{arch}", f"linux_{arch}"]
 
 
 def python_include_dir(cpu: str) -> str:
@@ -214,6 +226,8 @@ def render_toolchain(request: RenderRequest) -> dict[str, bytes]:
             cpu = inputs.target.cpu
             wrapper = env.get_template("bazel/python3.sh.j2").render(
                 cpu=cpu, python_version=inputs.target.python_version,
+                machine=inputs.target.wheel_arch,
+                pip_platforms=",".join(pip_platforms(inputs.target)),
                 ext_suffix=ext_suffix(inputs.target), numpy=bool(inputs.numpy_headers)).encode()
             if inputs.numpy_headers:
                 # numpy.get_include() answers the target's: a stand-in numpy first on the
@@ -223,6 +237,8 @@ def render_toolchain(request: RenderRequest) -> dict[str, bytes]:
                 files[f"python/{cpu}/numpy/numpy/__init__.py"] = env.get_template(
                     "bazel/numpy_init.py.j2").render(
                     header=HEADER, cpu=cpu, version=inputs.numpy_version).encode()
+            for name, data in sorted(inputs.debian_wheels.items()):
+                files[f"python/{cpu}/wheels/{name}"] = data
             # Under every name a repository rule may look for on PATH.
             for name in ("python", "python3", f"python{inputs.target.python_version}"):
                 files[f"python/{cpu}/bin/{name}"] = wrapper

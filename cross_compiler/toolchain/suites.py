@@ -18,7 +18,7 @@ from cross_compiler.datafile import load_toml
 from cross_compiler.errors import ConfigError, TargetError
 from cross_compiler.toolchain.targets import Target, _field, _unknown_keys
 
-_STR_FIELDS = ("suite", "bazel_version", "python_version", "qemu_package")
+_STR_FIELDS = ("suite", "bazel_version", "python_version", "glibc", "qemu_package")
 _LIST_FIELDS = ("bazel_packages", "python_packages", "runtime_packages", "numpy_packages",
                 "no_python_arches")
 _SAFE = re.compile(r"^[a-z0-9][a-z0-9.+{}-]*$")
@@ -29,6 +29,7 @@ class Suite:
     name: str
     bazel_version: str
     python_version: str
+    glibc: str  # the suite's libc6 (a lower bound: sid moves), for target wheel tags
     bazel_packages: tuple[str, ...]
     python_packages: tuple[str, ...]  # "{v}" stands for python_version
     runtime_packages: tuple[str, ...]
@@ -76,9 +77,12 @@ def parse_suite(data: dict[str, Any], source: Path) -> Suite:
         raise TargetError(f"{where}: field 'bazel_version' must be like 7.7.1")
     if not re.fullmatch(r"3\.\d+", strings["python_version"]):
         raise TargetError(f"{where}: field 'python_version' must be like 3.13")
+    if not re.fullmatch(r"2\.\d+", strings["glibc"]):
+        raise TargetError(f"{where}: field 'glibc' must be like 2.36")
     return Suite(
         name=strings["suite"], bazel_version=strings["bazel_version"],
-        python_version=strings["python_version"], qemu_package=strings["qemu_package"],
+        python_version=strings["python_version"], glibc=strings["glibc"],
+        qemu_package=strings["qemu_package"],
         bazel_packages=lists["bazel_packages"], python_packages=lists["python_packages"],
         runtime_packages=lists["runtime_packages"], numpy_packages=lists["numpy_packages"],
         no_python_arches=lists["no_python_arches"],
@@ -161,6 +165,6 @@ def host_suite(os_release: str, suites: dict[str, Suite], default: str = "bookwo
 
 def for_suite(target: Target, suite: Suite) -> Target:
     """The target as built in ``suite``: its Python version, and whether it has one."""
-    return dataclasses.replace(target, python_version=suite.python_version,
+    return dataclasses.replace(target, python_version=suite.python_version, glibc=suite.glibc,
                                debian_python=suite.has_python(target.debian_arch),
                                suite=suite.name)

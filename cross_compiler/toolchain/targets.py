@@ -46,6 +46,7 @@ class Target:
     python_version: str = "3.11"
     debian_python: bool = True
     suite: str = "bookworm"
+    glibc: str = "2.36"  # the suite's, for the target wheels pip may resolve
 
     def tool(self, name: str) -> str:
         """Program name of a GNU tool for this target, e.g. ``aarch64-linux-gnu-gcc``."""

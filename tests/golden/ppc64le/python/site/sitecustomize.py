@@ -48,3 +48,140 @@ if _INCLUDE:
         _distutils_sysconfig.get_python_inc = lambda plat_specific=0, prefix=None: _INCLUDE
     except ImportError:
         pass
+
+# pip run by this interpreter (rules_python's pip_parse / pip.parse / whl_library, or a
+# repository rule's own `python3 -m pip download`) resolves the TARGET's wheels: the target's
+# platform tags, Python version and ABI, binary wheels only (an sdist would be built by the
+# build machine's compiler), and environment markers evaluated for the target machine.
+_PIP_PLATFORMS = [p for p in os.environ.get("CROSS_COMPILER_TARGET_PIP_PLATFORMS", "").split(",")
+                  if p]
+if _PIP_PLATFORMS:
+    import importlib
+    import importlib.abc
+    import importlib.util
+    import sys
+
+    _PY = os.environ.get("CROSS_COMPILER_TARGET_PYTHON", "")
+    _MACHINE = os.environ.get("CROSS_COMPILER_TARGET_MACHINE", "")
+    _CPU = os.environ.get("CROSS_COMPILER_TARGET_CPU", "")
+    # Where target wheels are found besides what the command line names: the wheelhouses
+    # setting (offline: then no index) and the wheels the tool made from the target's Debian
+    # packages (numpy for armv7l, which PyPI does not have), last.
+    _WHEELHOUSES = [d for d in os.environ.get("CROSS_COMPILER_WHEELHOUSES", "").split(os.pathsep)
+                    if d]
+    _DEBIAN_WHEELS = os.environ.get("CROSS_COMPILER_TARGET_DEBIAN_WHEELS", "")
+    _PY_INFO = tuple(int(p) for p in _PY.split(".")) if _PY else None
+    _ABI = "cp" + _PY.replace(".", "") if _PY else None
+    _PATCHED = []
+
+    def _patch_target_python(module):
+        cls = module.TargetPython
+        init = cls.__init__
+
+        def __init__(self, platforms=None, py_version_info=None, abis=None,
+                     implementation=None, **kwargs):
+            # What a command line gave (--platform, --python-version) stays; the rest is the
+            # target's, never the build machine's.
+            init(self, platforms=platforms or list(_PIP_PLATFORMS),
+                 py_version_info=py_version_info or _PY_INFO,
+                 abis=abis or ([_ABI] if _ABI else None),
+                 implementation=implementation or "cp", **kwargs)
+
+        cls.__init__ = __init__
+        _PATCHED.append("tags")
+
+    def _patch_format_control(module):
+        def get_allowed_formats(self, canonical_name):
+            return frozenset({"binary"})
+
+        module.FormatControl.get_allowed_formats = get_allowed_formats
+        _PATCHED.append("binary")
+
+    def _patch_markers(module):
+        default = module.default_environment
+
+        def default_environment():
+            env = default()
+            if _MACHINE:
+                env["platform_machine"] = _MACHINE
+            if _PY:
+                env["python_version"] = _PY
+            env["implementation_name"] = "cpython"
+            env["platform_python_implementation"] = "CPython"
+            return env
+
+        module.default_environment = default_environment
+
+    def _patch_exceptions(module):
+        init = module.DistributionNotFound.__init__
+        said = []
+
+        def __init__(self, *args, **kwargs):
+            init(self, *args, **kwargs)
+            if not said:
+                said.append(True)
+                sys.stderr.write(
+                    "cross_compiler: pip found no %s wheel for cp%s (platforms %s ... %s; "
+                    "sdists are not built for a target): put the %s wheel in a wheelhouse "
+                    "(setting wheelhouses), or pin the version the target's Debian packages "
+                    "have\n" % (_CPU, _PY.replace(".", ""), _PIP_PLATFORMS[0],
+                                 _PIP_PLATFORMS[-1], _CPU))
+
+        module.DistributionNotFound.__init__ = __init__
+
+    def _patch_search_scope(module):
+        create = module.SearchScope.create.__func__
+
+        def create_with_wheelhouses(cls, find_links, index_urls, no_index, *args, **kwargs):
+            extra = [d for d in [*_WHEELHOUSES, _DEBIAN_WHEELS] if d and os.path.isdir(d)]
+            return create(cls, [*find_links, *extra], index_urls,
+                          no_index or bool(_WHEELHOUSES), *args, **kwargs)
+
+        module.SearchScope.create = classmethod(create_with_wheelhouses)
+
+    def _patch_pip(module):
+        # Patch what resolution needs now, so a pip whose internals moved refuses to run
+        # instead of downloading the build machine's wheels.
+        try:
+            for name in ("pip._internal.models.target_python",
+                         "pip._internal.models.format_control"):
+                importlib.import_module(name)
+        except Exception as e:
+            _PATCHED.append("failed: %s" % e)
+        if set(_PATCHED) != {"tags", "binary"}:
+            raise SystemExit(
+                "cross_compiler: this pip (%s) cannot be made to resolve the %s target's "
+                "wheels: use the pip Debian ships for this Python" % (module.__path__, _CPU))
+
+    _PATCHES = {
+        "pip._internal": _patch_pip,
+        "pip._internal.exceptions": _patch_exceptions,
+        "pip._internal.models.search_scope": _patch_search_scope,
+        "pip._internal.models.target_python": _patch_target_python,
+        "pip._internal.models.format_control": _patch_format_control,
+        "pip._vendor.packaging.markers": _patch_markers,
+    }
+
+    class _PatchPip(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name not in _PATCHES:
+                return None
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(name, path, target)
+                if spec is not None and spec.loader is not None:
+                    break
+            else:
+                return None
+            exec_module = spec.loader.exec_module
+
+            def patched(module, _exec=exec_module, _patch=_PATCHES[name]):
+                _exec(module)
+                _patch(module)
+
+            spec.loader.exec_module = patched
+            return spec
+
+    sys.meta_path.insert(0, _PatchPip())
+
