@@ -1,27 +1,37 @@
 """Retag a wheel for a target: verify its binaries, then rewrite only WHEEL and RECORD.
 
-Every other member's compressed bytes are copied raw; every wheel of a call is checked,
-and every output name compared with every input, before anything is written; outputs go
-to temporary files renamed into place at the end; inputs are never modified.
+The central directory is read once (wheel/zipindex.py); the local records of unchanged
+members are copied as whole byte ranges by the kernel and their central entries as stored
+(only the offset patched when a record moves). Every wheel of a call is checked, and every
+output name compared with every input, before anything is written; outputs go to temporary
+files renamed into place at the end; inputs are never modified.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import struct
 import tempfile
-import zipfile
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, BinaryIO
+from pathlib import Path
 
 from cross_compiler.errors import ConfigError
 from cross_compiler.toolchain.targets import Target
-from cross_compiler.wheel import elf
-from cross_compiler.wheel.platformtag import check_platform, manylinux_policy, tag_arch
+from cross_compiler.wheel.archive import (
+    TEXT_LIMIT,
+    WheelArchive,
+    check_archive,
+    dist_info_dir,
+    open_archive,
+    unsafe_path,
+)
+from cross_compiler.wheel.binaries import (
+    check_requested_platform,
+    elf_members,
+    infer_platform,
+    verify_binaries,
+)
+from cross_compiler.wheel.platformtag import check_platform
 from cross_compiler.wheel.tags import (
     WheelError,
     WheelName,
@@ -31,29 +41,14 @@ from cross_compiler.wheel.tags import (
     new_wheel_metadata,
     parse_wheel_metadata,
 )
-from cross_compiler.wheel.zipio import (
-    FLAG_ENCRYPTED,
-    Member,
-    RawZipWriter,
-    ZipIOError,
-    check_local_header,
-    read_head,
-    verbatim_ok,
-)
+from cross_compiler.wheel.zipio import Member, RawZipWriter, ZipIOError
 
-if TYPE_CHECKING:
-    from cross_compiler.wheel.manylinux import ElfNeeds
+__all__ = ["TEXT_LIMIT", "RetagPlan", "RetagResult", "check_archive", "plan_retag",
+           "retag_wheel", "retag_wheels", "unsafe_path"]
 
 log = logging.getLogger(__name__)
 
 SIGNATURES = ("RECORD.jws", "RECORD.p7s")
-TEXT_LIMIT = 64 << 20  # WHEEL and RECORD are read whole: a declared size above this is a bomb
-# ELF members are streamed for platform inference; above this declared size (no real shared
-# library comes close) it is a bomb, and the platform has to be given instead.
-ELF_INSPECT_LIMIT = 1 << 30
-# What reading a member can raise on a damaged archive, besides our own errors.
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
-               NotImplementedError, RuntimeError, struct.error, OverflowError)
 
 
 @dataclass(frozen=True)
@@ -66,6 +61,24 @@ class RetagResult:
 
 
 @dataclass(frozen=True)
+class CopyRun:
+    """Consecutive unchanged local records, copied as one byte range ending at ``end``."""
+
+    members: tuple[Member, ...]
+    end: int
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """One member behind a new local header: its stored bytes copied from ``data_offset``
+    (a renamed member, or a record that cannot be copied whole), or ``data`` deflated."""
+
+    member: Member
+    data_offset: int = -1
+    data: bytes | None = None
+
+
+@dataclass(frozen=True)
 class RetagPlan:
     """Everything a retag will write, computed (and checked) before any write."""
 
@@ -73,12 +86,9 @@ class RetagPlan:
     dest: Path
     platform: str
     reason: str
-    members: tuple[Member, ...]
-    records_end: int  # where the central directory begins: the end of the records
+    steps: tuple[CopyRun | Fresh, ...]  # in file order
     comment: bytes
-    replaced: dict[str, bytes]
     renames: dict[str, str]
-    dropped: frozenset[str]
     elf_members: tuple[str, ...]
 
     def result(self) -> RetagResult:
@@ -90,210 +100,19 @@ def _one_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
-def unsafe_path(name: str) -> bool:
-    """Would ``name`` land outside the directory a wheel is installed into (absolute, a
-    drive, ``..``, a backslash or NUL), or alias another name (``.`` or an empty part:
-    ``a//b`` and ``./a/b`` are ``a/b``), or name nothing at all?"""
-    parts = (name[:-1] if name.endswith("/") else name).split("/")
-    return (not name or name.startswith("/") or "\\" in name or "\0" in name
-            or any(p in ("", ".", "..") for p in parts) or (len(name) > 1 and name[1] == ":"))
-
-
-def _safe_name(info: zipfile.ZipInfo, wheel: str) -> None:
-    if unsafe_path(info.filename) or "\0" in info.orig_filename:
-        raise WheelError(f"{wheel}: unsafe member path {info.filename[:200]!r}",
-                         "refusing to process it")
-
-
-def _open(path: Path) -> tuple[zipfile.ZipFile, list[Member]]:
-    try:
-        zf = zipfile.ZipFile(path)
-    except FileNotFoundError as e:
-        raise WheelError(f"{path}: no such file") from e
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
-            struct.error, UnicodeDecodeError, OverflowError) as e:
-        raise WheelError(
-            f"{path}: not a valid zip archive ({_one_line(e)})", "re-download or rebuild it"
-        ) from e
-    try:
-        infos = zf.infolist()
-        seen: set[str] = set()
-        for info in infos:
-            _safe_name(info, path.name)
-            if info.filename in seen:
-                raise WheelError(f"{path.name}: duplicate member {info.filename!r}")
-            seen.add(info.filename)
-            if info.flag_bits & FLAG_ENCRYPTED:
-                raise WheelError(f"{path.name}: member {info.filename!r} is encrypted",
-                                 "wheels cannot contain encrypted members")
-            if info.header_offset < 0:
-                raise WheelError(f"{path.name}: member {info.filename!r} starts before the "
-                                 "archive (shifted or truncated archive)",
-                                 "re-download or rebuild it")
-        return zf, [Member.from_info(i) for i in infos]
-    except BaseException:
-        zf.close()
-        raise
-
-
-def _read(zf: zipfile.ZipFile, name: str, wheel: str, limit: int = -1) -> bytes:
-    try:
-        with zf.open(name) as f:
-            return f.read(limit)
-    except _ZIP_ERRORS as e:
-        raise WheelError(f"{wheel}: member {name!r} is damaged ({_one_line(e)})") from e
-
-
-def _read_text(zf: zipfile.ZipFile, member: Member, wheel: str) -> bytes:
-    if member.file_size > TEXT_LIMIT:
-        raise WheelError(f"{wheel}: {member.name} declares {member.file_size} bytes, more than "
-                         f"{TEXT_LIMIT >> 20} MiB", "the wheel is damaged or hostile")
-    data = _read(zf, member.name, wheel, TEXT_LIMIT + 1)
-    if len(data) > TEXT_LIMIT:
-        raise WheelError(f"{wheel}: {member.name} is larger than {TEXT_LIMIT >> 20} MiB")
-    return data
-
-
-def check_archive(path: Path) -> list[str]:
-    """Every member readable, with a good CRC (streamed, constant memory); returns the
-    member names. For test-wheel, before a wheel goes to the installer."""
-    zf, members = _open(path)
-    with zf:
-        for m in members:
-            try:
-                with zf.open(m.name) as f:
-                    while f.read(1 << 20):
-                        pass
-            except _ZIP_ERRORS as e:
-                raise WheelError(f"{path.name}: member {m.name!r} is damaged ({_one_line(e)})",
-                                 "re-download or rebuild the wheel") from e
-        return [m.name for m in members]
-
-
-def _dist_info(members: list[Member], name: WheelName, wheel: str) -> str:
-    dirs = {m.name.split("/", 1)[0] for m in members if "/" in m.name}
-    candidates = sorted(d for d in dirs if d.endswith(".dist-info")
-                        and d.split("-")[0].lower().replace(".", "_")
-                        == name.distribution.lower().replace(".", "_"))
-    if len(candidates) != 1:
-        raise WheelError(f"{wheel}: expected one {name.distribution}-*.dist-info directory, "
-                         f"found {candidates or 'none'}")
-    return candidates[0]
-
-
-def _check_local_headers(path: Path, members: list[Member]) -> None:
-    """Every member's local header agrees with the central directory (one small read each)."""
-    with path.open("rb") as f:
-        for m in members:
-            try:
-                check_local_header(f, m)
-            except ZipIOError as e:
-                raise WheelError(f"{path.name}: {e.message}", "re-download or rebuild it") from e
-
-
-def _heads(path: Path, zf: zipfile.ZipFile, members: list[Member]) -> Iterator[
-        tuple[Member, elf.ElfHeader]]:
-    """Each ELF member with its header, read from the raw archive (one cheap read each)."""
-    with path.open("rb") as f:
-        for m in members:
-            if m.name.endswith("/") or m.file_size < 52:
-                continue
-            try:
-                head = read_head(f, m)
-            except ZipIOError as e:
-                raise WheelError(f"{path.name}: {e.message}") from e
-            if head is None:
-                head = _read(zf, m.name, path.name, 64)
-            header = elf.parse_header(head)
-            if header is not None:
-                yield m, header
-
-
-def verify_binaries(path: Path, zf: zipfile.ZipFile, members: list[Member],
-                    target: Target) -> list[str]:
-    """Every ELF member must be for the target; returns the ELF member names."""
-    elves, wheel = [], path.name
-    for m, header in _heads(path, zf, members):
-        problem = elf.mismatch(header, target.elf)
-        if problem:
-            raise WheelError(f"{wheel}: {m.name} {problem}",
-                             f"the wheel was not built for {target.cpu}; "
-                             "use --no-verify only if you know better")
-        elves.append(m.name)
-    return elves
-
-
-def _elf_needs(zf: zipfile.ZipFile, elves: list[Member], target: Target,
-               wheel: str) -> list[ElfNeeds]:
-    """What each ELF member needs from the system (bounded reads)."""
-    from cross_compiler.wheel import manylinux  # the auditwheel policy table: only when needed
-
-    needs = []
-    for m in elves:
-        if m.file_size > ELF_INSPECT_LIMIT:
-            raise WheelError(
-                f"{wheel}: {m.name} declares {m.file_size} bytes, more than the "
-                f"{ELF_INSPECT_LIMIT >> 30} GiB inspected to infer the platform",
-                f"pass the platform tag explicitly, e.g. linux_{target.wheel_arch}")
-
-        def open_member(name: str = m.name) -> IO[bytes]:
-            return zf.open(name)
-
-        try:
-            needs.append(manylinux.read_needs(open_member))
-        except elf.ElfFormatError as e:
-            raise WheelError(f"{wheel}: {m.name} is a malformed ELF file ({e})",
-                             "rebuild the wheel") from e
-        except _ZIP_ERRORS as e:
-            raise WheelError(f"{wheel}: member {m.name!r} is damaged ({_one_line(e)})") from e
-    return needs
-
-
-def infer_platform(zf: zipfile.ZipFile, elves: list[Member], target: Target,
-                   wheel: str) -> tuple[str, str]:
-    from cross_compiler.wheel import manylinux
-
-    needs = _elf_needs(zf, elves, target, wheel)
-    bundled = {PurePosixPath(m.name).name for m in elves}
-    choice = manylinux.choose_platform(needs, target.wheel_arch, bundled)
-    return choice.tag, choice.reason
-
-
-def check_requested_platform(zf: zipfile.ZipFile, elves: list[Member], target: Target,
-                             wheel: str, platform: str) -> None:
-    """An explicit manylinux tag the binaries do not meet is refused, as ``auto`` would
-    never choose it: naming what they need beyond it and the tag they do meet."""
-    from cross_compiler.wheel import manylinux
-
-    policy = manylinux_policy(platform)
-    if policy is None or not elves:
-        return
-    # A wheel that already claims an older-or-equal manylinux baseline for this very arch
-    # (an auditwheel-repaired wheel, TensorFlow's own) meets a newer one by that claim:
-    # its 800 MB of libraries need not be inflated again to say so.
-    claimed = [manylinux_policy(p) for p in WheelName.parse(wheel).platforms
-               if tag_arch(p) == target.wheel_arch]
-    if any(c is not None and manylinux.policy_glibc(c) <= manylinux.policy_glibc(policy)
-           for c in claimed):
-        return
-    needs = _elf_needs(zf, elves, target, wheel)
-    bundled = {PurePosixPath(m.name).name for m in elves}
-    blockers = manylinux.too_new_for_wheel(needs, target.wheel_arch, policy, bundled)
-    if blockers:
-        fits = manylinux.choose_platform(needs, target.wheel_arch, bundled).tag
-        raise WheelError(f"{wheel}: its binaries need {', '.join(blockers[:5])}, more than "
-                         f"{platform} allows (they meet {fits})",
-                         "pass --platform=auto, or rebuild with --manylinux for that baseline")
-
-
-def _renames(members: list[Member], target: Target, wheel: str) -> dict[str, str]:
+def _renames(members: tuple[Member, ...], target: Target, wheel: str) -> dict[str, str]:
     """Host-suffixed extensions -> the target's suffix; refused when that name is taken."""
     renames: dict[str, str] = {}
-    taken = {m.name: m.name for m in members}
+    taken: dict[str, str] | None = None
     for m in members:
+        # extension_rename only matches names ending in ".so" (its "$" also before a "\n").
+        if not m.name.endswith((".so", ".so\n")):
+            continue
         new = extension_rename(m.name, target.triple)
         if new is None:
             continue
+        if taken is None:
+            taken = {m.name: m.name for m in members}
         if new in taken:
             raise WheelError(f"{wheel}: renaming {m.name} to {new} would clash with "
                              f"{taken[new]}", "the wheel holds extensions for two platforms; "
@@ -303,6 +122,37 @@ def _renames(members: list[Member], target: Target, wheel: str) -> dict[str, str
     return renames
 
 
+def _steps(archive: WheelArchive, replaced: dict[str, bytes], renames: dict[str, str],
+           dropped: frozenset[str]) -> tuple[CopyRun | Fresh, ...]:
+    """The output in file order: runs of records copied whole, members written anew."""
+    members, records = archive.members, archive.records
+    steps: list[CopyRun | Fresh] = []
+    run: list[Member] = []
+    run_end = 0
+    for i in records.order:
+        m = members[i]
+        if m.name in replaced or m.name in renames or m.name in dropped:
+            pass
+        elif records.verbatim[i]:
+            run.append(m)
+            run_end = records.ends[i]
+            continue
+        if run:
+            steps.append(CopyRun(tuple(run), run_end))
+            run = []
+        if m.name in dropped:
+            continue
+        if m.name in replaced:
+            steps.append(Fresh(m, data=replaced[m.name]))
+        elif m.name in renames:
+            steps.append(Fresh(m.renamed(renames[m.name]), records.data_offsets[i]))
+        else:
+            steps.append(Fresh(m, records.data_offsets[i]))
+    if run:
+        steps.append(CopyRun(tuple(run), run_end))
+    return tuple(steps)
+
+
 def plan_retag(path: Path, out_dir: Path, target: Target, platform: str = "auto",
                verify: bool = True) -> RetagPlan:
     """Read and check ``path``; compute its new name, WHEEL and RECORD. Writes nothing."""
@@ -310,77 +160,38 @@ def plan_retag(path: Path, out_dir: Path, target: Target, platform: str = "auto"
     if not path.is_file():
         raise WheelError(f"{path}: no such wheel file")
     name = WheelName.parse(path.name)
-    zf, members = _open(path)
-    with zf:
-        _check_local_headers(path, members)
-        dist_info = _dist_info(members, name, path.name)
-        by_name = {m.name: m for m in members}
+    with open_archive(path, sniff_elf=True) as archive:
+        members, by_name = archive.members, archive.by_name
+        dist_info = dist_info_dir(members, name, path.name)
         wheel_member, record_member = f"{dist_info}/WHEEL", f"{dist_info}/RECORD"
         for needed in (wheel_member, record_member):
             if needed not in by_name:
                 raise WheelError(f"{path.name}: missing {needed}", "the wheel is incomplete")
-        metadata = parse_wheel_metadata(_read_text(zf, by_name[wheel_member], path.name),
+        metadata = parse_wheel_metadata(archive.read_text(by_name[wheel_member]),
                                         wheel_member)
         check_tags_agree(name, metadata, wheel_member)
-        elves = (verify_binaries(path, zf, members, target) if verify
-                 else [m.name for m, _ in _heads(path, zf, members)])
+        elves = (verify_binaries(archive, target) if verify
+                 else [i for i, _ in elf_members(archive)])
         if platform == "auto":
-            choice_tag, reason = infer_platform(zf, [by_name[n] for n in elves], target,
-                                                path.name)
+            choice_tag, reason = infer_platform(archive, elves, target)
         else:
             if verify:
-                check_requested_platform(zf, [by_name[n] for n in elves], target, path.name,
-                                         platform)
+                check_requested_platform(archive, elves, target, platform)
             choice_tag, reason = platform, "requested"
         was_pure = name.platforms == ("any",)
         new_name = name.with_platforms([choice_tag])
         renames = _renames(members, target, path.name)
         new_wheel = new_wheel_metadata(metadata, new_name, pure_to_platform=was_pure)
         dropped = frozenset(f"{dist_info}/{s}" for s in SIGNATURES)
-        record = new_record(_read_text(zf, by_name[record_member], path.name), renames,
+        record = new_record(archive.read_text(by_name[record_member]), renames,
                             {wheel_member: new_wheel}, set(dropped), record_member)
+        replaced = {wheel_member: new_wheel, record_member: record}
         return RetagPlan(
             source=path, dest=out_dir / new_name.filename(), platform=choice_tag,
-            reason=reason, members=tuple(members), records_end=int(zf.start_dir),
-            comment=zf.comment, replaced={wheel_member: new_wheel, record_member: record},
-            renames=renames, dropped=dropped, elf_members=tuple(elves),
+            reason=reason, steps=_steps(archive, replaced, renames, dropped),
+            comment=archive.index.comment, renames=renames,
+            elf_members=tuple(members[i].name for i in elves),
         )
-
-
-def _write_members(writer: RawZipWriter, src: BinaryIO, plan: RetagPlan) -> None:
-    """Members in file order; consecutive unchanged ones go out as one verbatim range."""
-    ordered = sorted(plan.members, key=lambda m: m.header_offset)
-    ends = [m.header_offset for m in ordered[1:]] + [plan.records_end]
-    run: list[Member] = []
-    run_end = 0
-
-    def flush() -> None:
-        nonlocal run
-        if run:
-            writer.copy_records(src, run, run_end)
-            run = []
-
-    for m, end in zip(ordered, ends, strict=True):
-        if end < m.header_offset:
-            raise ZipIOError(f"member {m.name!r} overlaps the next one")
-        unchanged = (m.name not in plan.replaced and m.name not in plan.renames
-                     and m.name not in plan.dropped)
-        if unchanged and verbatim_ok(src, m, end):
-            if run and run_end != m.header_offset:
-                flush()
-            run.append(m)
-            run_end = end
-            continue
-        flush()
-        if m.name in plan.dropped:
-            continue
-        if m.name in plan.replaced:
-            writer.write_new(m, plan.replaced[m.name])
-        elif m.name in plan.renames:
-            writer.rename_raw(src, m, plan.renames[m.name])
-        else:
-            writer.copy_raw(src, m)
-    flush()
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -431,7 +242,13 @@ def _write(plan: RetagPlan) -> Path:
         # Unbuffered: runs of unchanged records are copied by the kernel at its offset.
         with os.fdopen(fd, "wb", buffering=0) as out, plan.source.open("rb") as src:
             writer = RawZipWriter(out)
-            _write_members(writer, src, plan)
+            for step in plan.steps:
+                if isinstance(step, CopyRun):
+                    writer.copy_records(src, list(step.members), step.end)
+                elif step.data is not None:
+                    writer.write_new(step.member, step.data)
+                else:
+                    writer.copy_raw(src, step.member, step.data_offset)
             writer.finish(plan.comment)
         os.chmod(tmp, 0o644)
     except ZipIOError as e:

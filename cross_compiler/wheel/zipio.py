@@ -1,19 +1,18 @@
 """Raw ZIP member copying: compressed bytes go from input to output untouched.
 
 ``zipfile`` can only inflate and deflate again; a retag changes two small members, so
-everything else is copied as stored bytes (near ``cp`` speed, constant memory). Writes
-ZIP64 records whenever a size, offset or count needs them; never writes data descriptors.
+everything else is copied as stored bytes (near ``cp`` speed, constant memory): whole runs
+of local records as one kernel copy, their central directory entries as stored (only the
+offset field patched when a record moves). Writes ZIP64 records whenever a size, offset or
+count needs them; never writes data descriptors.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import struct
-import zipfile
 import zlib
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from cross_compiler.errors import CrossCompilerError
 
@@ -27,9 +26,11 @@ MAX16 = 0xFFFF
 FLAG_ENCRYPTED = 0x1
 FLAG_DATA_DESCRIPTOR = 0x8
 FLAG_UTF8 = 0x800
+STORED, DEFLATED, BZIP2, LZMA = 0, 8, 12, 14
+READABLE_METHODS = frozenset({STORED, DEFLATED, BZIP2, LZMA})
+ZIP64_EXTRA = 0x0001
 UNICODE_PATH = 0x7075  # Info-ZIP Unicode Path extra field
-READABLE_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,
-                              zipfile.ZIP_LZMA})
+CENTRAL_OFFSET_FIELD = 42  # where a central entry keeps its local header's offset
 _COPY_CHUNK = 1 << 20
 
 
@@ -39,54 +40,41 @@ class ZipIOError(CrossCompilerError):
     exit_code = 7
 
 
-@dataclass(frozen=True)
-class Member:
-    """One archive member, as the central directory describes it."""
+class Member(NamedTuple):
+    """One archive member, as the central directory describes it (a tuple: a wheel can
+    have tens of thousands, and each is built once)."""
 
     name: str
-    method: int
+    # The name's bytes exactly as stored (UTF-8 with flag 0x800, else cp437 as Info-ZIP
+    # writes them): written unchanged, so readers see the very names the input had.
+    raw_name: bytes
     flags: int
+    method: int
     dos_time: int
     dos_date: int
     crc: int
     compress_size: int
     file_size: int
-    header_offset: int
+    header_offset: int  # where its local header starts in the file
     external_attr: int
     create_system: int
-    # The name's bytes exactly as stored (UTF-8 with flag 0x800, else cp437 as Info-ZIP
-    # writes them) and the central extra fields other than ZIP64's: copied unchanged,
-    # so readers see the very names (and Unicode Path fields) the input had.
-    raw_name: bytes
-    extra: bytes
-
-    @classmethod
-    def from_info(cls, info: zipfile.ZipInfo) -> Member:
-        y, mo, d, h, mi, s = info.date_time
-        encoding = "utf-8" if info.flag_bits & FLAG_UTF8 else "cp437"
-        return cls(
-            name=info.filename, method=info.compress_type, flags=info.flag_bits,
-            dos_time=(h << 11) | (mi << 5) | (s // 2),
-            dos_date=((max(y, 1980) - 1980) << 9) | (mo << 5) | d,
-            crc=info.CRC, compress_size=info.compress_size, file_size=info.file_size,
-            header_offset=info.header_offset, external_attr=info.external_attr,
-            create_system=info.create_system,
-            raw_name=info.orig_filename.encode(encoding), extra=strip_extra(info.extra, {1}),
-        )
+    extra: bytes  # the central extra fields other than ZIP64's (Unicode Path, ...)
+    # The central directory entry exactly as stored; b"" for an entry made anew.
+    central: bytes
 
     def renamed(self, name: str) -> Member:
         """This member under a new name: UTF-8 (flagged when not ASCII), and without the
         Unicode Path field that would describe the old name."""
         flags = (self.flags | FLAG_UTF8) if not name.isascii() else (self.flags & ~FLAG_UTF8)
-        return dataclasses.replace(self, name=name, raw_name=name.encode("utf-8"),
-                                   flags=flags, extra=strip_extra(self.extra, {UNICODE_PATH}))
+        return self._replace(name=name, raw_name=name.encode("utf-8"), flags=flags,
+                             extra=strip_extra(self.extra, {UNICODE_PATH}), central=b"")
 
 
 def strip_extra(extra: bytes, drop: set[int]) -> bytes:
     """``extra`` without the fields whose ids are in ``drop`` (and without a torn tail)."""
     kept, at = [], 0
     while at + 4 <= len(extra):
-        tag, size = struct.unpack("<HH", extra[at:at + 4])
+        tag, size = struct.unpack_from("<HH", extra, at)
         if at + 4 + size > len(extra):
             break
         if tag not in drop:
@@ -95,75 +83,23 @@ def strip_extra(extra: bytes, drop: set[int]) -> bytes:
     return b"".join(kept)
 
 
-def _local_header(f: BinaryIO, member: Member) -> tuple[int, bytes, int, int]:
-    """(data offset, stored name, flags, method) of the member's local header."""
-    if member.header_offset < 0 or member.compress_size < 0:
-        raise ZipIOError(f"member {member.name!r} has a negative offset or size "
-                         "(shifted or truncated archive?)")
-    f.seek(member.header_offset)
-    header = f.read(30)
-    if len(header) != 30 or struct.unpack("<I", header[:4])[0] != LOCAL_SIG:
-        raise ZipIOError(f"member {member.name!r} has no valid local header (truncated archive?)")
-    flags, method = struct.unpack("<HH", header[6:10])
-    name_len, extra_len = struct.unpack("<HH", header[26:30])
-    return (member.header_offset + 30 + int(name_len) + int(extra_len),
-            f.read(int(name_len)), int(flags), int(method))
-
-
-def check_local_header(f: BinaryIO, member: Member) -> None:
-    """The member's local header agrees with the central directory (name bytes, name
-    encoding, method) and its method is one wheel installers read: what zipfile (and so
-    pip) demands of each member it opens. A retag must not turn a member nobody can read
-    into one with a different name (it writes the central directory's)."""
-    if member.method not in READABLE_METHODS:
-        raise ZipIOError(f"member {member.name!r} uses compression method {member.method}, "
-                         "which wheel installers cannot read")
-    _, name, flags, method = _local_header(f, member)
-    if name != member.raw_name or method != member.method or (
-            (flags ^ member.flags) & FLAG_UTF8 and not name.isascii()):
-        raise ZipIOError(f"member {member.name!r}: its local header disagrees with the "
-                         "central directory (damaged archive)")
-
-
-def data_offset(f: BinaryIO, member: Member) -> int:
-    """Where the member's stored bytes start (after its local header)."""
-    return _local_header(f, member)[0]
-
-
-def verbatim_ok(f: BinaryIO, member: Member, record_end: int) -> bool:
-    """Can the member's whole local record, [header_offset, record_end), be copied as is?
-
-    Yes when it holds exactly its local header (the central directory's name bytes and
-    name encoding), its data and at most a data descriptor: then only its offset changes.
-    Raises when the data does not fit before ``record_end``.
-    """
-    start, local_name, local_flags, _ = _local_header(f, member)
-    data_end = start + member.compress_size
-    slack = record_end - data_end
-    if slack < 0:
-        raise ZipIOError(f"member {member.name!r} overlaps the next one (damaged archive)")
-    if local_name != member.raw_name or (local_flags ^ member.flags) & FLAG_UTF8:
-        return False
-    if member.flags & FLAG_DATA_DESCRIPTOR:
-        return slack in (12, 16, 20, 24)
-    return slack == 0
-
-
 def copy_range(src: BinaryIO, dst: BinaryIO, start: int, length: int) -> None:
-    """Copy bytes between files in the kernel where it can (copy_file_range), else by chunks.
-    ``dst`` must be unbuffered so its position stays that of its descriptor."""
+    """Copy bytes between files in the kernel where it can (copy_file_range, then
+    sendfile), else by chunks. ``dst`` must be unbuffered so its position stays that of
+    its descriptor."""
     src_fd, dst_fd = src.fileno(), dst.fileno()
     offset, left = start, length
-    try:
-        while left:
-            copied = os.copy_file_range(src_fd, dst_fd, left, offset_src=offset)
-            if copied == 0:
-                raise ZipIOError("the archive ends inside a member (truncated)")
-            offset += copied
-            left -= copied
-        return
-    except OSError:
-        pass  # not supported here (old kernel, other file system): copy through user space
+    for kernel_copy in (_copy_file_range, _sendfile):
+        try:
+            while left:
+                copied = kernel_copy(src_fd, dst_fd, left, offset)
+                if copied == 0:
+                    raise ZipIOError("the archive ends inside a member (truncated)")
+                offset += copied
+                left -= copied
+            return
+        except OSError:
+            continue  # not supported here (old kernel, other file system): try the next
     src.seek(offset)
     while left:
         chunk = src.read(min(_COPY_CHUNK, left))
@@ -173,20 +109,12 @@ def copy_range(src: BinaryIO, dst: BinaryIO, start: int, length: int) -> None:
         left -= len(chunk)
 
 
-def read_head(f: BinaryIO, member: Member, size: int = 64) -> bytes | None:
-    """The first ``size`` uncompressed bytes, straight from the stored data (no zipfile
-    overhead: a wheel can have tens of thousands of members). None for methods other
-    than stored and deflated, which the caller reads the slow way."""
-    if member.method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        return None
-    f.seek(data_offset(f, member))
-    raw = f.read(min(member.compress_size, 4096))
-    if member.method == zipfile.ZIP_STORED:
-        return raw[:size]
-    try:
-        return zlib.decompressobj(-15).decompress(raw, size)
-    except zlib.error as e:
-        raise ZipIOError(f"member {member.name!r} is damaged ({e})") from e
+def _copy_file_range(src: int, dst: int, count: int, offset: int) -> int:
+    return os.copy_file_range(src, dst, count, offset_src=offset)
+
+
+def _sendfile(src: int, dst: int, count: int, offset: int) -> int:
+    return os.sendfile(dst, src, offset, count)
 
 
 def deflate(data: bytes) -> tuple[bytes, int]:
@@ -195,69 +123,82 @@ def deflate(data: bytes) -> tuple[bytes, int]:
     return compressor.compress(data) + compressor.flush(), zlib.crc32(data)
 
 
+def moved_entry(member: Member, offset: int) -> bytes:
+    """``member``'s central entry for a local record now at ``offset``: the stored entry
+    with its offset field patched when that is all that changes, else written anew."""
+    entry = member.central
+    if entry:
+        stored = int.from_bytes(entry[CENTRAL_OFFSET_FIELD:CENTRAL_OFFSET_FIELD + 4], "little")
+        if stored == offset and stored != MAX32:
+            return entry
+        if stored != MAX32 and offset < MAX32:
+            return (entry[:CENTRAL_OFFSET_FIELD] + offset.to_bytes(4, "little")
+                    + entry[CENTRAL_OFFSET_FIELD + 4:])
+    return central_entry(member, offset)
+
+
+def central_entry(m: Member, offset: int) -> bytes:
+    """A central directory entry for ``m`` with its local header at ``offset``."""
+    fields, sizes = [], [m.file_size, m.compress_size, offset]
+    for value in sizes:
+        if value >= MAX32:
+            fields.append(value)
+    extra = struct.pack(f"<HH{len(fields)}Q", 1, 8 * len(fields), *fields) if fields else b""
+    extra += m.extra
+    if len(extra) > MAX16:
+        raise ZipIOError(f"member {m.name!r} has too many extra fields")
+    name = m.raw_name
+    clamp = [MAX32 if v >= MAX32 else v for v in sizes]
+    return struct.pack(
+        "<IBBHHHHHIIIHHHHHII", CENTRAL_SIG, 45 if fields else 20, m.create_system,
+        45 if fields else 20, m.flags, m.method, m.dos_time, m.dos_date, m.crc,
+        clamp[1], clamp[0], len(name), len(extra), 0, 0, 0, m.external_attr, clamp[2],
+    ) + name + extra
+
+
 class RawZipWriter:
-    """Appends members (raw or new) to a binary stream, then writes the central directory."""
+    """Appends members (raw or new) to an unbuffered binary stream, then writes the
+    central directory."""
 
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
         self._central: list[bytes] = []
 
-    def _local_header(self, m: Member, name: bytes, zip64: bool) -> bytes:
+    def _local_header(self, m: Member, zip64: bool) -> bytes:
         extra = struct.pack("<HHQQ", 1, 16, m.file_size, m.compress_size) if zip64 else b""
         return struct.pack(
             "<IHHHHHIIIHH", LOCAL_SIG, 45 if zip64 else 20, m.flags, m.method, m.dos_time,
             m.dos_date, m.crc, MAX32 if zip64 else m.compress_size,
-            MAX32 if zip64 else m.file_size, len(name), len(extra),
-        ) + name + extra
+            MAX32 if zip64 else m.file_size, len(m.raw_name), len(extra),
+        ) + m.raw_name + extra
 
     def _start(self, m: Member) -> None:
         """Write a fresh local header for ``m`` here and remember its central entry."""
-        placed = dataclasses.replace(m, flags=m.flags & ~FLAG_DATA_DESCRIPTOR,
-                                     header_offset=self._out.tell())
+        placed = m._replace(flags=m.flags & ~FLAG_DATA_DESCRIPTOR)
+        offset = self._out.tell()
         zip64 = m.file_size >= MAX32 or m.compress_size >= MAX32
-        self._out.write(self._local_header(placed, m.raw_name, zip64))
-        self._central.append(self._central_header(placed))
+        self._out.write(self._local_header(placed, zip64))
+        self._central.append(central_entry(placed, offset))
 
-    def _central_header(self, m: Member) -> bytes:
-        fields, sizes = [], [m.file_size, m.compress_size, m.header_offset]
-        for value in sizes:
-            if value >= MAX32:
-                fields.append(value)
-        extra = struct.pack(f"<HH{len(fields)}Q", 1, 8 * len(fields), *fields) if fields else b""
-        extra += m.extra
-        if len(extra) > MAX16:
-            raise ZipIOError(f"member {m.name!r} has too many extra fields")
-        name = m.raw_name
-        clamp = [MAX32 if v >= MAX32 else v for v in sizes]
-        return struct.pack(
-            "<IBBHHHHHIIIHHHHHII", CENTRAL_SIG, 45 if fields else 20, m.create_system,
-            45 if fields else 20, m.flags, m.method, m.dos_time, m.dos_date, m.crc,
-            clamp[1], clamp[0], len(name), len(extra), 0, 0, 0, m.external_attr, clamp[2],
-        ) + name + extra
-
-    def copy_raw(self, src: BinaryIO, m: Member) -> None:
-        """Copy a member's stored bytes unchanged, behind a new local header."""
-        start = data_offset(src, m)
+    def copy_raw(self, src: BinaryIO, m: Member, data_offset: int) -> None:
+        """Copy a member's stored bytes (at ``data_offset``) unchanged, behind a new local
+        header."""
         self._start(m)
-        copy_range(src, self._out, start, m.compress_size)
+        copy_range(src, self._out, data_offset, m.compress_size)
 
     def copy_records(self, src: BinaryIO, run: list[Member], end: int) -> None:
-        """Copy the whole local records of consecutive members verbatim, one range."""
-        start, base = run[0].header_offset, self._out.tell()
-        for m in run:
-            placed = dataclasses.replace(m, header_offset=base + m.header_offset - start)
-            self._central.append(self._central_header(placed))
+        """Copy the whole local records of consecutive members verbatim, one range ending
+        at ``end``; their central entries move with them."""
+        start = run[0].header_offset
+        shift = self._out.tell() - start
+        self._central += [moved_entry(m, m.header_offset + shift) for m in run]
         copy_range(src, self._out, start, end - start)
-
-    def rename_raw(self, src: BinaryIO, m: Member, new_name: str) -> None:
-        self.copy_raw(src, m.renamed(new_name))
 
     def write_new(self, like: Member, data: bytes) -> None:
         """A new deflated member taking its metadata (time, attributes) from ``like``."""
         compressed, crc = deflate(data)
-        m = dataclasses.replace(like, method=zipfile.ZIP_DEFLATED, crc=crc,
-                                compress_size=len(compressed), file_size=len(data),
-                                flags=like.flags & ~0x6)
+        m = like._replace(method=DEFLATED, crc=crc, compress_size=len(compressed),
+                          file_size=len(data), flags=like.flags & ~0x6, central=b"")
         self._start(m)
         self._out.write(compressed)
 
@@ -275,5 +216,3 @@ class RawZipWriter:
             "<IHHHHIIH", EOCD_SIG, 0, 0, min(count, MAX16), min(count, MAX16),
             min(cd_size, MAX32), min(cd_offset, MAX32), len(comment),
         ) + comment)
-
-

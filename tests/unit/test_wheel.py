@@ -242,3 +242,80 @@ def test_a_wheel_s_own_older_manylinux_claim_for_the_arch_is_trusted(tmp_path: P
     assert newer.platform == "manylinux_2_26_aarch64"
     with pytest.raises(WheelError, match="more than manylinux_2_17_aarch64 allows"):
         retag_wheel(wheel, tmp_path / "older", A64, platform="manylinux_2_17_aarch64")
+
+
+def _central_entries(path: Path) -> dict[str, bytes]:
+    """Each member's central directory entry as stored, by name."""
+    import os
+
+    from cross_compiler.wheel.zipindex import read_index
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return {m.name: m.central for m in read_index(fd).members}
+    finally:
+        os.close(fd)
+
+
+def _without_offset(entry: bytes) -> bytes:
+    return entry[:42] + entry[46:]
+
+
+def test_unchanged_members_keep_every_byte_but_their_offset(tmp_path: Path) -> None:
+    """Local records copied whole; central entries as stored (a member's comment too), only
+    the offset moved, here by the rename of the first member."""
+    wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-linux_x86_64.whl",
+                       {HOST_EXT: AARCH64_SO, "demo/__init__.py": b"x = 1\n",
+                        "demo/data.bin": bytes(range(256)) * 64},
+                       ["cp311-cp311-linux_x86_64"])
+    with zipfile.ZipFile(wheel, "a") as zf:
+        info = zipfile.ZipInfo("demo/notes.txt", (2024, 1, 2, 3, 4, 6))
+        info.comment = b"a member comment"
+        zf.writestr(info, b"notes")
+    result = retag_wheel(wheel, tmp_path / "out", A64, platform="linux_aarch64")
+    before, after = _central_entries(wheel), _central_entries(result.path)
+    infos_before, infos_after = _members(wheel), _members(result.path)
+    moved = 0
+    for name in ("demo/__init__.py", "demo/data.bin", "demo-1.0.dist-info/METADATA",
+                 "demo/notes.txt"):
+        assert _without_offset(after[name]) == _without_offset(before[name])
+        moved += infos_after[name].header_offset != infos_before[name].header_offset
+        a, b = infos_before[name], infos_after[name]
+        size = 30 + len(a.filename.encode()) + a.compress_size
+        with wheel.open("rb") as f, result.path.open("rb") as g:
+            f.seek(a.header_offset)
+            g.seek(b.header_offset)
+            assert g.read(size) == f.read(size)
+    assert moved == 4  # the renamed extension's name is one byte longer
+    assert b"a member comment" in after["demo/notes.txt"]
+    with zipfile.ZipFile(result.path) as zf:
+        assert zf.testzip() is None
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_bzip2_and_lzma_members_are_read_for_their_elf_header(tmp_path: Path,
+                                                              compression: int) -> None:
+    good = make_wheel(tmp_path, "demo-1.0-cp311-cp311-linux_x86_64.whl",
+                      {HOST_EXT: AARCH64_SO}, ["cp311-cp311-linux_x86_64"],
+                      compression=compression)
+    result = retag_wheel(good, tmp_path / "out", A64, platform="linux_aarch64")
+    assert result.elf_members == (HOST_EXT,)
+    with zipfile.ZipFile(result.path) as zf:
+        assert zf.testzip() is None
+    (tmp_path / "bad").mkdir()
+    bad = make_wheel(tmp_path / "bad", "demo-1.0-cp311-cp311-linux_x86_64.whl",
+                     {"demo/_native.so": X86_64_SO}, ["cp311-cp311-linux_x86_64"],
+                     compression=compression)
+    with pytest.raises(WheelError, match=r"demo/_native\.so is x86_64 64-bit"):
+        retag_wheel(bad, tmp_path / "out2", A64, platform="linux_aarch64")
+
+
+def test_bytes_before_the_archive_are_left_out(tmp_path: Path, platform_wheel: Path) -> None:
+    """A wheel with bytes before its first record (zipfile's "concat") comes out as a
+    plain archive whose records start at 0."""
+    prefixed = tmp_path / "p" / platform_wheel.name
+    prefixed.parent.mkdir()
+    prefixed.write_bytes(b"#!/bin/sh\n" * 10 + platform_wheel.read_bytes())
+    result = retag_wheel(prefixed, tmp_path / "out", A64, platform="linux_aarch64")
+    plain = retag_wheel(platform_wheel, tmp_path / "plain", A64, platform="linux_aarch64")
+    assert result.path.read_bytes() == plain.path.read_bytes()
