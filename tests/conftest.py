@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,3 +70,26 @@ def example_ws(tmp_path: Path) -> Iterator[Path]:
     ws = fresh_example(tmp_path)
     yield ws
     shutdown_bazel(ws)
+
+
+# Wheels the tests take from PyPI, downloaded once per machine (CI reaches PyPI).
+TEST_WHEELS = Path.home() / ".cache" / "cross_compiler" / "test-wheels"
+
+
+def pypi_wheel(requirement: str, platform: str, python: str) -> Path:
+    """The binary wheel pip picks for ``requirement`` on ``platform`` and CPython
+    ``python`` (e.g. "3.11"), downloaded into TEST_WHEELS once."""
+    name, _, version = requirement.partition("==")
+    tag = f"cp{python.replace('.', '')}"
+    arch = re.sub(r"^(?:(?:many|musl)linux_\d+_\d+|manylinux\d+|linux)_", "", platform)
+    pattern = f"{name}-{version}-{tag}-{tag}-*_{arch}.whl"
+    found = sorted(TEST_WHEELS.glob(pattern))
+    if not found:
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+             f"--platform={platform}", f"--python-version={python}", requirement,
+             "-d", str(TEST_WHEELS)], capture_output=True, text=True, check=False)
+        found = sorted(TEST_WHEELS.glob(pattern))
+        require(result.returncode == 0 and len(found) == 1,
+                f"{requirement} for {platform} from PyPI ({result.stderr.strip()[-300:]})")
+    return found[0]

@@ -25,7 +25,10 @@ LABEL = "cross_compiler"
 # Inside the image: the tool's source, its cache with each target's Python root.
 IMAGE_SRC = "/opt/cross_compiler/src"
 IMAGE_CACHE = "/opt/cross_compiler/cache"
-BASE_PACKAGES = ("binutils", "ca-certificates", "file", "python{v}", "python{v}-venv")
+# python3-pip: rules_python's pip_parse / pip.parse run pip with the image's Python (through
+# the tool's python wrappers, which make it resolve the target's wheels).
+BASE_PACKAGES = ("binutils", "ca-certificates", "file", "python{v}", "python{v}-venv",
+                 "python3-pip")
 # The tool's own runtime dependencies, pinned in the image to what runs on the host;
 # setuptools too, which packaging commands (setup.py bdist_wheel) need from Python 3.12 on.
 RUNTIME_DEPENDENCIES = (

@@ -11,36 +11,32 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, have_bazel, have_engine, require, run_cli, shutdown_bazel
+from tests.conftest import (
+    ROOT,
+    have_bazel,
+    have_engine,
+    pypi_wheel,
+    require,
+    run_cli,
+    shutdown_bazel,
+)
 
 pytestmark = [pytest.mark.bazel, pytest.mark.slow]
 
 WS = ROOT / "tests" / "workspaces" / "foreign_headers"
 HOST_INCLUDE = Path("/usr/include/python3.11")
 HOST_PYCONFIG = Path("/usr/include/x86_64-linux-gnu/python3.11/pyconfig.h")
-NUMPY_X86_64 = "numpy-2.2.6-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
-WHEELS = Path.home() / ".cache" / "cross_compiler" / "test-wheels"
 
 
 @pytest.fixture(scope="module")
 def numpy_x86_64() -> Path:
-    """numpy 2.2.6 for x86_64 from PyPI, downloaded once into the test cache."""
-    wheel = WHEELS / NUMPY_X86_64
-    if not wheel.is_file():
-        result = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-             "--platform=manylinux_2_17_x86_64", "--python-version=3.11", "numpy==2.2.6",
-             "-d", str(WHEELS)], capture_output=True, text=True, check=False)
-        require(result.returncode == 0 and wheel.is_file(),
-                f"numpy's x86_64 wheel from PyPI ({result.stderr.strip()[-300:]})")
-    return wheel
+    return pypi_wheel("numpy==2.2.6", "manylinux_2_17_x86_64", "3.11")
 
 
 def _pyenv_prefix(where: Path) -> Path:

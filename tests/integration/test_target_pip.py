@@ -20,12 +20,11 @@ from cross_compiler.toolchain import debianwheel, debroot
 from cross_compiler.toolchain.render import is_executable, render_toolchain
 from cross_compiler.toolchain.suites import for_suite, load_suites
 from cross_compiler.toolchain.targets import load_targets
-from tests.conftest import require
+from tests.conftest import pypi_wheel
 from tests.golden_inputs import golden_request
 
 pytestmark = [pytest.mark.slow]
 
-WHEELS = Path.home() / ".cache" / "cross_compiler" / "test-wheels"
 NUMPY = {arch: f"numpy-2.2.6-cp311-cp311-manylinux_2_17_{arch}.manylinux2014_{arch}.whl"
          for arch in ("x86_64", "aarch64")}
 
@@ -34,17 +33,10 @@ NUMPY = {arch: f"numpy-2.2.6-cp311-cp311-manylinux_2_17_{arch}.manylinux2014_{ar
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """numpy 2.2.6 for x86_64 and aarch64 (PyPI, cached), an sdist-only project, and a
     pure-Python project whose dependency holds only on some machines."""
-    for arch, name in NUMPY.items():
-        if not (WHEELS / name).is_file():
-            result = subprocess.run(
-                [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                 "--only-binary=:all:", f"--platform=manylinux_2_17_{arch}",
-                 "--python-version=3.11", "numpy==2.2.6", "-d", str(WHEELS)],
-                capture_output=True, text=True, check=False)
-            require(result.returncode == 0, f"numpy from PyPI: {result.stderr[-300:]}")
     house = tmp_path_factory.mktemp("wheelhouse")
-    for name in NUMPY.values():
-        os.link(WHEELS / name, house / name)
+    for arch in NUMPY:
+        wheel = pypi_wheel("numpy==2.2.6", f"manylinux_2_17_{arch}", "3.11")
+        os.link(wheel, house / wheel.name)
     _pure_wheel(house, "helper", 'Requires-Dist: numpy; platform_machine == "aarch64"\n'
                 'Requires-Dist: pywin; sys_platform == "win32"\n')
     sdist = house / "nativeonly-1.0.tar.gz"

@@ -134,8 +134,9 @@ if _PIP_PLATFORMS:
 
         def create_with_wheelhouses(cls, find_links, index_urls, no_index, *args, **kwargs):
             extra = [d for d in [*_WHEELHOUSES, _DEBIAN_WHEELS] if d and os.path.isdir(d)]
-            return create(cls, [*find_links, *extra], index_urls,
-                          no_index or bool(_WHEELHOUSES), *args, **kwargs)
+            offline = no_index or bool(_WHEELHOUSES)
+            return create(cls, [*find_links, *extra], [] if offline else index_urls,
+                          offline, *args, **kwargs)
 
         module.SearchScope.create = classmethod(create_with_wheelhouses)
 
