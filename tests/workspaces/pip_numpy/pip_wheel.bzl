@@ -6,8 +6,17 @@ def _pip_wheel_repository_impl(ctx):
     if not python:
         fail("no python3 on PATH")
     result = ctx.execute(
-        [python, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", "wheels",
-         ctx.attr.requirement],
+        [
+            python,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+            "wheels",
+            ctx.attr.requirement,
+        ],
         quiet = False,
     )
     if result.return_code != 0:
@@ -15,6 +24,7 @@ def _pip_wheel_repository_impl(ctx):
     wheels = [f for f in ctx.path("wheels").readdir() if f.basename.endswith(".whl")]
     if len(wheels) != 1:
         fail("expected one wheel, got %s" % wheels)
+
     # A wheel is a zip; Bazel < 6 has no extract(type = ...), so name it as one.
     ctx.symlink(wheels[0], "wheel.zip")
     ctx.extract("wheel.zip", output = "site-packages")
