@@ -45,8 +45,9 @@ log = logging.getLogger(__name__)
 
 
 def with_source_date(settings: config.Settings, root: Path) -> config.Settings:
-    """An unset ``source_date_epoch`` computed here, on the host (the builder image has no
-    git), from the workspace's last commit; the container gets it as a setting."""
+    """An unset ``source_date_epoch`` computed here, on the host (one value for
+    every container of a release), from the workspace's last commit; the container gets it
+    as a setting."""
     if settings["source_date_epoch"]:
         return settings
     seconds, why = sourcedate.workspace_epoch(root)

@@ -29,6 +29,9 @@ IMAGE_CACHE = "/opt/cross_compiler/cache"
 # the tool's python wrappers, which make it resolve the target's wheels).
 BASE_PACKAGES = ("binutils", "ca-certificates", "file", "python{v}", "python{v}-venv",
                  "python3-pip")
+# What workspaces' own scripts run inside the builder: git for workspace_status_command
+# (`git rev-parse HEAD`, `git describe` stamping), in every image whatever the routes.
+WORKSPACE_TOOLS = ("git",)
 # The tool's own runtime dependencies, pinned in the image to what runs on the host;
 # setuptools too, which packaging commands (setup.py bdist_wheel) need from Python 3.12 on.
 RUNTIME_DEPENDENCIES = (
@@ -147,8 +150,8 @@ def builder_packages(targets: list[Target], suite: Suite, extra_packages: list[s
     """The Debian packages the builder image installs, sorted."""
     v = suite.python_version
     # qemu-user: `cross-compiler test` runs the target's tests inside the image.
-    return sorted({*(p.replace("{v}", v) for p in BASE_PACKAGES), *suite.bazel_packages,
-                   suite.qemu_package,
+    return sorted({*(p.replace("{v}", v) for p in BASE_PACKAGES), *WORKSPACE_TOOLS,
+                   *suite.bazel_packages, suite.qemu_package,
                    *(t.compiler_package for t in targets), *extra_packages})
 
 

@@ -1,7 +1,8 @@
 """SOURCE_DATE_EPOCH for the packaging command: the workspace's last commit time.
 
-Computed on the host (the builder image has no git) and forwarded into the container as
-the ``source_date_epoch`` setting, so wheel timestamps depend on the sources, not the clock.
+Computed on the host (one value for every container of a release) and forwarded into
+the container as the ``source_date_epoch`` setting, so wheel timestamps depend on the
+sources, not the clock.
 """
 
 from __future__ import annotations

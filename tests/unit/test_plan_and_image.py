@@ -95,6 +95,18 @@ def test_dockerfile_holds_compilers_python_roots_and_overrides() -> None:
     assert "--override_repository=rules_cc=" in dockerfile
 
 
+@pytest.mark.parametrize("suite", ["bookworm", "sid"])
+def test_every_image_has_git_for_workspace_status_commands(suite: str) -> None:
+    from cross_compiler.docker.image import builder_packages
+
+    assert "git" in builder_packages(TARGETS[:1], SUITES[suite], [])
+    dockerfile = _spec(suite=SUITES[suite]).dockerfile
+    assert "      git \\" in dockerfile
+    # after the apt layer that installs it; a workspace mounted from another owner works
+    assert dockerfile.index("RUN git config --system --add safe.directory '*'") > \
+        dockerfile.index("      git \\")
+
+
 def test_sid_image_has_bazel_7_python_3_13_for_every_cpu_and_stub_modules() -> None:
     spec = _spec(suite=SUITES["sid"])
     dockerfile = spec.dockerfile
