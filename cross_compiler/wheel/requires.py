@@ -1,5 +1,6 @@
 """What a wheel needs on its target, as data: validated requirements, environment markers
-evaluated for the TARGET's interpreter, and the target's wheel tags. Pure.
+evaluated for the TARGET's interpreter, and pip's options that select the target's wheels.
+Pure.
 
 Every name, extra and version comes from a wheel's METADATA, a requirements file or the
 command line, and may be hostile: a requirement is parsed (PEP 508), refused when it is a
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.parser import Parser
 from email.policy import compat32
@@ -23,7 +24,6 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from cross_compiler.errors import ConfigError
-from cross_compiler.wheel.platformtag import manylinux_policy
 
 MAX_REQUIREMENTS = 500  # Requires-Dist lines of one wheel, or lines of one requirements file
 MAX_NAME = 100
@@ -37,10 +37,6 @@ MARKER_KEYS = ("implementation_name", "implementation_version", "os_name", "plat
                "platform_release", "platform_system", "platform_version",
                "python_full_version", "platform_python_implementation", "python_version",
                "sys_platform")
-# Interpreter-wide manylinux aliases; the oldest manylinux_2_X per architecture.
-_LEGACY_ARCHES = {"manylinux1": ("x86_64", "i686"), "manylinux2010": ("x86_64", "i686"),
-                  "manylinux2014": ("x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le",
-                                    "s390x")}
 
 
 class RequirementError(ConfigError):
@@ -64,11 +60,11 @@ class Need:
 
 @dataclass(frozen=True)
 class TargetPython:
-    """The target interpreter as it reports itself under qemu: PEP 508 marker values and
-    its C library, from which its wheel tags follow."""
+    """The target interpreter as it reports itself under qemu (PEP 508 marker values), and
+    the wheel platform tags it takes, most specific first."""
 
     markers: Mapping[str, str] = field(hash=False)
-    glibc: tuple[int, int]
+    platforms: tuple[str, ...]
 
     @property
     def machine(self) -> str:
@@ -79,38 +75,21 @@ class TargetPython:
         return self.markers["python_version"]
 
 
-def parse_target_report(text: str) -> TargetPython:
-    """The JSON the target's interpreter printed: every marker key as a string, and
-    ``libc`` as ``glibc 2.36``. Raises ConfigError when it says anything else."""
+def parse_target_report(text: str, platforms: Sequence[str]) -> TargetPython:
+    """The JSON of marker values the target's interpreter printed, every key a string.
+    Raises ConfigError when it says anything else."""
     try:
         data = json.loads(text)
         markers = {k: data[k] for k in MARKER_KEYS}
-        libc = re.fullmatch(r"glibc (\d+)\.(\d+)", data["libc"])
     except (ValueError, KeyError, TypeError) as e:
         raise ConfigError(f"the target Python's report is not readable: {text[:200]!r}") from e
-    if not all(isinstance(v, str) for v in markers.values()) or libc is None:
-        raise ConfigError(f"the target Python's report is not readable: {text[:200]!r}",
-                          "test-wheel needs a glibc target")
+    if not all(isinstance(v, str) for v in markers.values()):
+        raise ConfigError(f"the target Python's report is not readable: {text[:200]!r}")
     if not re.fullmatch(r"[a-z0-9_]+", markers["platform_machine"]) or not re.fullmatch(
             r"\d+\.\d+", markers["python_version"]):
         raise ConfigError(f"the target Python reports machine {markers['platform_machine']!r} "
                           f"and Python {markers['python_version']!r}")
-    return TargetPython(markers, (int(libc[1]), int(libc[2])))
-
-
-def platform_tags(machine: str, glibc: tuple[int, int]) -> list[str]:
-    """The platform tags a glibc ``machine`` runs, most specific first (as packaging orders
-    them): ``manylinux_2_36_aarch64`` … ``manylinux_2_17_aarch64``, ``manylinux2014_aarch64``,
-    ``linux_aarch64``."""
-    oldest = 5 if machine in ("x86_64", "i686") else 17
-    tags = []
-    for minor in range(glibc[1] if glibc[0] == 2 else oldest - 1, oldest - 1, -1):
-        tags.append(f"manylinux_2_{minor}_{machine}")
-        for legacy, arches in _LEGACY_ARCHES.items():
-            alias = f"{legacy}_{machine}"
-            if machine in arches and manylinux_policy(alias) == f"manylinux_2_{minor}":
-                tags.append(alias)
-    return [*tags, f"linux_{machine}"]
+    return TargetPython(markers, tuple(platforms))
 
 
 def pip_target_args(target: TargetPython) -> list[str]:
@@ -118,7 +97,7 @@ def pip_target_args(target: TargetPython) -> list[str]:
     version = target.python_version
     args = ["--only-binary=:all:", "--python-version", version, "--implementation", "cp",
             "--abi", f"cp{version.replace('.', '')}"]
-    for tag in platform_tags(target.machine, target.glibc):
+    for tag in target.platforms:
         args += ["--platform", tag]
     return args
 

@@ -25,7 +25,6 @@ from cross_compiler.wheel.requires import (
     TargetPython,
     applies,
     parse_requirement,
-    platform_tags,
     read_requirements_file,
 )
 
@@ -131,7 +130,7 @@ def _merged(needs: list[Need]) -> Need:
 
 def _missing(need: Need, target: TargetPython, where: str, pip_reason: str,
              debian_reason: str) -> DependencyError:
-    tags = platform_tags(target.machine, target.glibc)
+    tags = target.platforms
     version = target.python_version
     pip_said = "" if "No matching distribution" in pip_reason else f" (pip: {pip_reason})"
     return DependencyError(

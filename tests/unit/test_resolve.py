@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cross_compiler.wheel import debdeps, pipdownload
-from cross_compiler.wheel.requires import Need, TargetPython, parse_requirement
+from cross_compiler.wheel.requires import Need, parse_requirement
 from cross_compiler.wheel.resolve import (
     DebianHit,
     DependencyError,
@@ -20,9 +20,8 @@ from cross_compiler.wheel.resolve import (
     Sources,
     resolve,
 )
-from tests.unit.test_requires import ARMHF
+from tests.unit.test_requires import ARMV7
 
-ARMV7 = TargetPython(ARMHF, (2, 36))
 WHERE = "wheelhouse /wh and no index (--no-index)"
 
 
@@ -155,7 +154,7 @@ def test_sources_describe_where_they_look(tmp_path: Path) -> None:
 def test_pip_argv_offline_from_wheelhouses() -> None:
     needs = _needs("numpy>=1.22", "dep[x]")
     argv = pipdownload.pip_argv(needs, Sources((Path("/wh1"), Path("/wh2")), use_index=False),
-                                TargetPython(ARMHF, (2, 17)), Path("/tmp/d"))
+                                ARMV7, Path("/tmp/d"))
     assert argv == [
         "timeout", "--kill-after=10", "600", sys.executable, "-m", "pip", "download",
         "--no-deps", "--dest", "/tmp/d", "--disable-pip-version-check", "--no-input",
