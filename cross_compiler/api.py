@@ -487,17 +487,26 @@ def wheel_suite(wheel: Path, requested: str, env: Mapping[str, str]) -> Suite:
 
 
 def test_wheel(wheel: Path, cpu: str, env: Mapping[str, str], command: str = "",
-               suite: str = "auto") -> list[str]:
-    """Install and import ``wheel`` in the target's CPython under qemu-user, with the
-    runtime of the Debian suite whose Python it was built for."""
+               suite: str = "auto", *, find_links: tuple[Path, ...] = (), no_index: bool = False,
+               with_packages: tuple[str, ...] = (),
+               requirement_files: tuple[Path, ...] = ()) -> list[str]:
+    """Install ``wheel`` and what it requires, resolved for the target (from the
+    ``find_links`` wheelhouses, the index unless ``no_index``, the suite's Debian packages as
+    fallback; plus the test-only ``with_packages`` and ``requirement_files``), in the
+    target's CPython under qemu-user, with the runtime of the Debian suite whose Python it
+    was built for; import its modules and run ``command``."""
     from cross_compiler.wheel import smoke  # imports PyPI's installer: only for this command
+    from cross_compiler.wheel.resolve import Sources
 
     wheel = Path(os.path.abspath(wheel))  # installed from a temporary working directory
+    sources = Sources(tuple(Path(os.path.abspath(d)) for d in find_links), not no_index,
+                      with_packages, tuple(Path(os.path.abspath(f)) for f in requirement_files))
     chosen = wheel_suite(wheel, suite, env)
     (target,) = suite_targets([cpu or wheel_cpu(wheel, env)], env, chosen)
     cache = config.cache_dir(env)
     debroot.fetch(target, chosen, cache)
-    return smoke.smoke_test(wheel, target, cache, command)
+    return smoke.smoke_test(wheel, target, cache, command, suite=chosen, sources=sources,
+                            env=env)
 
 
 def wheel_cpu(wheel: Path, env: Mapping[str, str]) -> str:

@@ -446,22 +446,35 @@ def _expand(spec: str) -> list[str]:
 
 @task(
     positional=["wheel"],
+    iterable=["find_links", "with_", "requirement"],
     help={
         "wheel": "the wheel file to test",
         "cpu": "the target cpu (default: the one the wheel's platform tag names)",
         "command": "Python code to run after the imports, e.g. \"import m; assert m.f()\"",
         "suite": "Debian suite whose CPython and runtime run it (default: the one whose "
                  "Python matches the wheel's cpXY tag)",
+        "find_links": "a wheelhouse: a directory of wheels for the wheel's requirements "
+                      "(repeatable); the index is used too unless --no-index",
+        "no_index": "take wheels only from the --find-links wheelhouses (offline); the "
+                    "target suite's Debian packages stay the fallback",
+        "with_": "a test-only requirement to install too, e.g. pytest or \"hypothesis>=6\" "
+                 "(repeatable)",
+        "requirement": "a requirements file of test-only requirements, one a line "
+                       "(repeatable)",
     },
 )
 @_errors_to_exit
-def test_wheel(c: Any, wheel: str, cpu: str = "", command: str = "",
-               suite: str = "") -> None:
-    """Install a wheel into the target's CPython under qemu-user and import it."""
+def test_wheel(c: Any, wheel: str, cpu: str = "", command: str = "", suite: str = "",
+               find_links: list[str] | None = None, no_index: bool = False,
+               with_: list[str] | None = None, requirement: list[str] | None = None) -> None:
+    """Install a wheel and what it needs in the target's CPython under qemu; import it."""
     if _asked_for_help("test-wheel", wheel):
         return
     cpu = cpu or api.wheel_cpu(Path(wheel), dict(os.environ))
-    modules = api.test_wheel(Path(wheel), cpu, dict(os.environ), command, suite)
+    modules = api.test_wheel(Path(wheel), cpu, dict(os.environ), command, suite,
+                             find_links=tuple(map(Path, find_links or ())), no_index=no_index,
+                             with_packages=tuple(with_ or ()),
+                             requirement_files=tuple(map(Path, requirement or ())))
     print(f"{wheel}: ok on {cpu} (imported {', '.join(modules)})")
 
 

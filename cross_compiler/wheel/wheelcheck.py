@@ -11,11 +11,15 @@ import io
 import keyword
 import zipfile
 from dataclasses import dataclass
+from email.parser import Parser
+from email.policy import compat32
 from pathlib import Path, PurePosixPath
 
 from installer.exceptions import InstallerError
 from installer.sources import WheelFile
+from packaging.utils import canonicalize_name
 
+from cross_compiler.wheel.requires import Need, RequirementError, requires_dist
 from cross_compiler.wheel.retag import TEXT_LIMIT, check_archive, unsafe_path
 from cross_compiler.wheel.tags import (
     WheelError,
@@ -34,11 +38,14 @@ _MODULE_SUFFIXES = (".py", ".pyc", ".so")
 
 @dataclass(frozen=True)
 class CheckedWheel:
-    """A wheel that passed the host-side checks, and the modules to import from it."""
+    """A wheel that passed the host-side checks, the modules to import from it and what it
+    requires (its METADATA's Requires-Dist, validated; markers not evaluated yet)."""
 
     path: Path
     dist_info: str
     modules: tuple[str, ...]
+    name: WheelName
+    requires: tuple[Need, ...] = ()
 
 
 def is_module_name(name: str) -> bool:
@@ -105,11 +112,25 @@ def _check_record(text: str, record: str, wheel: str) -> None:
                              "refusing to install it")
 
 
+def _requires(zf: zipfile.ZipFile, metadata: str, wheel: str, name: WheelName
+              ) -> tuple[Need, ...]:
+    """Requires-Dist of METADATA, whose Name must be the file name's distribution."""
+    text = _read_small(zf, metadata, TOP_LEVEL_LIMIT, wheel)
+    declared = str(Parser(policy=compat32).parsestr(text, headersonly=True).get("Name") or "")
+    if canonicalize_name(declared) != canonicalize_name(name.distribution):
+        raise WheelError(f"{wheel}: METADATA names the distribution {declared[:80]!r}, not "
+                         f"{name.distribution!r}", "the wheel is inconsistent; rebuild it")
+    try:
+        return tuple(requires_dist(text, f"{name.distribution} {name.version}"))
+    except RequirementError as e:
+        raise WheelError(e.message, "the wheel's METADATA is damaged or hostile") from e
+
+
 def check_wheel(wheel: Path) -> CheckedWheel:
     """Everything test-wheel can check without the target: a readable archive (every
     member's CRC), a valid name, one dist-info, WHEEL tags matching the name, RECORD
-    matching the members, and the validated names of the modules to import. Raises
-    WheelError (one line)."""
+    matching the members, the validated names of the modules to import and its validated
+    requirements. Raises WheelError (one line)."""
     if not wheel.is_file():
         raise WheelError(f"{wheel}: no such wheel file")
     name = WheelName.parse(wheel.name)
@@ -130,6 +151,8 @@ def check_wheel(wheel: Path) -> CheckedWheel:
             modules = (_top_level_txt(_read_small(zf, top_level, TOP_LEVEL_LIMIT, wheel.name),
                                       wheel.name) if top_level in names
                        else [m for m in map(_module_of, names) if m])
+            requires = (_requires(zf, f"{dist_info}/METADATA", wheel.name, name)
+                        if f"{dist_info}/METADATA" in names else ())
     except InstallerError as e:
         detail = "; ".join(getattr(e, "issues", None) or [str(e)])
         raise WheelError(f"{wheel.name}: {detail.splitlines()[0][:300]}",
@@ -140,7 +163,7 @@ def check_wheel(wheel: Path) -> CheckedWheel:
     if len(unique) > MAX_MODULES:
         raise WheelError(f"{wheel.name}: {len(unique)} top-level modules (more than "
                          f"{MAX_MODULES})", "the wheel is damaged or hostile")
-    return CheckedWheel(wheel, dist_info, unique)
+    return CheckedWheel(wheel, dist_info, unique, name, requires)
 
 
 def top_level_modules(wheel: Path) -> list[str]:

@@ -1,5 +1,6 @@
 """test-wheel without qemu: host-side checks of damaged and hostile wheels, which modules are
-imported, and the fixed import script (run here by this machine's Python)."""
+imported, the fixed scripts (run here by this machine's Python), and requirements installed
+from a wheelhouse with pip offline, this machine's Python standing in for the target's."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from cross_compiler import proc, resources
 from cross_compiler.errors import BuildError, CrossCompilerError
 from cross_compiler.toolchain.targets import load_targets
 from cross_compiler.wheel import smoke
+from cross_compiler.wheel.resolve import DependencyError, Sources
 from cross_compiler.wheel.tags import WheelError
+from tests.depwheels import dep_wheel
 from tests.wheels import RawEntry, make_wheel, raw_entry, record_for, write_raw_zip
 
 (A64,) = load_targets(["aarch64"], resources.toolchains_dir())
@@ -229,7 +232,8 @@ def test_import_script_names_the_failing_module(tmp_path: Path) -> None:
 # The whole flow with this machine's Python standing in for the target's.
 
 def _host_python(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(smoke, "target_python", lambda target, cache: [sys.executable])
+    monkeypatch.setattr(smoke, "target_python",
+                        lambda target, cache, library_path=(): [sys.executable])
 
 
 def test_single_module_wheel_installs_and_imports(tmp_path: Path,
@@ -249,3 +253,97 @@ def test_import_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(BuildError, match="import zz_bad_mod: ModuleNotFoundError") as e:
         smoke.smoke_test(wheel, A64, tmp_path / "cache")
     assert "\n" not in str(e.value)
+
+
+def test_import_script_runs_the_command_after_the_imports(tmp_path: Path) -> None:
+    (tmp_path / "mod.py").write_text("VALUE = 7\n")
+    result = _run(smoke.import_argv([sys.executable], (), [tmp_path],
+                                    "import mod, sys; print(mod.VALUE, __name__)"), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "7 __main__\n"
+
+
+def test_the_target_script_reports_what_markers_need(tmp_path: Path) -> None:
+    target = smoke.query_target([sys.executable], tmp_path, ["linux_x86_64"])
+    assert target.python_version == f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert target.markers["sys_platform"] == "linux" and target.platforms == ("linux_x86_64",)
+
+
+# Requirements: from a wheelhouse, pip offline (--no-index), this machine's Python as target.
+
+APP = "zz_app-1.0-py3-none-any.whl"
+
+
+def _app(tmp_path: Path, *requires: str) -> Path:
+    return dep_wheel(tmp_path / "dist", APP, {"zz_app/__init__.py": b"import zz_dep\n"},
+                     requires=requires)
+
+
+def _wheelhouse(tmp_path: Path) -> Path:
+    house = tmp_path / "wheelhouse"
+    dep_wheel(house, "zz_dep-1.2-py3-none-any.whl", {"zz_dep.py": b"VALUE = 12\n"},
+              requires=("zz_leaf>=1", 'zz_never; platform_machine == "not-this-one"'))
+    dep_wheel(house, "zz_leaf-1.0-py3-none-any.whl", {"zz_leaf.py": b""})
+    dep_wheel(house, "zz_tool-3.0-py3-none-any.whl", {"zz_tool.py": b"T = 3\n"})
+    return house
+
+
+def test_requirements_come_from_the_wheelhouse(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    _host_python(monkeypatch)
+    wheel = _app(tmp_path, "zz-dep>=1.1")
+    sources = Sources((_wheelhouse(tmp_path),), use_index=False, extra=("zz_tool==3.0",))
+    assert smoke.smoke_test(
+        wheel, A64, tmp_path / "cache", "import zz_dep, zz_leaf, zz_tool; "
+        "assert (zz_dep.VALUE, zz_tool.T) == (12, 3)", sources=sources) == ["zz_app"]
+
+
+def test_a_missing_requirement_is_one_line_naming_it_and_where(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _host_python(monkeypatch)
+    house = _wheelhouse(tmp_path)
+    wheel = _app(tmp_path, "zz-dep", "zz-absent>=2")
+    with pytest.raises(DependencyError) as e:
+        smoke.smoke_test(wheel, A64, tmp_path / "cache",
+                         sources=Sources((house,), use_index=False))
+    message = str(e.value)
+    assert message.startswith(f"zz-absent>=2 (needed by zz_app 1.0 Requires-Dist) not found "
+                              f"for cp3{sys.version_info[1]} x86_64: looked in wheelhouse "
+                              f"{house} and no index (--no-index); no Debian suite")
+    assert "\n" not in message
+
+
+def test_a_wheelhouse_that_is_not_there(tmp_path: Path) -> None:
+    with pytest.raises(CrossCompilerError, match=r"--find-links .*nope: no such directory"):
+        smoke.smoke_test(_app(tmp_path), A64, tmp_path / "cache",
+                         sources=Sources((tmp_path / "nope",)))
+
+
+@pytest.mark.parametrize("line", ["zz @ file:///etc/passwd", "--index-url=http://evil/",
+                                  "zz; __import__('os').system('x')"])
+def test_hostile_requires_dist_runs_nothing(tmp_path: Path, line: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_run(*args: Any, **kwargs: Any) -> proc.Result:
+        raise AssertionError("nothing may run for a refused wheel")
+
+    monkeypatch.setattr(smoke.proc, "run", no_run)
+    with pytest.raises(WheelError, match="Requires-Dist") as e:
+        smoke.smoke_test(_app(tmp_path, line), A64, tmp_path / "cache")
+    assert "\n" not in str(e.value)
+
+
+def test_metadata_naming_another_distribution_is_refused(tmp_path: Path) -> None:
+    wheel = dep_wheel(tmp_path, APP, {"zz_app/__init__.py": b""}, metadata_name="numpy")
+    _refused(wheel, "METADATA names the distribution 'numpy', not 'zz_app'")
+
+
+def test_numpy_abi_failure_says_what_to_do(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    _host_python(monkeypatch)
+    message = ("A module that was compiled using NumPy 1.x cannot be run in NumPy 2.2.6 as it "
+               "may crash.")
+    wheel = _wheel(tmp_path, {"zz_np_ext.py": f"import sys; sys.stderr.write({message!r})\n"
+                              "raise ImportError('numpy.core.multiarray failed to import')\n"
+                              .encode()})
+    with pytest.raises(BuildError, match=r"build it against numpy 2\.x headers"):
+        smoke.smoke_test(wheel, A64, tmp_path / "cache")
