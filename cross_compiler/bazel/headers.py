@@ -146,7 +146,10 @@ class AllowedRoots:
     # user's, Debian's packaged rules, the tool's own) and the header_roots setting.
     declared: tuple[str, ...] = ()
 
-    def paths(self, exec_root: str) -> list[str]:
+    def system_paths(self) -> list[str]:
+        """The target toolchain's own dirs and sysroot: the compiler searched them, so a
+        header found there is the target's even when a distribution's symlink sends it
+        elsewhere (sid's /usr/<triple>/include/asm -> /usr/lib/linux/uapi/<arch>/asm)."""
         dirs = [self.sysroot] if self.sysroot else []
         for entry in self.include_dirs:
             if entry.startswith("%sysroot%"):
@@ -154,6 +157,10 @@ class AllowedRoots:
                     continue
                 entry = self.sysroot.rstrip("/") + entry[len("%sysroot%"):]
             dirs.append(entry)
+        return [posixpath.normpath(d) for d in dirs]
+
+    def paths(self, exec_root: str) -> list[str]:
+        dirs = self.system_paths()
         dirs += [
             posixpath.join(self.workspace, self.python_include),
             posixpath.join(exec_root, self.python_include),
@@ -276,6 +283,8 @@ def _judge_header(
             detail = f"{entry.what} is not for {content.abi.cpu}: " + "; ".join(found)
             return "abi-mismatch", detail, real, repository
     home = max((a for a in allowed if _under(real, a)), key=len, default=None)
+    if home is None and not repository:
+        home = next((d for d in roots.system_paths() if _under(lexical, d)), None)
     if home is None:
         lexically_allowed = any(_under(lexical, a) for a in allowed)
         if lexically_allowed and repository and real != lexical:

@@ -322,3 +322,27 @@ def test_wheel_search_is_cached_and_bounded(tmp_path: Path) -> None:
         assert origin is not None and origin.tags == ("py3-none-any",) * 10
     assert len(reads) == 1
     assert judge.wheel_origin(str(tmp_path / "other/z.h"), str(tmp_path / "other")) is None
+
+
+def test_a_toolchain_dir_symlinked_elsewhere_is_still_the_toolchains(tmp_path: Path) -> None:
+    """sid's cross toolchain: /usr/<triple>/include/asm links to /usr/lib/linux/uapi/arm64."""
+    tree = tmp_path / "t"
+    roots, forbidden, exec_root = _tree(tree)
+    uapi = tmp_path / "usr/lib/linux/uapi/arm64/asm"
+    uapi.mkdir(parents=True)
+    (uapi / "errno.h").write_text("")
+    include = tmp_path / "usr/aarch64-linux-gnu/include"
+    include.mkdir(parents=True)
+    (include / "asm").symlink_to(uapi)
+    roots = AllowedRoots((str(include),), "", roots.python_include, roots.workspace,
+                         roots.output_base)
+    header = f"{include}/asm/errno.h"
+    text = f"bazel-out/x/ext.o: ext/ext.c {header}\n"
+    assert check_dep_files({"e.d": text}, roots, exec_root, forbidden, os.path.realpath,
+                           content=ContentJudge(_abi("aarch64"), TABLE)) == []
+    # A repository reaching the same place through its own symlink is still foreign.
+    (tree / "ob/external/kernel").mkdir()
+    (tree / "ob/external/kernel/asm").symlink_to(uapi)
+    found = check_dep_files({"e.d": "o.o: external/kernel/asm/errno.h\n"}, roots, exec_root,
+                            forbidden, os.path.realpath)
+    assert [v.kind for v in found] == ["foreign-repository"]
