@@ -23,8 +23,9 @@ ELF_MAGIC = b"\x7fELF"
 _ELF_MIN = 52  # the smallest ELF header (32-bit)
 # Substrings one of which any unsafe name (see unsafe_path) shows once every name is
 # framed by NULs: a cheap test over all names at once; only a hit looks at each name.
-_UNSAFE_MARKS = ("\\", ":", "\0/", "//", "\0\0", "\0./", "\0../", "/./", "/../",
-                 "\0.\0", "\0..\0", "/.\0", "/..\0")
+# The "." or ".." parts all show "/." or "\0.", so only those look for them.
+_UNSAFE_MARKS = ("\\", ":", "\0/", "//", "\0\0")
+_DOT_MARKS = ("\0./", "\0../", "/./", "/../", "\0.\0", "\0..\0", "/.\0", "/..\0")
 
 
 def _one_line(e: BaseException) -> str:
@@ -43,7 +44,9 @@ def unsafe_path(name: str) -> bool:
 def maybe_unsafe(names: list[str]) -> bool:
     """False only when no name is unsafe_path (one scan of them all; True may be wrong)."""
     framed = "\0" + "\0".join(names) + "\0"
-    return framed.count("\0") != len(names) + 1 or any(s in framed for s in _UNSAFE_MARKS)
+    return (framed.count("\0") != len(names) + 1 or any(s in framed for s in _UNSAFE_MARKS)
+            or (("/." in framed or "\0." in framed)
+                and any(s in framed for s in _DOT_MARKS)))
 
 
 @dataclass
@@ -160,7 +163,8 @@ def open_archive(path: Path, sniff_elf: bool = False) -> WheelArchive:
 
 def dist_info_dir(members: tuple[Member, ...], name: WheelName, wheel: str) -> str:
     """The one ``<distribution>-*.dist-info`` directory of the wheel."""
-    dirs = {m.name.split("/", 1)[0] for m in members if "/" in m.name}
+    # Only a name holding ".dist-info/" can start with such a directory.
+    dirs = {m.name.split("/", 1)[0] for m in members if ".dist-info/" in m.name}
     candidates = sorted(d for d in dirs if d.endswith(".dist-info")
                         and d.split("-")[0].lower().replace(".", "_")
                         == name.distribution.lower().replace(".", "_"))

@@ -1,8 +1,9 @@
 """Retag a wheel for a target: verify its binaries, then rewrite only WHEEL and RECORD.
 
 The central directory is read once (wheel/zipindex.py); the local records of unchanged
-members are copied as whole byte ranges by the kernel and their central entries as stored
-(only the offset patched when a record moves). Every wheel of a call is checked, and every
+members are copied as whole byte ranges by the kernel, first in the output and while the
+new WHEEL and RECORD are made, and their central entries as stored (only the offset
+patched when a record moves). Every wheel of a call is checked, and every
 output name compared with every input, before anything is written; outputs go to temporary
 files renamed into place at the end; inputs are never modified.
 """
@@ -43,8 +44,8 @@ from cross_compiler.wheel.tags import (
 )
 from cross_compiler.wheel.zipio import Member, RawZipWriter, ZipIOError
 
-__all__ = ["TEXT_LIMIT", "RetagPlan", "RetagResult", "check_archive", "plan_retag",
-           "retag_wheel", "retag_wheels", "unsafe_path"]
+__all__ = ["TEXT_LIMIT", "CopyRun", "Fresh", "RetagPlan", "RetagResult", "check_archive",
+           "plan_retag", "retag_wheel", "retag_wheels", "unsafe_path"]
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +81,16 @@ class Fresh:
 
 @dataclass(frozen=True)
 class RetagPlan:
-    """Everything a retag will write, computed (and checked) before any write."""
+    """Everything a retag will write, computed (and checked) before any write. The output
+    holds the runs first (the kernel copies them while the rest is made), then the fresh
+    members; its central directory keeps the input's order."""
 
     source: Path
     dest: Path
     platform: str
     reason: str
-    steps: tuple[CopyRun | Fresh, ...]  # in file order
+    runs: tuple[CopyRun, ...]  # in file order
+    fresh: tuple[Fresh, ...]  # in file order
     comment: bytes
     renames: dict[str, str]
     elf_members: tuple[str, ...]
@@ -122,11 +126,12 @@ def _renames(members: tuple[Member, ...], target: Target, wheel: str) -> dict[st
     return renames
 
 
-def _steps(archive: WheelArchive, replaced: dict[str, bytes], renames: dict[str, str],
-           dropped: frozenset[str]) -> tuple[CopyRun | Fresh, ...]:
-    """The output in file order: runs of records copied whole, members written anew."""
+def _layout(archive: WheelArchive, replaced: dict[str, bytes], renames: dict[str, str],
+            dropped: frozenset[str]) -> tuple[tuple[CopyRun, ...], tuple[Fresh, ...]]:
+    """Runs of records copied whole and members written anew, each in file order."""
     members, records = archive.members, archive.records
-    steps: list[CopyRun | Fresh] = []
+    runs: list[CopyRun] = []
+    fresh: list[Fresh] = []
     run: list[Member] = []
     run_end = 0
     for i in records.order:
@@ -138,19 +143,19 @@ def _steps(archive: WheelArchive, replaced: dict[str, bytes], renames: dict[str,
             run_end = records.ends[i]
             continue
         if run:
-            steps.append(CopyRun(tuple(run), run_end))
+            runs.append(CopyRun(tuple(run), run_end))
             run = []
         if m.name in dropped:
             continue
         if m.name in replaced:
-            steps.append(Fresh(m, data=replaced[m.name]))
+            fresh.append(Fresh(m, data=replaced[m.name]))
         elif m.name in renames:
-            steps.append(Fresh(m.renamed(renames[m.name]), records.data_offsets[i]))
+            fresh.append(Fresh(m.renamed(renames[m.name]), records.data_offsets[i]))
         else:
-            steps.append(Fresh(m, records.data_offsets[i]))
+            fresh.append(Fresh(m, records.data_offsets[i]))
     if run:
-        steps.append(CopyRun(tuple(run), run_end))
-    return tuple(steps)
+        runs.append(CopyRun(tuple(run), run_end))
+    return tuple(runs), tuple(fresh)
 
 
 def plan_retag(path: Path, out_dir: Path, target: Target, platform: str = "auto",
@@ -185,12 +190,12 @@ def plan_retag(path: Path, out_dir: Path, target: Target, platform: str = "auto"
         dropped = frozenset(f"{dist_info}/{s}" for s in SIGNATURES)
         record = new_record(archive.read_text(by_name[record_member]), renames,
                             {wheel_member: new_wheel}, set(dropped), record_member)
-        replaced = {wheel_member: new_wheel, record_member: record}
+        runs, fresh = _layout(archive, {wheel_member: new_wheel, record_member: record},
+                              renames, dropped)
         return RetagPlan(
             source=path, dest=out_dir / new_name.filename(), platform=choice_tag,
-            reason=reason, steps=_steps(archive, replaced, renames, dropped),
-            comment=archive.index.comment, renames=renames,
-            elf_members=tuple(members[i].name for i in elves),
+            reason=reason, runs=runs, fresh=fresh, comment=archive.index.comment,
+            renames=renames, elf_members=tuple(members[i].name for i in elves),
         )
 
 
@@ -239,13 +244,12 @@ def _write(plan: RetagPlan) -> Path:
                           "pass a writable directory as --out-dir") from e
     tmp = Path(name)
     try:
-        # Unbuffered: runs of unchanged records are copied by the kernel at its offset.
-        with os.fdopen(fd, "wb", buffering=0) as out, plan.source.open("rb") as src:
-            writer = RawZipWriter(out)
-            for step in plan.steps:
-                if isinstance(step, CopyRun):
-                    writer.copy_records(src, list(step.members), step.end)
-                elif step.data is not None:
+        # Unbuffered: records are copied by the kernel at the descriptor's offset.
+        with (os.fdopen(fd, "wb", buffering=0) as out, plan.source.open("rb") as src,
+              RawZipWriter(out) as writer):
+            writer.copy_runs(plan.source, tmp, [(list(r.members), r.end) for r in plan.runs])
+            for step in plan.fresh:
+                if step.data is not None:
                     writer.write_new(step.member, step.data)
                 else:
                     writer.copy_raw(src, step.member, step.data_offset)

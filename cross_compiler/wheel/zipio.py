@@ -2,7 +2,7 @@
 
 ``zipfile`` can only inflate and deflate again; a retag changes two small members, so
 everything else is copied as stored bytes (near ``cp`` speed, constant memory): whole runs
-of local records as one kernel copy, their central directory entries as stored (only the
+of local records as kernel copies, their central directory entries as stored (only the
 offset field patched when a record moves). Writes ZIP64 records whenever a size, offset or
 count needs them; never writes data descriptors.
 """
@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import zlib
+from pathlib import Path
+from types import TracebackType
 from typing import BinaryIO, NamedTuple
 
 from cross_compiler.errors import CrossCompilerError
@@ -157,12 +160,24 @@ def central_entry(m: Member, offset: int) -> bytes:
 
 
 class RawZipWriter:
-    """Appends members (raw or new) to an unbuffered binary stream, then writes the
-    central directory."""
+    """Writes an archive to ``out`` (unbuffered, at its start): runs of whole records first,
+    copied by the kernel in a background thread (so the members written anew, and the
+    central directory, are made while it copies), then the members written anew. The
+    central directory lists every member in the input's file order, wherever its record
+    went. Use as a context manager: leaving it waits for the copy."""
 
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
-        self._central: list[bytes] = []
+        self._central: list[tuple[int, bytes]] = []  # (input offset: the order, entry)
+        self._copier: threading.Thread | None = None
+        self._copy_error: BaseException | None = None
+
+    def __enter__(self) -> RawZipWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._wait()
 
     def _local_header(self, m: Member, zip64: bool) -> bytes:
         extra = struct.pack("<HHQQ", 1, 16, m.file_size, m.compress_size) if zip64 else b""
@@ -178,21 +193,49 @@ class RawZipWriter:
         offset = self._out.tell()
         zip64 = m.file_size >= MAX32 or m.compress_size >= MAX32
         self._out.write(self._local_header(placed, zip64))
-        self._central.append(central_entry(placed, offset))
+        self._central.append((m.header_offset, central_entry(placed, offset)))
+
+    def copy_runs(self, source: Path, target: Path, runs: list[tuple[list[Member], int]]
+                  ) -> None:
+        """Copy runs of consecutive records (each: its members, where its last record ends)
+        from ``source`` to ``target`` (the file ``out`` writes) one after another from
+        here, in a background thread; their central entries move with them."""
+        at, jobs = self._out.tell(), []
+        for members, end in runs:
+            jobs.append((members[0].header_offset, at, end - members[0].header_offset))
+            at += end - members[0].header_offset
+        if jobs:
+            self._copier = threading.Thread(target=self._copy, args=(source, target, jobs),
+                                            name="copy-records", daemon=True)
+            self._copier.start()
+        for (members, _), (start, placed, _) in zip(runs, jobs, strict=True):
+            shift = placed - start
+            self._central += [(m.header_offset, moved_entry(m, m.header_offset + shift))
+                              for m in members]
+        self._out.seek(at)
+
+    def _copy(self, source: Path, target: Path, jobs: list[tuple[int, int, int]]) -> None:
+        try:
+            with source.open("rb") as src, target.open("r+b", buffering=0) as dst:
+                for start, placed, length in jobs:
+                    dst.seek(placed)
+                    copy_range(src, dst, start, length)
+        except BaseException as e:  # raised in the writing thread by _wait
+            self._copy_error = e
+
+    def _wait(self) -> None:
+        if self._copier is not None:
+            self._copier.join()
+            self._copier = None
+        error, self._copy_error = self._copy_error, None
+        if error is not None:
+            raise error
 
     def copy_raw(self, src: BinaryIO, m: Member, data_offset: int) -> None:
         """Copy a member's stored bytes (at ``data_offset``) unchanged, behind a new local
         header."""
         self._start(m)
         copy_range(src, self._out, data_offset, m.compress_size)
-
-    def copy_records(self, src: BinaryIO, run: list[Member], end: int) -> None:
-        """Copy the whole local records of consecutive members verbatim, one range ending
-        at ``end``; their central entries move with them."""
-        start = run[0].header_offset
-        shift = self._out.tell() - start
-        self._central += [moved_entry(m, m.header_offset + shift) for m in run]
-        copy_range(src, self._out, start, end - start)
 
     def write_new(self, like: Member, data: bytes) -> None:
         """A new deflated member taking its metadata (time, attributes) from ``like``."""
@@ -203,8 +246,10 @@ class RawZipWriter:
         self._out.write(compressed)
 
     def finish(self, comment: bytes = b"") -> None:
+        """Write the central directory and end records, then wait for the copy."""
         cd_offset = self._out.tell()
-        self._out.write(b"".join(self._central))
+        self._central.sort(key=lambda pair: pair[0])
+        self._out.write(b"".join(entry for _, entry in self._central))
         cd_size = self._out.tell() - cd_offset
         count = len(self._central)
         if count >= MAX16 or cd_size >= MAX32 or cd_offset >= MAX32:
@@ -216,3 +261,4 @@ class RawZipWriter:
             "<IHHHHIIH", EOCD_SIG, 0, 0, min(count, MAX16), min(count, MAX16),
             min(cd_size, MAX32), min(cd_offset, MAX32), len(comment),
         ) + comment)
+        self._wait()
