@@ -21,12 +21,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from cross_compiler import proc
 from cross_compiler.errors import ToolMissingError
 from cross_compiler.toolchain import debroot
+from cross_compiler.toolchain.debianwheel import find_project
 from cross_compiler.toolchain.suites import Suite
 from cross_compiler.toolchain.targets import Target
 from cross_compiler.wheel.requires import Need, debian_package, debian_upstream_version
@@ -40,7 +40,6 @@ _VERSION = re.compile(r"[A-Za-z0-9.+~:-]+")
 _ARCH = re.compile(r"[a-z0-9]+")
 # The target root is the interpreter: its Debian packages are never fetched again.
 _INTERPRETER = re.compile(r"(lib)?python3(\.\d+)?(-minimal|-stdlib)?")
-_METADATA_DIR = re.compile(r"(?P<name>.+?)-(?P<version>[^-]+?)(-py\d+\.\d+)?\.(egg|dist)-info")
 
 
 @dataclass(frozen=True)
@@ -142,19 +141,6 @@ def library_dirs(trees: Iterable[Path]) -> list[Path]:
     return sorted(found)
 
 
-def installed_version(sites: Iterable[Path], name: str) -> Version | None:
-    """The version of distribution ``name`` whose metadata directory a site dir holds."""
-    for site in sites:
-        for entry in sorted(site.glob("*-info")) if site.is_dir() else []:
-            match = _METADATA_DIR.fullmatch(entry.name)
-            if match and canonicalize_name(match["name"]) == name:
-                try:
-                    return Version(match["version"])
-                except InvalidVersion:
-                    return None
-    return None
-
-
 class DebianSource:
     """The suite's Debian packages for one target, with the target root they add to."""
 
@@ -240,8 +226,12 @@ class DebianSource:
         needed = [s for s in closure(stanza, self.show, self.provided)
                   if not self.provided(s.package)]
         trees = tuple(self.fetch(needed))
-        sites = [*site_dirs([self.root]), *site_dirs(trees)]
-        version = installed_version(sites, need.name)
+        found = next(filter(None, (find_project(t, need.name) for t in (self.root, *trees))),
+                     None)
+        try:
+            version = Version(found.version) if found else None
+        except InvalidVersion:
+            version = None
         if version is None:
             return f"Debian {suite}'s {package} carries no {need.requirement.name} metadata"
         if not need.requirement.specifier.contains(version, prereleases=True):
