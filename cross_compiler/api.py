@@ -24,6 +24,7 @@ from cross_compiler.bazel.localbuild import (
     plan_build,
     probe_bazel,
 )
+from cross_compiler.display import shown
 from cross_compiler.errors import BuildError, ConfigError
 from cross_compiler.release import sourcedate
 from cross_compiler.toolchain import debroot, portable, probe, suites
@@ -302,7 +303,7 @@ def run(workspace: Path | None, cpu: str, env: Mapping[str, str], cli: Mapping[s
     name = label.rsplit(":", 1)[-1] if ":" in label else label.rstrip("/").rsplit("/", 1)[-1]
     matches = [p for p in result.outputs.get(cpu, []) if p.name == name]
     if not matches:
-        raise ConfigError(f"{label} built no executable named {name} for {cpu}",
+        raise ConfigError(f"{shown(label)} built no executable named {shown(name)} for {cpu}",
                           "name a cc_binary target")
     suite = suite_catalogue(env)[result.suite] if result.suite else machine_suite(env)
     (target,) = suite_targets([cpu], env, suite)
@@ -516,7 +517,7 @@ def wheel_cpu(wheel: Path, env: Mapping[str, str]) -> str:
     arches = {a for p in WheelName.parse(wheel.name).platforms if (a := tag_arch(p))}
     found = _cpus_of_arch(arches, config.toolchains_dir(env))
     if len(found) != 1:
-        raise ConfigError(f"{wheel.name}: its platform tag names "
+        raise ConfigError(f"{shown(wheel.name)}: its platform tag names "
                           f"{'no cpu this tool builds' if not found else 'several cpus'}",
                           "pass --cpu")
     return found[0]

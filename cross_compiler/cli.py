@@ -26,6 +26,7 @@ from invoke.parser import ParseResult
 from cross_compiler import __version__, api
 from cross_compiler.bazel.localbuild import BuildResult
 from cross_compiler.config import cache_dir
+from cross_compiler.display import EscapedArgs, shown
 from cross_compiler.errors import BuildError, CrossCompilerError, DriftError, Terminated
 from cross_compiler.toolchain.targets import parse_cpu_list
 
@@ -63,6 +64,8 @@ def _setup_logging() -> None:
         level=getattr(logging, level, logging.INFO), stream=sys.stderr,
         format="cross_compiler: %(message)s", force=True,
     )
+    for handler in logging.getLogger().handlers:  # a name from input never forges a line
+        handler.addFilter(EscapedArgs())
 
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
@@ -81,7 +84,8 @@ def _errors_to_exit(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except CrossCompilerError as e:
-            raise Exit(f"cross_compiler: error: {e}", code=e.exit_code) from e
+            # One line whatever the message interpolated: the last line of defence.
+            raise Exit(f"cross_compiler: error: {shown(e)}", code=e.exit_code) from e
         except Terminated:
             raise Exit("cross_compiler: terminated", code=143) from None
         except KeyboardInterrupt:
@@ -137,14 +141,14 @@ def toolchain(c: Any, cpu: str = "aarch64", workspace: str = "", check: bool = F
                 + ", ".join(result.changes.drift[:5]),
                 "re-render with `invoke toolchain`",
             )
-        print(f"{pkg} is up to date ({len(result.files)} files)")
+        print(f"{shown(pkg)} is up to date ({len(result.files)} files)")
         return
     verb = "would write" if dry_run else "wrote"
     for rel in result.changes.written:
-        print(f"{verb} {pkg / rel}")
+        print(f"{verb} {shown(pkg / rel)}")
     for rel in result.changes.removed:
-        print(f"{'would remove' if dry_run else 'removed'} {pkg / rel}")
-    print(f"{pkg}: {len(result.changes.written)} written, {len(result.changes.removed)} "
+        print(f"{'would remove' if dry_run else 'removed'} {shown(pkg / rel)}")
+    print(f"{shown(pkg)}: {len(result.changes.written)} written, {len(result.changes.removed)} "
           f"removed, {result.changes.unchanged} unchanged")
 
 
@@ -236,14 +240,14 @@ def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
     if dry_run:
         if result.container:
             print("# container request:")
-            print("\n".join(result.container))
+            print("\n".join(map(shown, result.container)))
         if result.rendered:
             print(f"# rendered files of //{api.PACKAGE} ({len(result.rendered)}):")
             for rel in result.rendered:
-                print(f"{rel}  [{'changed' if rel in result.changed else 'unchanged'}]")
+                print(f"{shown(rel)}  [{'changed' if rel in result.changed else 'unchanged'}]")
         for plan in result.plans:
-            print(f"# {plan.target.cpu} ({plan.mode.value} mode), in {plan.workspace}:")
-            print(shlex.join(plan.build.display()))
+            print(f"# {plan.target.cpu} ({plan.mode.value} mode), in {shown(plan.workspace)}:")
+            print(shown(shlex.join(plan.build.display())))
         return
     if os.environ.get("CROSS_COMPILER_IN_CONTAINER") and result_json:
         return  # a builder container's tool: the host reads --result-json and prints the rows
@@ -253,9 +257,9 @@ def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
 
 def result_rows(result: BuildResult, workspace: Path, cwd: Path) -> list[str]:
     """``cpu<TAB>output`` per checked binary, ``cpu<TAB>wheel<TAB>tag<TAB>why`` per wheel."""
-    rows = [f"{cpu}\t{short_path(p, workspace, cwd)}"
+    rows = [f"{cpu}\t{shown(short_path(p, workspace, cwd))}"
             for cpu, files in result.outputs.items() for p in files]
-    rows += [f"{cpu}\t{_from(cwd, w.path)}\t{w.platform}\t{w.reason}"
+    rows += [f"{cpu}\t{shown(_from(cwd, w.path))}\t{shown(w.platform)}\t{shown(w.reason)}"
              for cpu, wheels in result.wheels.items() for w in wheels]
     return rows
 
@@ -373,7 +377,7 @@ def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
         raise BuildError(f"release failed for {', '.join(failed)} (artifacts of the others are "
                          f"in {where})", "see the summary above")
     if not json:
-        print(f"artifacts, SHA256SUMS and manifest.json in {where}")
+        print(f"artifacts, SHA256SUMS and manifest.json in {shown(where)}")
 
 
 @task(
@@ -389,7 +393,7 @@ def config(c: Any, show: bool = False, workspace: str = "") -> None:
     width = max(len(k) for k, _, _ in rows)
     for key, value, source in rows:
         text = " ".join(value) if isinstance(value, list) else value
-        print(f"{key.ljust(width)}  {text!s:40}  ({source})")
+        print(f"{key.ljust(width)}  {shown(text):40}  ({shown(source)})")
 
 
 @task(help={"cpu": _CPU_HELP,
@@ -398,7 +402,7 @@ def config(c: Any, show: bool = False, workspace: str = "") -> None:
 def fetch_python(c: Any, cpu: str = "all", suite: str = "") -> None:
     """Download the target's Python (headers and interpreter) into the tool's cache."""
     for name, root in api.fetch_python(parse_cpu_list(cpu), dict(os.environ), suite).items():
-        print(f"{name}\t{root}")
+        print(f"{name}\t{shown(root)}")
 
 
 @task(help={"cpu": _CPU_HELP,
@@ -410,7 +414,7 @@ def sysroot(c: Any, cpu: str = "aarch64", suite: str = "bullseye") -> None:
     Prints the sysroot's path and each package's version (as the release manifest does)."""
     for name, made in api.sysroot(parse_cpu_list(cpu), dict(os.environ), suite).items():
         versions = " ".join(f"{p}={v}" for p, v in sorted(made.packages.items()))
-        print(f"{name}	{made.path}	{versions}")
+        print(f"{name}	{shown(made.path)}	{shown(versions)}")
 
 
 @task(
@@ -433,7 +437,7 @@ def retag(c: Any, wheels: str, cpu: str = "", platform: str = "auto",
     paths = [Path(p) for p in _expand(wheels)]
     for result in api.retag(paths, cpu, dict(os.environ), platform=platform,
                             out_dir=Path(out_dir) if out_dir else None, verify=not no_verify):
-        print(f"{result.path}\t{result.platform}\t{result.reason}")
+        print(f"{shown(result.path)}\t{shown(result.platform)}\t{shown(result.reason)}")
 
 
 def _expand(spec: str) -> list[str]:
@@ -475,7 +479,7 @@ def test_wheel(c: Any, wheel: str, cpu: str = "", command: str = "", suite: str 
                              find_links=tuple(map(Path, find_links or ())), no_index=no_index,
                              with_packages=tuple(with_ or ()),
                              requirement_files=tuple(map(Path, requirement or ())))
-    print(f"{wheel}: ok on {cpu} (imported {', '.join(modules)})")
+    print(f"{shown(wheel)}: ok on {cpu} (imported {shown(', '.join(modules))})")
 
 
 _RUN_HELP = {

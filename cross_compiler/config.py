@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cross_compiler.display import shown
 from cross_compiler.errors import ConfigError
 
 CONFIG_FILE = "cross_compiler.toml"
@@ -124,7 +125,7 @@ def _check_key(key: str, where: str) -> Setting:
     if key not in _BY_KEY:
         close = difflib.get_close_matches(key, list(_BY_KEY), n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(_BY_KEY)}"
-        raise ConfigError(f"{where}: unknown setting {key!r}", hint)
+        raise ConfigError(f"{shown(where)}: unknown setting {key!r}", hint)
     return _BY_KEY[key]
 
 
@@ -134,26 +135,27 @@ def _coerce(setting: Setting, value: Any, where: str) -> Any:
             try:
                 value = shlex.split(value)
             except ValueError as e:  # "No closing quotation"
-                raise ConfigError(f"{where}: {setting.key}: {e} in {value!r}",
+                raise ConfigError(f"{shown(where)}: {setting.key}: {e} in {value!r}",
                                   "balance the quotes, or quote the value for a shell") from e
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where}: {setting.key} must be a list of strings")
+            raise ConfigError(f"{shown(where)}: {setting.key} must be a list of strings")
     elif not isinstance(value, str):
-        raise ConfigError(f"{where}: {setting.key} must be a string, got {type(value).__name__}")
+        raise ConfigError(f"{shown(where)}: {setting.key} must be a string, got "
+                          f"{type(value).__name__}")
     if setting.key == "source_date_epoch" and value and not (value.isascii() and value.isdigit()):
-        raise ConfigError(f"{where}: source_date_epoch must be whole seconds since 1970, "
-                          f"got {value!r}", "e.g. the output of `git log -1 --format=%ct`")
+        raise ConfigError(f"{shown(where)}: source_date_epoch must be whole seconds since "
+                          f"1970, got {value!r}", "e.g. the output of `git log -1 --format=%ct`")
     if setting.key == "manylinux" and value:
         from cross_compiler.toolchain.baseline import parse_baseline
 
         try:
             parse_baseline(value)
         except ConfigError as e:
-            raise ConfigError(f"{where}: {e.message}", e.hint) from e
+            raise ConfigError(f"{shown(where)}: {e.message}", e.hint) from e
     choices = _CHOICES.get(setting.key)
     if choices and value not in choices:
         raise ConfigError(
-            f"{where}: {setting.key} must be one of {', '.join(choices)}, got {value!r}"
+            f"{shown(where)}: {setting.key} must be one of {', '.join(choices)}, got {value!r}"
         )
     return value
 
@@ -166,15 +168,16 @@ def read_config_file(workspace: Path) -> tuple[dict[str, Any], str]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}", "write it as UTF-8 TOML") from e
+        raise ConfigError(f"{shown(path)}: not valid TOML: {e}", "write it as UTF-8 TOML") from e
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+        raise ConfigError(f"{shown(path)}: cannot read: {e.strerror}") from e
     for table in data:
         if table != "build":
-            raise ConfigError(f"{path}: unknown table [{table}]", "settings go under [build]")
+            raise ConfigError(f"{shown(path)}: unknown table [{shown(table)}]",
+                              "settings go under [build]")
     build = data.get("build", {})
     if not isinstance(build, dict):
-        raise ConfigError(f"{path}: [build] must be a table")
+        raise ConfigError(f"{shown(path)}: [build] must be a table")
     return build, str(path)
 
 
@@ -232,7 +235,7 @@ def _local_dir(key: str, text: str) -> Path:
     if not path.is_absolute() or "\n" in text or "," in text:
         raise ConfigError(f"{key}: {text!r} must be an absolute directory path")
     if not path.is_dir():
-        raise ConfigError(f"{key}: {text} is not a directory", "fix the path")
+        raise ConfigError(f"{key}: {shown(text)} is not a directory", "fix the path")
     return path
 
 

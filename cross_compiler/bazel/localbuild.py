@@ -21,6 +21,7 @@ from cross_compiler.bazel import flags as bazel
 from cross_compiler.bazel import headercheck, offline
 from cross_compiler.bazel import log as bazellog
 from cross_compiler.bazel.flags import BazelCommand, BazelMode, BazelVersion
+from cross_compiler.display import shown
 from cross_compiler.errors import BuildError, ConfigError, ToolMissingError
 from cross_compiler.toolchain import portable
 from cross_compiler.toolchain.targets import Target
@@ -160,7 +161,7 @@ def plan_build(
     if kind is offline.WorkspaceKind.BZLMOD:
         if setup.version.major < 6:
             raise ConfigError(
-                f"{workspace} has MODULE.bazel and no WORKSPACE: Bazel {setup.version} "
+                f"{shown(workspace)} has MODULE.bazel and no WORKSPACE: Bazel {setup.version} "
                 "cannot build it", "use Bazel 7 (--suite=sid, or a .bazelversion of 7.x)")
         offline.check_module_deps((workspace / "MODULE.bazel").read_text(errors="replace"),
                                   offline.needed_modules(setup.version.major))
@@ -301,7 +302,8 @@ def _readable_failure(error: BuildError, events: Path, cpu: str,
         log_file = Path("(not written)")
     lines = bazellog.error_lines(text)
     if lines:
-        log.error("Bazel's errors for %s:\n%s", cpu, "\n".join(lines))
+        # One argument per line: each is shown() (escaped), the line breaks are ours.
+        log.error("Bazel's errors for %s:" + "\n%s" * len(lines), cpu, *map(shown, lines))
     return BuildError(error.message, bazellog.failure_hint(text, str(log_file)),
                       exit_code=error.exit_code)
 
@@ -375,7 +377,7 @@ def _build_each(root: Path, settings: config.Settings, env: Mapping[str, str],
         if not result.outputs[cpu]:
             log.warning("%s: the build produced no ELF files to check", cpu)
         for path in result.outputs[cpu]:
-            log.info("%s: %s ok (%s)", cpu, path, plan.target.triple)
+            log.info("%s: %s ok (%s)", cpu, shown(path), plan.target.triple)
         if staging is not None:
             result.wheels[cpu] = packaging.package_and_retag(root, plan.target, settings, env,
                                                    staging / cpu)

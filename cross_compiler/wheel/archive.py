@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from cross_compiler.display import shown
 from cross_compiler.wheel.tags import WheelError, WheelName
 from cross_compiler.wheel.zipindex import Records, ZipIndex, read_index, scan_records
 from cross_compiler.wheel.zipio import FLAG_ENCRYPTED, READABLE_METHODS, Member, ZipIOError
@@ -78,18 +79,20 @@ class WheelArchive:
         try:
             return read_member(self.fd, self.members[i], self.records.data_offsets[i], limit)
         except ZipIOError as e:
-            raise WheelError(f"{self.path.name}: {e.message}") from e
+            raise WheelError(f"{shown(self.path.name)}: {e.message}") from e
 
     def read_text(self, i: int) -> bytes:
         """A small text member (WHEEL, RECORD) whole; a declared size over TEXT_LIMIT is
         refused before any read."""
         m = self.members[i]
         if m.file_size > TEXT_LIMIT:
-            raise WheelError(f"{self.path.name}: {m.name} declares {m.file_size} bytes, more "
-                             f"than {TEXT_LIMIT >> 20} MiB", "the wheel is damaged or hostile")
+            raise WheelError(f"{shown(self.path.name)}: {shown(m.name)} declares "
+                             f"{m.file_size} bytes, more than {TEXT_LIMIT >> 20} MiB",
+                             "the wheel is damaged or hostile")
         data = self.read(i, TEXT_LIMIT + 1)
         if len(data) > TEXT_LIMIT:
-            raise WheelError(f"{self.path.name}: {m.name} is larger than {TEXT_LIMIT >> 20} MiB")
+            raise WheelError(f"{shown(self.path.name)}: {shown(m.name)} is larger than "
+                             f"{TEXT_LIMIT >> 20} MiB")
         return data
 
 
@@ -106,20 +109,21 @@ def _check_members(members: tuple[Member, ...], wheel: str) -> None:
     seen: set[str] = set()
     for m in members:
         if unsafe_path(m.name):
-            raise WheelError(f"{wheel}: unsafe member path {m.name.split(chr(0))[0][:200]!r}",
+            raise WheelError(f"{shown(wheel)}: unsafe member path "
+                             f"{m.name.split(chr(0))[0][:200]!r}",
                              "refusing to process it")
         if m.name in seen:
-            raise WheelError(f"{wheel}: duplicate member {m.name!r}")
+            raise WheelError(f"{shown(wheel)}: duplicate member {m.name!r}")
         seen.add(m.name)
         if m.flags & FLAG_ENCRYPTED:
-            raise WheelError(f"{wheel}: member {m.name!r} is encrypted",
+            raise WheelError(f"{shown(wheel)}: member {m.name!r} is encrypted",
                              "wheels cannot contain encrypted members")
         if m.header_offset < 0:
-            raise WheelError(f"{wheel}: member {m.name!r} starts before the archive (shifted "
-                             "or truncated archive)", "re-download or rebuild it")
+            raise WheelError(f"{shown(wheel)}: member {m.name!r} starts before the archive "
+                             "(shifted or truncated archive)", "re-download or rebuild it")
     for m in members:
         if m.method not in READABLE_METHODS:
-            raise WheelError(f"{wheel}: member {m.name!r} is damaged or exotic: it uses "
+            raise WheelError(f"{shown(wheel)}: member {m.name!r} is damaged or exotic: it uses "
                              f"compression method {m.method}, which wheel installers "
                              "cannot read",
                              "re-download or rebuild it")
@@ -131,17 +135,17 @@ def open_archive(path: Path, sniff_elf: bool = False) -> WheelArchive:
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError as e:
-        raise WheelError(f"{path}: no such file") from e
+        raise WheelError(f"{shown(path)}: no such file") from e
     except OSError as e:
-        raise WheelError(f"{path}: cannot read it ({e.strerror or _one_line(e)})") from e
+        raise WheelError(f"{shown(path)}: cannot read it ({e.strerror or _one_line(e)})") from e
     try:
         try:
             index = read_index(fd)
         except ZipIOError as e:
-            raise WheelError(f"{path}: not a valid zip archive ({e.message})",
+            raise WheelError(f"{shown(path)}: not a valid zip archive ({e.message})",
                              "re-download or rebuild it") from e
         except (OSError, ValueError, OverflowError) as e:  # UnicodeDecodeError: a name
-            raise WheelError(f"{path}: not a valid zip archive ({_one_line(e)})",
+            raise WheelError(f"{shown(path)}: not a valid zip archive ({_one_line(e)})",
                              "re-download or rebuild it") from e
         _check_members(index.members, path.name)
         sniff = frozenset(i for i, m in enumerate(index.members)
@@ -150,9 +154,9 @@ def open_archive(path: Path, sniff_elf: bool = False) -> WheelArchive:
         try:
             records = scan_records(fd, index, sniff, ELF_MAGIC)
         except ZipIOError as e:
-            raise WheelError(f"{path.name}: {e.message}", "re-download or rebuild it") from e
+            raise WheelError(f"{shown(path.name)}: {e.message}", "re-download or rebuild it") from e
         except (OSError, OverflowError) as e:
-            raise WheelError(f"{path.name}: cannot read it ({_one_line(e)})",
+            raise WheelError(f"{shown(path.name)}: cannot read it ({_one_line(e)})",
                              "re-download or rebuild it") from e
         return WheelArchive(path, fd, index, records,
                             {m.name: i for i, m in enumerate(index.members)})
@@ -169,8 +173,8 @@ def dist_info_dir(members: tuple[Member, ...], name: WheelName, wheel: str) -> s
                         and d.split("-")[0].lower().replace(".", "_")
                         == name.distribution.lower().replace(".", "_"))
     if len(candidates) != 1:
-        raise WheelError(f"{wheel}: expected one {name.distribution}-*.dist-info directory, "
-                         f"found {candidates or 'none'}")
+        raise WheelError(f"{shown(wheel)}: expected one {name.distribution}-*.dist-info "
+                         f"directory, found {candidates or 'none'}")
     return candidates[0]
 
 
@@ -184,6 +188,6 @@ def check_archive(path: Path) -> list[str]:
                     while f.read(1 << 20):
                         pass
             except ZipIOError as e:
-                raise WheelError(f"{path.name}: {e.message}",
+                raise WheelError(f"{shown(path.name)}: {e.message}",
                                  "re-download or rebuild the wheel") from e
         return [m.name for m in archive.members]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from cross_compiler.display import shown
 from cross_compiler.toolchain.targets import Target
 from cross_compiler.wheel import elf
 from cross_compiler.wheel.archive import WheelArchive
@@ -28,7 +29,7 @@ def elf_members(archive: WheelArchive) -> list[tuple[int, elf.ElfHeader]]:
     for i in sorted(archive.records.heads):
         head = archive.records.heads[i]
         if isinstance(head, ZipIOError):
-            raise WheelError(f"{archive.path.name}: {head.message}") from head
+            raise WheelError(f"{shown(archive.path.name)}: {head.message}") from head
         header = elf.parse_header(head)
         if header is not None:
             found.append((i, header))
@@ -41,7 +42,8 @@ def verify_binaries(archive: WheelArchive, target: Target) -> list[int]:
     for i, header in elf_members(archive):
         problem = elf.mismatch(header, target.elf)
         if problem:
-            raise WheelError(f"{archive.path.name}: {archive.members[i].name} {problem}",
+            raise WheelError(f"{shown(archive.path.name)}: "
+                             f"{shown(archive.members[i].name)} {problem}",
                              f"the wheel was not built for {target.cpu}; "
                              "use --no-verify only if you know better")
         elves.append(i)
@@ -57,19 +59,19 @@ def _elf_needs(archive: WheelArchive, elves: list[int], target: Target) -> list[
         m = archive.members[i]
         if m.file_size > ELF_INSPECT_LIMIT:
             raise WheelError(
-                f"{wheel}: {m.name} declares {m.file_size} bytes, more than the "
+                f"{shown(wheel)}: {shown(m.name)} declares {m.file_size} bytes, more than the "
                 f"{ELF_INSPECT_LIMIT >> 30} GiB inspected to infer the platform",
                 f"pass the platform tag explicitly, e.g. linux_{target.wheel_arch}")
         try:
             needs.append(manylinux.read_needs(archive.opener(i)))
         except elf.ElfFormatError as e:
-            raise WheelError(f"{wheel}: {m.name} is a malformed ELF file ({e})",
+            raise WheelError(f"{shown(wheel)}: {shown(m.name)} is a malformed ELF file ({e})",
                              "rebuild the wheel") from e
         except ZipIOError as e:
-            raise WheelError(f"{wheel}: {e.message}") from e
+            raise WheelError(f"{shown(wheel)}: {e.message}") from e
         except (ValueError, OSError) as e:
             detail = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise WheelError(f"{wheel}: member {m.name!r} is damaged ({detail})") from e
+            raise WheelError(f"{shown(wheel)}: member {m.name!r} is damaged ({detail})") from e
     return needs
 
 
@@ -109,6 +111,7 @@ def check_requested_platform(archive: WheelArchive, elves: list[int], target: Ta
     blockers = manylinux.too_new_for_wheel(needs, target.wheel_arch, policy, bundled)
     if blockers:
         fits = manylinux.choose_platform(needs, target.wheel_arch, bundled).tag
-        raise WheelError(f"{wheel}: its binaries need {', '.join(blockers[:5])}, more than "
+        raise WheelError(f"{shown(wheel)}: its binaries need {', '.join(blockers[:5])}, more "
+                         "than "
                          f"{platform} allows (they meet {fits})",
                          "pass --platform=auto, or rebuild with --manylinux for that baseline")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
+from cross_compiler.display import shown
 from cross_compiler.errors import ArchMismatchError
 from cross_compiler.toolchain.targets import ElfSpec, Target
 
@@ -74,7 +75,7 @@ def check_files(paths: list[Path], target: Target) -> list[Path]:
         problem = mismatch(header, target.elf)
         if problem:
             raise ArchMismatchError(
-                f"{path} {problem}",
+                f"{shown(path)} {problem}",
                 f"it was not built for {target.cpu}; check the toolchain flags",
             )
         elves.append(path)

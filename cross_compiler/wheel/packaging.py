@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cross_compiler import config, proc
+from cross_compiler.display import shown
 from cross_compiler.errors import BuildError
 from cross_compiler.toolchain import portable
 from cross_compiler.toolchain.targets import Target
@@ -39,15 +40,15 @@ def check_python_tags(wheels: list[Path], target: Target) -> None:
         try:
             tags = parse_wheel_filename(wheel.name)[3]
         except InvalidWheelFilename as e:
-            raise BuildError(f"the packaging command made {wheel.name}, not a valid wheel "
-                             f"name: {e}") from e
+            raise BuildError(f"the packaging command made {shown(wheel.name)}, not a valid "
+                             f"wheel name: {shown(e)}") from e
         for tag in tags:
             if not tag.interpreter.startswith("cp") or tag.interpreter == want:
                 continue
             if tag.abi == "abi3" and int(tag.interpreter[3:] or 0) <= int(want[3:]):
                 continue  # the stable ABI of an older CPython
             raise BuildError(
-                f"{wheel.name} is tagged {tag.interpreter} but its extensions were compiled "
+                f"{shown(wheel.name)} is tagged {tag.interpreter} but its extensions were compiled "
                 f"against the Python {target.python_version} headers for {target.cpu}",
                 f"package with a Python {target.python_version} interpreter "
                 f"(PYTHON_BIN_PATH=/usr/bin/python{target.python_version})")
@@ -60,7 +61,7 @@ def package_and_retag(root: Path, target: Target, settings: config.Settings,
     dist = dist or root / settings["dist_dir"]
     with tempfile.TemporaryDirectory(prefix="cross_compiler-wheels-") as tmp:
         argv = package_argv(settings["package_command"], Path(tmp))
-        log.info("==> %s: packaging: %s", target.cpu, shlex.join(argv))
+        log.info("==> %s: packaging: %s", target.cpu, shown(shlex.join(argv)))
         # TensorFlow's convention: the packaging script builds the wheel with the host
         # Python named by PYTHON_BIN_PATH (ours, which has setuptools and wheel).
         run_env = {**env, "PYTHON_BIN_PATH": env.get("PYTHON_BIN_PATH", sys.executable)}
@@ -70,7 +71,8 @@ def package_and_retag(root: Path, target: Target, settings: config.Settings,
                           missing_hint="check package_command in cross_compiler.toml")
         if result.returncode != 0:
             raise BuildError(f"packaging command for {target.cpu} failed with exit code "
-                             f"{result.returncode}: {shlex.join(argv)}", "see its output above")
+                             f"{result.returncode}: {shown(shlex.join(argv))}",
+                             "see its output above")
         wheels = sorted(Path(tmp).glob("*.whl"))
         if not wheels:
             raise BuildError(f"packaging command for {target.cpu} made no .whl in {{out}}",
@@ -86,5 +88,5 @@ def move_into(wheel: RetagResult, dist: Path) -> RetagResult:
     """A staged wheel into the dist dir, said where it now is."""
     target = dist / wheel.path.name
     os.replace(wheel.path, target)
-    log.info("%s (%s: %s)", target, wheel.platform, wheel.reason)
+    log.info("%s (%s: %s)", shown(target), wheel.platform, wheel.reason)
     return dataclasses.replace(wheel, path=target)

@@ -23,6 +23,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from cross_compiler.display import shown
 from cross_compiler.errors import ConfigError
 
 MAX_REQUIREMENTS = 500  # Requires-Dist lines of one wheel, or lines of one requirements file
@@ -161,23 +162,24 @@ def read_requirements_file(path: Path) -> list[Need]:
     continuations allowed); a pip option line is refused, naming the line."""
     try:
         if path.stat().st_size > REQUIREMENTS_FILE_LIMIT:
-            raise RequirementError(f"{path}: larger than {REQUIREMENTS_FILE_LIMIT} bytes")
+            raise RequirementError(f"{shown(path)}: larger than {REQUIREMENTS_FILE_LIMIT} bytes")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise RequirementError(f"cannot read the requirements file {path}: {e}") from e
+        raise RequirementError(f"cannot read the requirements file {shown(path)}: "
+                               f"{shown(e)}") from e
     needs: list[Need] = []
     lines = text.replace("\\\n", "").splitlines()
     for number, line in enumerate(lines, 1):
         line = re.sub(r"(^|\s)#.*$", "", line).strip()
         if not line:
             continue
-        where = f"{path}:{number}"
+        where = f"{shown(path)}:{number}"
         if line.startswith("-"):
             raise RequirementError(f"{where}: pip option {line[:60]!r} is not read here",
                                    "name wheelhouses with --find-links; one requirement a line")
         needs.append(parse_requirement(line, where))
         if len(needs) > MAX_REQUIREMENTS:
-            raise RequirementError(f"{path}: more than {MAX_REQUIREMENTS} requirements")
+            raise RequirementError(f"{shown(path)}: more than {MAX_REQUIREMENTS} requirements")
     return needs
 
 

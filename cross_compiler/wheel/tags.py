@@ -16,6 +16,7 @@ from email.parser import BytesParser
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from cross_compiler.display import shown
 from cross_compiler.errors import CrossCompilerError
 
 
@@ -39,7 +40,7 @@ class WheelName:
         try:
             parse_wheel_filename(filename)
         except InvalidWheelFilename as e:
-            raise WheelError(f"{filename}: not a valid wheel file name: {e}") from e
+            raise WheelError(f"{shown(filename)}: not a valid wheel file name: {shown(e)}") from e
         parts = filename[: -len(".whl")].split("-")
         build = parts[2] if len(parts) == 6 else ""
         return cls(parts[0], parts[1], build, tuple(parts[-3].split(".")),
@@ -63,13 +64,13 @@ def parse_wheel_metadata(data: bytes, where: str) -> Message:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise WheelError(f"{where} is not UTF-8 text") from e
+        raise WheelError(f"{shown(where)} is not UTF-8 text") from e
     message = BytesParser(policy=email.policy.compat32).parsebytes(data)
     if not message.get("Wheel-Version") or not message.get_all("Tag"):
-        raise WheelError(f"{where} is malformed: it needs Wheel-Version and Tag lines",
+        raise WheelError(f"{shown(where)} is malformed: it needs Wheel-Version and Tag lines",
                          "rebuild the wheel")
     if message.defects or not text.strip():
-        raise WheelError(f"{where} is malformed")
+        raise WheelError(f"{shown(where)} is malformed")
     return message
 
 
@@ -80,12 +81,13 @@ def check_tags_agree(name: WheelName, wheel: Message, where: str) -> None:
                 itertools.product(name.pythons, name.abis, name.platforms)}
     if set(tags) != expected or len(tags) != len(set(tags)):
         raise WheelError(
-            f"{where} tags {sorted(tags)} do not match the file name's tags {sorted(expected)}",
+            f"{shown(where)} tags {sorted(tags)} do not match the file name's tags "
+            f"{sorted(expected)}",
             "the wheel is inconsistent; rebuild it",
         )
     if (wheel.get("Build") or "") != name.build:
-        raise WheelError(f"{where} Build {wheel.get('Build')!r} differs from the file name's "
-                         f"build tag {name.build!r}")
+        raise WheelError(f"{shown(where)} Build {wheel.get('Build')!r} differs from the file "
+                         f"name's build tag {name.build!r}")
 
 
 def new_wheel_metadata(wheel: Message, name: WheelName, pure_to_platform: bool) -> bytes:
@@ -111,14 +113,14 @@ def new_record(record: bytes, renames: Mapping[str, str], replaced: Mapping[str,
     try:
         rows = list(csv.reader(io.StringIO(record.decode("utf-8"))))
     except (UnicodeDecodeError, csv.Error) as e:
-        raise WheelError(f"{where} is not a readable RECORD: {e}") from e
+        raise WheelError(f"{shown(where)} is not a readable RECORD: {shown(e)}") from e
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for row in rows:
         if not row:
             continue
         if len(row) != 3:
-            raise WheelError(f"{where}: row {row!r} does not have 3 fields")
+            raise WheelError(f"{shown(where)}: row {row!r} does not have 3 fields")
         path = row[0]
         if path in dropped:
             continue
