@@ -31,7 +31,7 @@ from cross_compiler.toolchain.targets import Target
 from cross_compiler.wheel.debdeps import DebianSource
 from cross_compiler.wheel.requires import parse_requirement
 from cross_compiler.wheel.resolve import DebianHit
-from tests.conftest import require, run_cli
+from tests.conftest import ROOT, require, run_cli
 from tests.depwheels import dep_wheel
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
@@ -41,48 +41,17 @@ SIZEOF_LONG = {"aarch64": 8, "armv7hf": 4}
 REQUIRES = ("numpy>=1.22", "zz-puredep>=1.0",
             # This machine's arch, not the target's: resolving it would fail the test.
             'zz-host-only>=9; platform_machine == "x86_64"')
-CHECK = ("import numpy, npsum, zz_puredep; assert npsum.total(numpy.arange(10)) == 45; "
-         "print('checked', numpy.__version__, npsum.sizeof_long(), zz_puredep.VALUE, "
+CHECK = ("import numpy, npext, zz_puredep; assert npext.total(numpy.arange(10)) == 45; "
+         "print('checked', numpy.__version__, npext.sizeof_long(), zz_puredep.VALUE, "
          "numpy.__file__)")
 # No network for test-wheel: pip without an index, every proxy a closed port.
 OFFLINE = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
            "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
            "no_proxy": "", "NO_PROXY": "", "PIP_INDEX_URL": "http://127.0.0.1:9/simple"}
 
-EXTENSION = r"""
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
-#include <numpy/arrayobject.h>
-
-/* The sum of a 1-D array as C longs, through numpy's C API. */
-static PyObject *total(PyObject *self, PyObject *arg) {
-    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(arg, NPY_LONG, 1, 1,
-                                                        NPY_ARRAY_IN_ARRAY);
-    if (a == NULL) return NULL;
-    const long *data = (const long *)PyArray_DATA(a);
-    long sum = 0;
-    for (npy_intp i = 0; i < PyArray_SIZE(a); i++) sum += data[i];
-    Py_DECREF(a);
-    return PyLong_FromLong(sum);
-}
-
-static PyObject *sizeof_long(PyObject *self, PyObject *unused) {
-    return PyLong_FromLong((long)NPY_SIZEOF_LONG);
-}
-
-static PyMethodDef methods[] = {
-    {"total", total, METH_O, NULL},
-    {"sizeof_long", sizeof_long, METH_NOARGS, NULL},
-    {NULL, NULL, 0, NULL},
-};
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "npsum", NULL, -1, methods};
-
-PyMODINIT_FUNC PyInit_npsum(void) {
-    import_array();
-    return PyModule_Create(&module);
-}
-"""
+# numpy's C API: NPY_SIZEOF_LONG as compiled, and a sum over an array (the build-time test's
+# extension, tests/workspaces/pip_numpy).
+EXTENSION = ROOT / "tests/workspaces/pip_numpy/ext/npext.c"
 
 
 @dataclass(frozen=True)
@@ -136,21 +105,19 @@ def _numpy_headers(wheel: Path, dest: Path) -> Path:
 
 
 def _build_extension(target: Target, root: Path, numpy_include: Path, out: Path) -> bytes:
-    """npsum compiled with the Debian cross gcc: numpy's headers first (the target root's
+    """npext compiled with the Debian cross gcc: numpy's headers first (the target root's
     usr/include/python3.11/numpy is Debian's numpy 1.24), then the target Python's."""
-    source = out / "npsum.c"
-    source.write_text(EXTENSION)
-    so = out / f"npsum-{target.cpu}.so"
+    so = out / f"npext-{target.cpu}.so"
     subprocess.run([target.tool("gcc"), "-shared", "-fPIC", "-O2", f"-I{numpy_include}",
-                    f"-I{root}/usr/include/python3.11", f"-I{root}/usr/include", str(source),
+                    f"-I{root}/usr/include/python3.11", f"-I{root}/usr/include", str(EXTENSION),
                     "-o", str(so)], check=True, capture_output=True, timeout=120)
     return so.read_bytes()
 
 
-def _npsum_wheel(target: Target, so: bytes, directory: Path, name: str = "npsum",
+def _npext_wheel(target: Target, so: bytes, directory: Path, name: str = "npext",
                  requires: tuple[str, ...] = REQUIRES) -> Path:
     return dep_wheel(directory, f"{name}-1.0-cp311-cp311-linux_{target.wheel_arch}.whl",
-                     {f"npsum.cpython-311-{target.triple}.so": so}, requires=requires)
+                     {f"npext.cpython-311-{target.triple}.so": so}, requires=requires)
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +133,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def setup(request: pytest.FixtureRequest, wheelhouse: Path,
           tmp_path_factory: pytest.TempPathFactory) -> Setup:
     target = _target(request.param)
-    work = tmp_path_factory.mktemp(f"npsum-{target.cpu}")
+    work = tmp_path_factory.mktemp(f"npext-{target.cpu}")
     cache = _private_cache(work)
     root = debroot.root_dir(target, cache)
     if target.cpu == "aarch64":  # the numpy it will meet: PyPI's 2.2.6 wheel
@@ -174,7 +141,7 @@ def setup(request: pytest.FixtureRequest, wheelhouse: Path,
         include = _numpy_headers(numpy, work / "numpy-headers")
     else:  # Debian's numpy 1.24 for armhf, headers and _numpyconfig.h of the target
         include = root / "usr/lib/python3/dist-packages/numpy/core/include"
-    _npsum_wheel(target, _build_extension(target, root, include, work), wheelhouse)
+    _npext_wheel(target, _build_extension(target, root, include, work), wheelhouse)
     if target.cpu == "armv7hf":  # fetched online once, like the target roots
         suite = suites.choose_suite("bookworm", None, False,
                                     api.suite_catalogue(dict(os.environ)))[0]
@@ -189,10 +156,10 @@ def _test_wheel(setup: Setup, wheel: Path, *args: str) -> subprocess.CompletedPr
 
 
 def test_numpy_extension_and_pure_dependency_offline(setup: Setup) -> None:
-    (wheel,) = setup.wheelhouse.glob(f"npsum-1.0-cp311-cp311-linux_{setup.target.wheel_arch}.whl")
+    (wheel,) = setup.wheelhouse.glob(f"npext-1.0-cp311-cp311-linux_{setup.target.wheel_arch}.whl")
     result = _test_wheel(setup, wheel, f"--command={CHECK}")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"ok on {setup.target.cpu} (imported npsum)" in result.stdout
+    assert f"ok on {setup.target.cpu} (imported npext)" in result.stdout
     (checked,) = [ln for ln in result.stderr.splitlines()
                   if ln.startswith("cross_compiler: checked ")]
     version, size, value, where = checked.split(" ")[2:]
@@ -205,10 +172,10 @@ def test_numpy_extension_and_pure_dependency_offline(setup: Setup) -> None:
 
 
 def test_a_missing_dependency_is_one_line(setup: Setup, tmp_path: Path) -> None:
-    (wheel,) = setup.wheelhouse.glob(f"npsum-1.0-cp311-cp311-linux_{setup.target.wheel_arch}.whl")
+    (wheel,) = setup.wheelhouse.glob(f"npext-1.0-cp311-cp311-linux_{setup.target.wheel_arch}.whl")
     with zipfile.ZipFile(wheel) as zf:
         so = next(zf.read(n) for n in zf.namelist() if n.endswith(".so"))
-    needy = _npsum_wheel(setup.target, so, tmp_path, "npneedy",
+    needy = _npext_wheel(setup.target, so, tmp_path, "npneedy",
                          (*REQUIRES, "zz-absent-dep>=1"))
     result = _test_wheel(setup, needy)
     assert result.returncode == 3, result.stderr[-3000:]
@@ -227,10 +194,10 @@ def test_numpy_1_headers_meeting_numpy_2_fail_saying_so(setup: Setup, tmp_path: 
     old = _build_extension(setup.target, setup.root,
                            setup.root / "usr/lib/python3/dist-packages/numpy/core/include",
                            tmp_path)
-    wheel = _npsum_wheel(setup.target, old, tmp_path / "dist", "npold")
+    wheel = _npext_wheel(setup.target, old, tmp_path / "dist", "npold")
     result = _test_wheel(setup, wheel)
     assert result.returncode == 5, result.stderr[-3000:]
     assert result.stderr.rstrip().splitlines()[-1].startswith(
         "cross_compiler: error: npold-1.0-cp311-cp311-linux_aarch64.whl failed on aarch64: "
-        "import npsum: ImportError: numpy.core.multiarray failed to import; an extension built "
+        "import npext: ImportError: numpy.core.multiarray failed to import; an extension built "
         "against numpy 1.x headers met numpy 2.x")
