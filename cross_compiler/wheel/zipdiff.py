@@ -1,18 +1,21 @@
 """What differs between two builds of one wheel: a small diffoscope-style summary.
 
-Reads only the central directories (names, times, sizes, CRCs, modes): nothing is
-inflated, so a hostile archive costs no more than its own size. Pure apart from reading
-the two files.
+Reads only the central directories (names, times, sizes, CRCs, modes), with the struct
+reader retag uses (wheel/zipindex.py): nothing is inflated, so a hostile archive costs no
+more than its own size. Pure apart from reading the two files.
 """
 
 from __future__ import annotations
 
-import struct
-import zipfile
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-MAX_MEMBERS = 1 << 20  # a bound on what is listed, far above any real wheel
+from cross_compiler.wheel.zipindex import MAX_MEMBERS, find_end, read_index
+from cross_compiler.wheel.zipio import Member, ZipIOError
+
+__all__ = ["MAX_MEMBERS", "MemberDiff", "diff_zips", "first_byte_difference", "summary"]
+
 SHOWN = 8  # members named in a summary; a wheel of 10 000 restamped members says how many
 
 
@@ -29,29 +32,56 @@ class MemberDiff:
         return f"{self.member}: {', '.join(self.what)} ({self.first} -> {self.second})"
 
 
-def _facts(info: zipfile.ZipInfo) -> dict[str, str]:
-    y, mo, d, h, mi, s = info.date_time
+def _extra(m: Member) -> bytes:
+    """The member's central extra fields as stored (ZIP64's included)."""
+    if len(m.central) < 46:
+        return m.extra
+    name_len, extra_len = (int.from_bytes(m.central[at:at + 2], "little") for at in (28, 30))
+    return m.central[46 + name_len:46 + name_len + extra_len]
+
+
+def _facts(m: Member) -> dict[str, str]:
+    d, t = m.dos_date, m.dos_time
     return {
-        "timestamp": f"{y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}",
-        "size": str(info.file_size),
-        "content": f"crc {info.CRC:08x}",
-        "mode": oct((info.external_attr >> 16) & 0o7777),
-        "compression": f"method {info.compress_type}, {info.compress_size} bytes",
-        "extra": info.extra.hex() or "none",
+        "timestamp": f"{(d >> 9) + 1980:04d}-{(d >> 5) & 0xF:02d}-{d & 0x1F:02d} "
+                     f"{t >> 11:02d}:{(t >> 5) & 0x3F:02d}:{(t & 0x1F) * 2:02d}",
+        "size": str(m.file_size),
+        "content": f"crc {m.crc:08x}",
+        "mode": oct((m.external_attr >> 16) & 0o7777),
+        "compression": f"method {m.method}, {m.compress_size} bytes",
+        "extra": _extra(m).hex() or "none",
     }
 
 
-def _members(path: Path) -> list[zipfile.ZipInfo] | str:
+def _members(path: Path) -> tuple[Member, ...] | str:
     """The central directory, or why it cannot be read."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
-            struct.error, UnicodeDecodeError, OverflowError) as e:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as e:
         return f"not a readable zip ({e})"
-    if len(infos) > MAX_MEMBERS:
-        return f"more than {MAX_MEMBERS} members"
-    return infos
+    try:
+        return read_index(fd).members
+    except ZipIOError as e:
+        return f"not a readable zip ({e.message})"
+    except (OSError, ValueError, OverflowError) as e:
+        return f"not a readable zip ({e})"
+    finally:
+        os.close(fd)
+
+
+def _is_zip(path: Path) -> bool:
+    """An end of central directory record can be found (as zipfile.is_zipfile)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        find_end(fd)
+    except (ZipIOError, OSError):
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def diff_zips(first: Path, second: Path) -> list[MemberDiff]:
@@ -62,23 +92,25 @@ def diff_zips(first: Path, second: Path) -> list[MemberDiff]:
     if isinstance(a, str) or isinstance(b, str):
         return [MemberDiff("(archive)", ("readable",), a if isinstance(a, str) else "ok",
                            b if isinstance(b, str) else "ok")]
-    in_b = {i.filename: i for i in b}
-    names_a = [i.filename for i in a]
+    in_b = {m.name: m for m in b}
+    names_a = [m.name for m in a]
     diffs: list[MemberDiff] = []
-    for info in a:
-        other = in_b.get(info.filename)
+    for member in a:
+        other = in_b.get(member.name)
         if other is None:
-            diffs.append(MemberDiff(info.filename, ("only in first",), "present", "absent"))
+            diffs.append(MemberDiff(member.name, ("only in first",), "present", "absent"))
             continue
-        fa, fb = _facts(info), _facts(other)
+        if member.central == other.central:  # the same entry, byte for byte
+            continue
+        fa, fb = _facts(member), _facts(other)
         what = tuple(k for k in fa if fa[k] != fb[k])
         if what:
-            diffs.append(MemberDiff(info.filename, what, "; ".join(fa[k] for k in what),
+            diffs.append(MemberDiff(member.name, what, "; ".join(fa[k] for k in what),
                                     "; ".join(fb[k] for k in what)))
     in_a = set(names_a)
-    diffs += [MemberDiff(i.filename, ("only in second",), "absent", "present")
-              for i in b if i.filename not in in_a]
-    common_b = [i.filename for i in b if i.filename in in_a]
+    diffs += [MemberDiff(m.name, ("only in second",), "absent", "present")
+              for m in b if m.name not in in_a]
+    common_b = [m.name for m in b if m.name in in_a]
     common_a = [n for n in names_a if n in in_b]
     if not diffs and common_a != common_b:
         at = next(i for i, (x, y) in enumerate(zip(common_a, common_b, strict=True)) if x != y)
@@ -108,7 +140,7 @@ def summary(first: Path, second: Path) -> list[str]:
     """Lines naming what differs: for zips, the first differing member and what about it
     (then a few more, and how many others), else the first differing byte. Empty when
     identical."""
-    if zipfile.is_zipfile(first) and zipfile.is_zipfile(second):
+    if _is_zip(first) and _is_zip(second):
         diffs = diff_zips(first, second)
         if diffs:
             lines = [f"first differing member {diffs[0].line()}"]

@@ -67,8 +67,11 @@ class Records:
     heads: dict[int, bytes | ZipIOError]
 
 
-def _end_records(fd: int, size: int) -> tuple[int, int, int, bytes, bool]:
-    """(EOCD position, central directory size, its stated offset, comment, zip64)."""
+def find_end(fd: int) -> tuple[int, int, int, bytes, bool]:
+    """The end records, as zipfile finds them: (where the EOCD record is, the central
+    directory's size, its stated offset, the archive comment, whether ZIP64). Raises
+    ZipIOError when there is none."""
+    size = os.fstat(fd).st_size
     if size < _EOCD.size:
         raise ZipIOError("File is not a zip file")
     tail = os.pread(fd, _EOCD.size, size - _EOCD.size)
@@ -128,7 +131,7 @@ def _zip64(extra: bytes, name: str, file_size: int, compress_size: int,
 def read_index(fd: int) -> ZipIndex:
     """The central directory of the archive open as ``fd``. Raises ZipIOError."""
     size = os.fstat(fd).st_size
-    at, cd_size, cd_offset, comment, zip64 = _end_records(fd, size)
+    at, cd_size, cd_offset, comment, zip64 = find_end(fd)
     concat = at - cd_size - cd_offset - (76 if zip64 else 0)
     start = cd_offset + concat
     if start < 0:

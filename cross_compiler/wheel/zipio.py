@@ -177,7 +177,10 @@ class RawZipWriter:
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self._wait()
+        if kind is None:
+            self._wait()
+        elif self._copier is not None:
+            self._copier.join()  # the error in flight is the one to report
 
     def _local_header(self, m: Member, zip64: bool) -> bytes:
         extra = struct.pack("<HHQQ", 1, 16, m.file_size, m.compress_size) if zip64 else b""

@@ -215,6 +215,31 @@ def test_disk_full_while_writing_leaves_nothing(tmp_path: Path,
     assert _files(tmp_path / "out") == []
 
 
+def test_disk_full_while_the_records_are_copied_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The records are copied in a background thread; its error is the call's."""
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(zipio, "copy_range", full)
+    with pytest.raises(ConfigError, match="No space left"):
+        retag_wheel(_wheel(tmp_path / "in"), tmp_path / "out", A64, platform="linux_aarch64")
+    assert _files(tmp_path / "out") == []
+
+
+def test_an_input_cut_short_after_its_check_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cross_compiler.wheel import retag
+
+    wheel = _wheel(tmp_path / "in", extra={"demo/big.bin": bytes(range(256)) * 400})
+    plan = retag.plan_retag(wheel, tmp_path / "out", A64, platform="linux_aarch64")
+    wheel.write_bytes(wheel.read_bytes()[:200])  # the copy meets the end of the file
+    monkeypatch.setattr(retag, "plan_retag", lambda *args, **kwargs: plan)
+    with pytest.raises(WheelError, match="truncated"):
+        retag_wheel(wheel, tmp_path / "out", A64, platform="linux_aarch64")
+    assert _files(tmp_path / "out") == []
+
+
 # --- shifted and truncated archives: one line, no traceback ----------------------------
 
 @pytest.mark.parametrize("cut", [1, 10, 30, 100])

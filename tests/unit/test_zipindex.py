@@ -120,3 +120,19 @@ def test_the_all_names_test_never_passes_an_unsafe_name(names: list[str]) -> Non
 
 def test_the_all_names_test_passes_safe_names() -> None:
     assert not maybe_unsafe(["a/b.py", "a/", "a/.hidden", "a/...", "a/b..c", "x.dist-info/"])
+
+
+def test_zipdiff_sees_the_extra_fields_zipfile_sees(tmp_path: Path) -> None:
+    """zipdiff reads the same index: its "extra" fact is zipfile's ZipInfo.extra (the ZIP64
+    field included), and identical archives have no differences."""
+    from cross_compiler.wheel.zipdiff import _extra, diff_zips
+
+    path = _zip(tmp_path / "t.zip", MEMBERS, force_zip64=True)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        members = read_index(fd).members
+    finally:
+        os.close(fd)
+    with zipfile.ZipFile(path) as zf:
+        assert [_extra(m) for m in members] == [i.extra for i in zf.infolist()]
+    assert diff_zips(path, path) == []
