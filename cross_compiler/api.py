@@ -132,6 +132,42 @@ def suite_targets(cpus: list[str], env: Mapping[str, str], suite: Suite) -> list
     return [suites.for_suite(t, suite) for t in load_targets(cpus, config.toolchains_dir(env))]
 
 
+def python_versions(settings: config.Settings) -> list[str]:
+    """The python setting as versions: [] (each cpu's default), X.Y values, or ["all"]."""
+    return [v.strip() for item in settings["python"] for v in str(item).split(",")
+            if v.strip()]
+
+
+def python_groups(root: Path, cpus: list[str], settings: config.Settings,
+                  env: Mapping[str, str], builder: Suite) -> list[tuple[Suite, list[Target]]]:
+    """(suite, targets) per build: each (cpu, CPython) pair in the suite of ``builder``'s
+    Bazel that has that Python for that cpu; each target says its Python. Default: each
+    cpu the builder's Python, else the nearest its architecture has (said in one line)."""
+    catalogue = suite_catalogue(env)
+    if settings["suite"] not in ("", "auto") or env.get("CROSS_COMPILER_IN_CONTAINER"):
+        catalogue = {builder.name: builder}  # named, or inside that suite's image
+    else:
+        catalogue[builder.name] = builder
+    versions = python_versions(settings)
+    groups: dict[tuple[str, str], tuple[Suite, list[Target]]] = {}
+    for target in load_targets(cpus, config.toolchains_dir(env)):
+        arch = {target.cpu: target.debian_arch}
+        wanted = versions
+        if versions == ["all"]:
+            wanted = [v for v, per_cpu in suites.python_table(
+                {n: s for n, s in catalogue.items() if s.bazel_major == builder.bazel_major},
+                arch).items() if target.cpu in per_cpu]
+        for version in wanted or [""]:
+            suite, chosen, why = suites.python_suite(version, builder.bazel_major, arch,
+                                                     catalogue, prefer=builder.name)
+            if not version and chosen != builder.python_version:
+                log.info("%s: Python %s (%s), built in Debian %s's image", target.cpu, chosen,
+                         why, suite.name)
+            group = groups.setdefault((suite.name, chosen), (suite, []))
+            group[1].append(suites.for_suite(target, suite, chosen))
+    return list(groups.values())
+
+
 @dataclass(frozen=True)
 class RenderResult:
     workspace: Path
@@ -143,11 +179,11 @@ class RenderResult:
 def render(
     workspace: Path, cpus: list[str], env: Mapping[str, str], *, check: bool = False,
     dry_run: bool = False, bazel_major: int = 7,
-    choices: Mapping[str, portable.Choice] | None = None,
+    choices: Mapping[str, portable.Choice] | None = None, targets: list[Target] | None = None,
 ) -> RenderResult:
     """Render //cross_compiler for ``cpus`` into ``workspace`` (or only compare, with check);
     ``choices``: the compiler family and sysroot per cpu that meet a --manylinux baseline."""
-    targets = suite_targets(cpus, env, machine_suite(env))
+    targets = targets or suite_targets(cpus, env, machine_suite(env))
     root = check_workspace(workspace)
     cache = config.cache_dir(env)
     inputs = tuple(portable.toolchain_inputs(t, cache, choices or {}) for t in targets)
@@ -215,30 +251,71 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
         # (whether a sysroot route is usable with the image's Bazel is checked with it).
         portable.choose(load_targets(cpus, config.toolchains_dir(env)), settings["manylinux"],
                         settings["toolchain"])
-        suite = docker_suite(root, settings, env)
-        result.suite = suite.name
-        targets = suite_targets(cpus, env, suite)
-        dockerrun.build_in_container(root, targets, settings, env, result, dry_run, suite)
+        builder = docker_suite(root, settings, env)
+        groups = python_groups(root, cpus, settings, env, builder)
+        result.suite = groups[0][0].name
+        for suite, targets in groups:
+            # One container per (suite, Python): each builds its cpus for that Python.
+            one = config.with_value(settings, "python", [targets[0].python_version],
+                                    "chosen per cpu")
+            dockerrun.build_in_container(root, targets, one, env, result, dry_run, suite)
         if result_json is not None and not dry_run:
             write_result_json(result, result_json)
         return result
     result.suite = machine_suite(env).name
-    targets, choices, rendered, result.plans = _local_plans(root, cpus, settings, env, dry_run)
-    result.toolchains = {cpu: portable.describe(choice) for cpu, choice in choices.items()}
-    result.rendered = sorted(rendered.files)
-    result.changed = list(rendered.changes.written)
-    if not dry_run:
-        build_local(root, targets, settings, env, result)
+    for group in local_groups(root, cpus, settings, env):
+        one = config.with_value(settings, "python", [group[0].python_version],
+                                "chosen per cpu")
+        targets, choices, rendered, plans = _local_plans(root, group, one, env, dry_run)
+        result.plans += plans
+        result.toolchains.update({cpu: portable.describe(c) for cpu, c in choices.items()})
+        result.rendered = sorted({*result.rendered, *rendered.files})
+        result.changed += list(rendered.changes.written)
+        if not dry_run:
+            build_local(root, targets, one, env, result)
     if result_json is not None:
         write_result_json(result, result_json)
     return result
 
 
-def _local_plans(root: Path, cpus: list[str], settings: config.Settings, env: Mapping[str, str],
-                 dry_run: bool) -> tuple[list[Target], dict[str, portable.Choice], RenderResult,
-                                         list[BuildPlan]]:
-    """Render and plan a build on this machine, with this machine's suite and Bazel."""
-    targets = suite_targets(cpus, env, machine_suite(env))
+def local_groups(root: Path, cpus: list[str], settings: config.Settings,
+                 env: Mapping[str, str]) -> list[list[Target]]:
+    """The (cpu, Python) pairs a build on this machine makes, one list per Python: target
+    roots from the suite that has that Python; the build machine's python3.X (packaging,
+    repository rules) must be on PATH, else one line before Bazel starts."""
+    machine = machine_suite(env)
+    groups = [targets for _suite, targets in
+              python_groups(root, cpus, settings, env, machine)]
+    for i, targets in enumerate(groups):
+        version = targets[0].python_version
+        if shutil.which(f"python{version}") is None and version != _own_python():
+            if not python_versions(settings):
+                # The default for a cpu this machine's suite has no Python for: its C/C++
+                # still builds, its extensions say why they cannot (as before --python).
+                log.warning("%s: the default Python %s needs python%s on this machine, "
+                            "which has none: building without a target Python (use "
+                            "--runner=docker for its wheels)", ", ".join(
+                                t.cpu for t in targets), version, version)
+                groups[i] = [suites.for_suite(t, machine) for t in targets]
+                continue
+            raise ConfigError(
+                f"the local runner builds for Python {version} with this machine's "
+                f"python{version} (it packages the wheels and runs repository rules), and "
+                "there is none on PATH",
+                f"use --runner=docker (its builder image has python{version}), or install it")
+    return groups
+
+
+def _own_python() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _local_plans(root: Path, targets: list[Target], settings: config.Settings,
+                 env: Mapping[str, str], dry_run: bool,
+                 ) -> tuple[list[Target], dict[str, portable.Choice], RenderResult,
+                            list[BuildPlan]]:
+    """Render and plan a build on this machine, with this machine's Bazel, for ``targets``
+    (each with its Python)."""
     # Before Bazel: an unreachable --manylinux fails here; sysroots are assembled.
     bazel_setup = probe_bazel(settings["bazel"])
     choices = portable.prepare(targets, settings["manylinux"], config.cache_dir(env),
@@ -248,7 +325,7 @@ def _local_plans(root: Path, cpus: list[str], settings: config.Settings, env: Ma
     setup = portable.with_overrides(bazel_setup, choices)
     _say_if_bazelversion_differs(root, setup.version.major)
     rendered = render(root, [t.cpu for t in targets], env, dry_run=dry_run,
-                      bazel_major=setup.version.major, choices=choices)
+                      bazel_major=setup.version.major, choices=choices, targets=targets)
     plans = [
         plan_build(root, t, settings, setup, env,
                    python_bin=(root / PACKAGE / python_wrapper(t.cpu)
@@ -278,13 +355,20 @@ def _test(root: Path, cpus: list[str], env: Mapping[str, str], settings: config.
     if choose_runner(settings["runner"], env) == "docker":
         from cross_compiler.docker import dockerrun
 
-        suite = docker_suite(root, settings, env)
-        dockerrun.build_in_container(root, suite_targets(cpus, env, suite), settings, env,
-                                     BuildResult(), False, suite, command="test",
-                                     extra_args=(",".join(labels),))
+        builder = docker_suite(root, settings, env)
+        for suite, group in python_groups(root, cpus, settings, env, builder):
+            one = config.with_value(settings, "python", [group[0].python_version],
+                                    "chosen per cpu")
+            dockerrun.build_in_container(root, group, one, env, BuildResult(), False, suite,
+                                         command="test", extra_args=(",".join(labels),))
         return
-    targets, _, _, plans = _local_plans(root, cpus, settings, env, dry_run=False)
-    for target, plan in zip(targets, plans, strict=True):
+    pairs: list[tuple[Target, BuildPlan]] = []
+    for group in local_groups(root, cpus, settings, env):
+        one = config.with_value(settings, "python", [group[0].python_version],
+                                "chosen per cpu")
+        targets, _, _, plans = _local_plans(root, group, one, env, dry_run=False)
+        pairs += zip(targets, plans, strict=True)
+    for target, plan in pairs:
         command = targetrun.test_command(plan.build, labels, targetrun.qemu_prefix(target))
         log.info("==> %s: bazel test under %s", target.cpu, targetrun.qemu_prefix(target))
         with secretrc.argv(command) as argv:
@@ -306,7 +390,8 @@ def run(workspace: Path | None, cpu: str, env: Mapping[str, str], cli: Mapping[s
         raise ConfigError(f"{shown(label)} built no executable named {shown(name)} for {cpu}",
                           "name a cc_binary target")
     suite = suite_catalogue(env)[result.suite] if result.suite else machine_suite(env)
-    (target,) = suite_targets([cpu], env, suite)
+    (target,) = [suites.for_suite(t, suite, result.pythons.get(cpu, ""))
+                 for t in load_targets([cpu], config.toolchains_dir(env))]
     if result.plans:  # built on this machine: the cross compiler's own runtime
         root = targetrun.runtime_root(target)
     else:  # built in a builder image: the runtime of its suite
@@ -406,17 +491,24 @@ def release(
                               "replaces", "copy the previous release aside, or pick another "
                               "--out-dir")
         reproduce.read_sums(baseline)  # a bad baseline is said before any build
-    matrix = bool(settings["python"])
-    if matrix:
-        targets = pipeline.python_pairs(targets, settings["python"], runner,
-                                         suite_catalogue(env))
+    matrix = bool(python_versions(settings))
+    cpus = [t.cpu for t in targets]
+    if runner == "docker":
+        groups = python_groups(root, cpus, settings, env,
+                               docker_suite(root, settings, env))
+        targets = [t for _suite, group in groups for t in group]
+    else:
+        targets = [t for group in local_groups(root, cpus, settings, env) for t in group]
+
+    def pair_cli(t: Target) -> dict[str, Any]:
+        # Each (cpu, Python) pair in the builder image of the suite that has that Python.
+        return {**fixed, "python": [t.python_version],
+                **({"suite": t.suite} if runner == "docker" else {})}
+
     outcomes = rel.release(
         targets, root, where,
-        # Each (cpu, Python) pair in the builder image of the suite that has that Python.
-        build_one=lambda t: build(root, [t.cpu], env,
-                                  {**fixed, "suite": t.suite} if matrix else fixed),
-        smoke_one=lambda wheel, t: test_wheel(wheel, t.cpu, env,
-                                              suite=t.suite if matrix else "auto"),
+        build_one=lambda t: build(root, [t.cpu], env, pair_cli(t)),
+        smoke_one=lambda wheel, t: test_wheel(wheel, t.cpu, env, suite=t.suite),
         fail_fast=fail_fast, runner=runner,
         settings={k: r.value for k, r in settings.values.items()}, env=env,
         python_matrix=matrix,
@@ -425,7 +517,7 @@ def release(
     if built and settings["check_reproducible"] == "true":
         second = pipeline.rebuild_and_compare(
             root, targets, built, fixed, settings["bazel_startup_options"], where,
-            build=lambda cpu, cli: build(root, [cpu], env, cli))
+            build=lambda cpu, cli: build(root, [cpu], env, cli))  # cli: the pair's
         rel.mark_irreproducible(outcomes, second, "a second build from clean caches")
     if built and compare_to is not None:
         rel.mark_irreproducible(outcomes, reproduce.compare(compare_to.resolve(), where, built),
@@ -471,6 +563,12 @@ def _cpus_of_arch(arches: set[str], catalogue: Path, native: bool = False) -> li
                               if t.wheel_arch in arches))
 
 
+def wheel_python(wheel: Path) -> str:
+    """The CPython X.Y a wheel's ``cpXY`` tag names ("" for py3/abi-free wheels)."""
+    match = re.search(r"-cp(\d)(\d+)-", wheel.name)
+    return f"{match[1]}.{match[2]}" if match else ""
+
+
 def wheel_suite(wheel: Path, requested: str, env: Mapping[str, str]) -> Suite:
     """The suite whose runtime runs ``wheel``: named, else the one whose Python matches the
     wheel's ``cpXY`` tag (this machine's suite first), else this machine's."""
@@ -478,11 +576,13 @@ def wheel_suite(wheel: Path, requested: str, env: Mapping[str, str]) -> Suite:
     if requested not in ("", "auto"):
         return suites.choose_suite(requested, None, False, catalogue)[0]
     own = machine_suite(env)
-    match = re.search(r"-cp(\d)(\d+)-", wheel.name)
-    if match:
-        version = f"{match[1]}.{match[2]}"
-        for suite in (own, *catalogue.values()):
+    version = wheel_python(wheel)
+    if version:
+        for suite in (own, *catalogue.values()):  # the suite whose own Python it is
             if suite.python_version == version:
+                return suite
+        for suite in (own, *catalogue.values()):  # else one that ships it too (sid's 3.14)
+            if version in suite.pythons:
                 return suite
     return own
 
@@ -503,7 +603,10 @@ def test_wheel(wheel: Path, cpu: str, env: Mapping[str, str], command: str = "",
     sources = Sources(tuple(Path(os.path.abspath(d)) for d in find_links), not no_index,
                       with_packages, tuple(Path(os.path.abspath(f)) for f in requirement_files))
     chosen = wheel_suite(wheel, suite, env)
-    (target,) = suite_targets([cpu or wheel_cpu(wheel, env)], env, chosen)
+    version = wheel_python(wheel)
+    (target,) = [suites.for_suite(t, chosen, version if version in chosen.pythons else "")
+                 for t in load_targets([cpu or wheel_cpu(wheel, env)],
+                                       config.toolchains_dir(env))]
     cache = config.cache_dir(env)
     debroot.fetch(target, chosen, cache)
     return smoke.smoke_test(wheel, target, cache, command, suite=chosen, sources=sources,

@@ -158,7 +158,7 @@ _BUILD_FLAGS = {
     "compilation_mode": "compilation_mode", "bazel_flag": "bazel_flags",
     "bazel_startup_option": "bazel_startup_options", "package_command": "package_command",
     "dist_dir": "dist_dir", "platform": "platform", "env": "env", "cache_dir": "cache_dir",
-    "manylinux": "manylinux", "toolchain": "toolchain",
+    "manylinux": "manylinux", "toolchain": "toolchain", "python": "python",
     "base_image": "base_image", "extra_package": "extra_packages", "network": "network",
     "suite": "suite",
     "remote_cache": "remote_cache", "remote_header_env": "remote_header_env",
@@ -182,6 +182,9 @@ _BUILD_HELP = {
                  "the compiler family and sysroot, or fails before building",
     "toolchain": "compiler family: gcc (Debian's cross gcc), clang (+ a Debian sysroot) or "
                  "zig; default auto: gcc, or what --manylinux needs",
+    "python": "target CPython X.Y (comma-separated, or all): its headers, its python3 for "
+              "packaging and repository rules; default the builder suite's, else the "
+              "nearest the cpu has (riscv64 on Bazel 4: 3.13)",
     "env": "docker runner: pass NAME (from here) or NAME=value into the container",
     "cache_dir": "docker runner: where Bazel's caches persist (default <cache>/docker)",
     "suite": "docker runner: Debian suite of the builder image, bookworm (Bazel 4.2.3) or sid "
@@ -230,7 +233,7 @@ def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
           remote_header_env: str = "", no_remote_upload: bool = False,
           remote_executor: str = "", remote_instance_name: str = "", suite: str = "",
           remote_exec_property: list[str] | None = None,
-          manylinux: str = "", toolchain: str = "") -> None:
+          manylinux: str = "", toolchain: str = "", python: str = "") -> None:
     """Cross-compile a Bazel workspace for the target cpu(s) and check every binary.
 
     Then run the workspace's packaging command and retag the wheels it makes."""
@@ -341,8 +344,8 @@ def clean(c: Any, yes: bool = False) -> None:
         "check_reproducible": "build every target again from clean caches and fail naming "
                               "each artifact that differs",
         "compare_to": "compare with a previous release directory (its SHA256SUMS and files)",
-        "python": "target Python versions, comma-separated (e.g. 3.11,3.13): one wheel per "
-                  "(cpu, version), each from the builder image that has it",
+        "python": "target CPython versions, comma-separated (e.g. 3.11,3.13), or all: one "
+                  "wheel per (cpu, version), each from the builder image that has it",
     },
 )
 @_errors_to_exit
@@ -486,7 +489,7 @@ _RUN_HELP = {
     "cpu": _CPU_HELP, "workspace": _WS_HELP, "runner": _BUILD_HELP["runner"],
     "bazel_flag": _BUILD_HELP["bazel_flag"], "suite": _BUILD_HELP["suite"],
     "cache_dir": _BUILD_HELP["cache_dir"], "manylinux": _BUILD_HELP["manylinux"],
-    "toolchain": _BUILD_HELP["toolchain"],
+    "toolchain": _BUILD_HELP["toolchain"], "python": _BUILD_HELP["python"],
 }
 
 
@@ -497,7 +500,8 @@ _RUN_HELP = {
 @_errors_to_exit
 def test_targets(c: Any, labels: str, cpu: str = "aarch64", workspace: str = "",
                  runner: str = "", bazel_flag: list[str] | None = None, suite: str = "",
-                 cache_dir: str = "", manylinux: str = "", toolchain: str = "") -> None:
+                 cache_dir: str = "", manylinux: str = "", toolchain: str = "",
+                 python: str = "") -> None:
     """Run the workspace's tests for the target cpu(s) under qemu-user, through Bazel."""
     if _asked_for_help("test", labels):
         return
@@ -513,7 +517,8 @@ def test_targets(c: Any, labels: str, cpu: str = "aarch64", workspace: str = "",
 @_errors_to_exit
 def run_target(c: Any, label: str, cpu: str = "aarch64", workspace: str = "", runner: str = "",
                bazel_flag: list[str] | None = None, suite: str = "",
-               cache_dir: str = "", manylinux: str = "", toolchain: str = "") -> None:
+               cache_dir: str = "", manylinux: str = "", toolchain: str = "",
+               python: str = "") -> None:
     """Build one binary for the target cpu and run it under qemu-user (args after --)."""
     if _asked_for_help("run", label):
         return

@@ -226,6 +226,7 @@ class BuildResult:
     bazel: dict[str, dict[str, Any]] = field(default_factory=dict)
     image_id: str = ""  # the builder image, docker runner
     suite: str = ""  # the Debian suite whose Bazel, compilers and Python built it
+    pythons: dict[str, str] = field(default_factory=dict)  # cpu -> the CPython built for
     # cpu -> the compiler family, glibc baseline and sysroot packages (name -> version) that
     # built it, when --manylinux/--toolchain chose them: release manifests record it
     toolchains: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -367,6 +368,7 @@ def _build_each(root: Path, settings: config.Settings, env: Mapping[str, str],
             paths = [execroot / f for f in files]
         paths = [p for p in paths if not _toolchain_file(p, plan.target)]
         result.outputs[cpu] = elf.check_files(paths, plan.target)
+        result.pythons[cpu] = plan.target.python_version
         portable.check_outputs(result.outputs[cpu], plan.target, settings["manylinux"])
         if plan.aquery is not None:
             graph = _run_bazel(plan.aquery, root, f"bazel aquery for {cpu}").stdout

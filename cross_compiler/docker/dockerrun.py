@@ -53,7 +53,7 @@ FORWARDED = ("targets", "bazel_mode", "compilation_mode", "bazel_flags",
              "remote_cache", "remote_header_env", "remote_upload", "remote_executor",
              "remote_instance_name", "remote_exec_properties", "repository_overrides",
              "module_overrides", "distdirs",
-             "source_date_epoch", "manylinux", "toolchain", "header_roots", "wheelhouses")
+             "source_date_epoch", "manylinux", "toolchain", "header_roots", "wheelhouses", "python")
 
 
 def result_file(layout: CacheLayout) -> Path:
@@ -293,12 +293,16 @@ def _collect(result_file: Path, targets: list[Target], result: BuildResult,
         raise BuildError(f"the container left no readable {result_file}: {e}") from e
     by_cpu = {t.cpu: t for t in targets}
     for cpu, paths in data.get("outputs", {}).items():
-        result.outputs[cpu] = elf.check_files([Path(p) for p in paths], by_cpu[cpu])
-        portable.check_outputs(result.outputs[cpu], by_cpu[cpu], manylinux)
+        checked = elf.check_files([Path(p) for p in paths], by_cpu[cpu])
+        portable.check_outputs(checked, by_cpu[cpu], manylinux)
+        # A cpu built for several Pythons (one container each) keeps every build's.
+        result.outputs[cpu] = list(dict.fromkeys([*result.outputs.get(cpu, []), *checked]))
+        result.pythons[cpu] = by_cpu[cpu].python_version
     result.bazel.update(data.get("bazel", {}))
     # The family, glibc and sysroot packages the routes used (for a release's manifest).
     result.toolchains.update(data.get("toolchains", {}))
     result.suite = str(data.get("suite", result.suite))
     for cpu, wheels in data.get("wheels", {}).items():
-        result.wheels[cpu] = [RetagResult(Path(w["path"]), w["platform"], w["reason"],
-                                          dict(w.get("renamed", {})), ()) for w in wheels]
+        result.wheels.setdefault(cpu, []).extend(
+            RetagResult(Path(w["path"]), w["platform"], w["reason"],
+                        dict(w.get("renamed", {})), ()) for w in wheels)

@@ -28,7 +28,7 @@ IMAGE_CACHE = "/opt/cross_compiler/cache"
 # python3-pip: rules_python's pip_parse / pip.parse run pip with the image's Python (through
 # the tool's python wrappers, which make it resolve the target's wheels).
 BASE_PACKAGES = ("binutils", "ca-certificates", "file", "python{v}", "python{v}-venv",
-                 "python3-pip")
+                 "python3-pip", "python3-setuptools", "python3-wheel")
 # What workspaces' own scripts run inside the builder: git for workspace_status_command
 # (`git rev-parse HEAD`, `git describe` stamping), in every image whatever the routes.
 WORKSPACE_TOOLS = ("git",)
@@ -147,10 +147,11 @@ def bazelrc_lines(suite: Suite) -> list[str]:
 
 def builder_packages(targets: list[Target], suite: Suite, extra_packages: list[str]
                      ) -> list[str]:
-    """The Debian packages the builder image installs, sorted."""
-    v = suite.python_version
+    """The Debian packages the builder image installs, sorted: every CPython the suite
+    builds for is there as the build machine's python3.X (packaging, repository rules)."""
     # qemu-user: `cross-compiler test` runs the target's tests inside the image.
-    return sorted({*(p.replace("{v}", v) for p in BASE_PACKAGES), *WORKSPACE_TOOLS,
+    return sorted({*(p.replace("{v}", v) for v in suite.pythons for p in BASE_PACKAGES),
+                   *WORKSPACE_TOOLS,
                    *suite.bazel_packages, suite.qemu_package,
                    *(t.compiler_package for t in targets), *extra_packages})
 

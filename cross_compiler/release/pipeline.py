@@ -1,6 +1,6 @@
-"""How a release is run beyond building each target: the (cpu, Python) pairs of a
-``--python`` matrix, and ``--check-reproducible``'s second build from clean caches, compared
-with the first. The builds themselves come in as a function (api.build): runners are
+"""How a release is run beyond building each target: ``--check-reproducible``'s second
+build from clean caches, compared with the first (the (cpu, Python) pairs come from
+api.python_groups). The builds themselves come in as a function (api.build): runners are
 parameters."""
 
 from __future__ import annotations
@@ -14,41 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from cross_compiler.bazel.localbuild import BuildResult
-from cross_compiler.errors import ConfigError
 from cross_compiler.release import publish as rel
 from cross_compiler.release import reproduce
 from cross_compiler.release.reproduce import ArtifactDiff
-from cross_compiler.toolchain import suites
-from cross_compiler.toolchain.suites import Suite
 from cross_compiler.toolchain.targets import Target
 
 log = logging.getLogger(__name__)
-
-
-def python_pairs(targets: list[Target], versions: list[str], runner: str,
-                 catalogue: Mapping[str, Suite]) -> list[Target]:
-    """One release target per (cpu, Python): each Python comes from the suite that has it
-    (bookworm 3.11, sid 3.13); a version no suite has is one line listing those that are,
-    and a pair whose suite lacks that cpu's Python (bookworm's riscv64) is left out."""
-    versions = [v.strip() for item in versions for v in item.split(",") if v.strip()]
-    by_python = {s.python_version: s for s in sorted(catalogue.values(), key=lambda s: s.name)}
-    unknown = [v for v in versions if v not in by_python]
-    if unknown:
-        raise ConfigError(f"no builder image has Python {', '.join(unknown)}",
-                          "available: " + ", ".join(f"{v} ({s.name})"
-                                                    for v, s in sorted(by_python.items())))
-    if runner != "docker" and len(versions) > 1:
-        raise ConfigError("the local runner builds for this machine's Python only",
-                          "use --runner=docker for several --python versions")
-    pairs = [suites.for_suite(t, by_python[v]) for v in versions for t in targets]
-    for pair in pairs:
-        if not pair.debian_python:
-            log.warning("%s: Debian %s has no Python %s for %s: that pair is left out",
-                        pair.cpu, pair.suite, pair.python_version, pair.debian_arch)
-    if not any(p.debian_python for p in pairs):
-        raise ConfigError("no (cpu, Python) pair of this release has a target Python",
-                          "see the warnings above; e.g. riscv64 needs --python=3.13")
-    return [p for p in pairs if p.debian_python]
 
 
 @contextlib.contextmanager
@@ -91,8 +62,9 @@ def rebuild_and_compare(root: Path, targets: list[Target], built: list[str],
         second = Path(tmp) / "release"
         matrix = any(rel.label(t, True) in built for t in targets)
         outcomes = rel.release([t for t in targets if rel.label(t, matrix) in built], root,
-                               second, build_one=lambda t: build(
-                                   t.cpu, {**clean, "suite": t.suite} if matrix else clean),
+                               second, build_one=lambda t: build(t.cpu, {
+                                   **clean, "python": [t.python_version],
+                                   **({"suite": t.suite} if cli["runner"] == "docker" else {})}),
                                smoke_one=lambda wheel, t: None, runner=cli["runner"],
                                python_matrix=matrix)
         failed = [reproduce.ArtifactDiff(f"{o.cpu}/", (f"the second build failed: {o.error}",))

@@ -20,7 +20,7 @@ from cross_compiler.toolchain.targets import Target, _field, _unknown_keys
 
 _STR_FIELDS = ("suite", "bazel_version", "python_version", "glibc", "qemu_package")
 _LIST_FIELDS = ("bazel_packages", "python_packages", "runtime_packages", "numpy_packages",
-                "no_python_arches")
+                "no_python_arches", "extra_pythons")
 _SAFE = re.compile(r"^[a-z0-9][a-z0-9.+{}-]*$")
 
 
@@ -37,6 +37,14 @@ class Suite:
     no_python_arches: tuple[str, ...]  # Debian architectures without Python in this suite
     qemu_package: str
     source: Path
+    # More CPython versions the suite ships (sid: 3.14, 3.15): target roots, and in the
+    # builder image the build machine's python3.X that packages and runs repository rules.
+    extra_pythons: tuple[str, ...] = ()
+
+    @property
+    def pythons(self) -> tuple[str, ...]:
+        """Every CPython version this suite builds for, its default first."""
+        return (self.python_version, *self.extra_pythons)
 
     @property
     def bazel_major(self) -> int:
@@ -47,8 +55,9 @@ class Suite:
         return f"debian:{self.name}"
 
     def root_packages(self, debian_arch: str) -> list[str]:
-        """``name:arch`` of every package a target root (Python + runtime) unpacks."""
-        names = [p.replace("{v}", self.python_version) for p in self.python_packages]
+        """``name:arch`` of every package a target root unpacks: every CPython the suite
+        builds for (one root per architecture holds them all), the runtime, numpy."""
+        names = [p.replace("{v}", v) for v in self.pythons for p in self.python_packages]
         return [f"{n}:{debian_arch}"
                 for n in (*names, *self.runtime_packages, *self.numpy_packages)]
 
@@ -77,6 +86,11 @@ def parse_suite(data: dict[str, Any], source: Path) -> Suite:
         raise TargetError(f"{where}: field 'bazel_version' must be like 7.7.1")
     if not re.fullmatch(r"3\.\d+", strings["python_version"]):
         raise TargetError(f"{where}: field 'python_version' must be like 3.13")
+    bad = [v for v in lists["extra_pythons"]
+           if not re.fullmatch(r"3\.\d+", v) or v == strings["python_version"]]
+    if bad:
+        raise TargetError(f"{where}: field 'extra_pythons' has {bad[0]!r}",
+                          "list other versions like 3.14, not the suite's python_version")
     if not re.fullmatch(r"2\.\d+", strings["glibc"]):
         raise TargetError(f"{where}: field 'glibc' must be like 2.36")
     return Suite(
@@ -86,7 +100,7 @@ def parse_suite(data: dict[str, Any], source: Path) -> Suite:
         bazel_packages=lists["bazel_packages"], python_packages=lists["python_packages"],
         runtime_packages=lists["runtime_packages"], numpy_packages=lists["numpy_packages"],
         no_python_arches=lists["no_python_arches"],
-        source=source,
+        source=source, extra_pythons=lists["extra_pythons"],
     )
 
 
@@ -163,8 +177,86 @@ def host_suite(os_release: str, suites: dict[str, Suite], default: str = "bookwo
     return default
 
 
-def for_suite(target: Target, suite: Suite) -> Target:
-    """The target as built in ``suite``: its Python version, and whether it has one."""
-    return dataclasses.replace(target, python_version=suite.python_version, glibc=suite.glibc,
-                               debian_python=suite.has_python(target.debian_arch),
+def for_suite(target: Target, suite: Suite, python: str = "") -> Target:
+    """The target as built in ``suite`` for CPython ``python`` (default: the suite's), and
+    whether the suite has that Python for its architecture."""
+    version = python or suite.python_version
+    return dataclasses.replace(target, python_version=version, glibc=suite.glibc,
+                               debian_python=(suite.has_python(target.debian_arch)
+                                              and version in suite.pythons),
                                suite=suite.name)
+
+
+def python_table(suites: dict[str, Suite], debian_arches: dict[str, str],
+                 ) -> dict[str, dict[str, list[str]]]:
+    """``{python: {cpu: [suite, ...]}}``: which suites build which cpu for which CPython."""
+    table: dict[str, dict[str, list[str]]] = {}
+    for suite in sorted(suites.values(), key=lambda s: (s.bazel_major, s.name)):
+        for version in suite.pythons:
+            for cpu, arch in debian_arches.items():
+                if suite.has_python(arch):
+                    table.setdefault(version, {}).setdefault(cpu, []).append(suite.name)
+    return dict(sorted(table.items(), key=lambda kv: tuple(int(p) for p in kv[0].split("."))))
+
+
+def python_suite(version: str, bazel_major: int, cpus: dict[str, str],
+                 suites: dict[str, Suite], prefer: str = "") -> tuple[Suite, str, str]:
+    """The builder suite with Bazel ``bazel_major`` that builds every cpu in ``cpus``
+    (cpu -> Debian arch) for CPython ``version`` ("" = the default), and why.
+
+    Default: the suite of that Bazel whose own Python every cpu has (bookworm), else the
+    nearest version that every cpu has (riscv64 on Bazel 4: trixie's 3.13). Bad input is
+    one line: an unknown version, a version no suite of that Bazel has for a cpu (listing
+    what exists per cpu), a version only another Bazel has."""
+    first = prefer or _DEFAULT_SUITE.get(bazel_major, "")
+    same = sorted((s for s in suites.values() if s.bazel_major == bazel_major),
+                  key=lambda s: (s.name != first, s.name))
+    every = {v for s in suites.values() for v in s.pythons}
+
+    def serves(suite: Suite, v: str) -> bool:
+        return v in suite.pythons and all(suite.has_python(a) for a in cpus.values())
+
+    if version:
+        if not re.fullmatch(r"\d+\.\d+", version):
+            raise ConfigError(f"python {version!r} is not a CPython version like 3.13",
+                              f"use one of: {', '.join(_sorted_versions(every))}")
+        native = [s for s in same if s.python_version == version and serves(s, version)]
+        found = native or [s for s in same if serves(s, version)]
+        if found:
+            return found[0], version, f"Python {version}"
+        raise ConfigError(f"no Bazel {bazel_major} builder has CPython {version} for "
+                          f"{', '.join(cpus)}", _what_exists(bazel_major, cpus, suites))
+    for suite in same[:1]:  # the default suite's own Python
+        if serves(suite, suite.python_version):
+            return suite, suite.python_version, "default"
+    versions = _sorted_versions({v for s in same for v in s.pythons})
+    default = same[0].python_version if same else ""
+    nearest = sorted(versions, key=lambda v: (abs(_minor(v) - _minor(default)), -_minor(v)))
+    for v in nearest:
+        found = [s for s in same if s.python_version == v and serves(s, v)] or [
+            s for s in same if serves(s, v)]
+        if found:
+            return found[0], v, f"the nearest to {default} that {', '.join(cpus)} has"
+    raise ConfigError(f"no Bazel {bazel_major} builder has a Python for {', '.join(cpus)}",
+                      _what_exists(bazel_major, cpus, suites))
+
+
+_DEFAULT_SUITE = {4: "bookworm"}
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1]) if version.count(".") == 1 else 0
+
+
+def _sorted_versions(versions: set[str]) -> list[str]:
+    return sorted(versions, key=_minor)
+
+
+def _what_exists(bazel_major: int, cpus: dict[str, str], suites: dict[str, Suite]) -> str:
+    parts = []
+    for cpu, arch in cpus.items():
+        have = sorted({f"{v} (Bazel {s.bazel_major}, {s.name})" for s in suites.values()
+                       for v in s.pythons if s.has_python(arch)},
+                      key=lambda x: (_minor(x.split()[0]), x))
+        parts.append(f"{cpu}: {', '.join(have) or 'none'}")
+    return "; ".join(parts)

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -54,6 +55,25 @@ def check_python_tags(wheels: list[Path], target: Target) -> None:
                 f"(PYTHON_BIN_PATH=/usr/bin/python{target.python_version})")
 
 
+def packaging_python(version: str, bindir: Path) -> Path:
+    """``bindir`` with python, python3 and python3.X for the build machine's CPython
+    ``version``: this tool's own interpreter when it is that version (it has setuptools and
+    wheel), else ``python3.X`` from PATH; returns bindir/python3."""
+    own = f"{sys.version_info.major}.{sys.version_info.minor}"
+    found = sys.executable if version == own else shutil.which(f"python{version}")
+    if not found:
+        raise BuildError(f"no python{version} on this machine to package the Python "
+                         f"{version} wheels with", "use --runner=docker, whose builder image "
+                         f"has python{version}")
+    bindir.mkdir(parents=True, exist_ok=True)
+    # A script, not a symlink: a venv's interpreter only knows its venv by its own path.
+    script = f"#!/bin/sh\nexec {shlex.quote(found)} \"$@\"\n"
+    for name in ("python", "python3", f"python{version}"):
+        (bindir / name).write_text(script)
+        (bindir / name).chmod(0o755)
+    return bindir / "python3"
+
+
 def package_and_retag(root: Path, target: Target, settings: config.Settings,
                       env: Mapping[str, str], dist: Path | None = None) -> list[RetagResult]:
     """Run the packaging command, then retag each wheel it made into ``dist`` (default the
@@ -62,9 +82,13 @@ def package_and_retag(root: Path, target: Target, settings: config.Settings,
     with tempfile.TemporaryDirectory(prefix="cross_compiler-wheels-") as tmp:
         argv = package_argv(settings["package_command"], Path(tmp))
         log.info("==> %s: packaging: %s", target.cpu, shown(shlex.join(argv)))
-        # TensorFlow's convention: the packaging script builds the wheel with the host
-        # Python named by PYTHON_BIN_PATH (ours, which has setuptools and wheel).
-        run_env = {**env, "PYTHON_BIN_PATH": env.get("PYTHON_BIN_PATH", sys.executable)}
+        # The build machine's CPython of the target's X.Y is `python3` (and `python`,
+        # `python3.X`, TensorFlow's PYTHON_BIN_PATH) for the packaging command: a script
+        # that runs plain python3 packages cpXY around cpXY extensions.
+        bindir = Path(tmp) / "bin"
+        python = packaging_python(target.python_version, bindir)
+        run_env = {**env, "PYTHON_BIN_PATH": str(python),
+                   "PATH": f"{bindir}{os.pathsep}{env.get('PATH', os.defpath)}"}
         if settings["source_date_epoch"]:  # fixed wheel timestamps (README: reproducibility)
             run_env["SOURCE_DATE_EPOCH"] = settings["source_date_epoch"]
         result = proc.run(argv, cwd=root, env=run_env, stream=True,

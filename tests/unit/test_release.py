@@ -237,22 +237,6 @@ def test_released_programs_stay_executable(tmp_path: Path) -> None:
     assert stat.S_IMODE(wheel.stat().st_mode) & 0o111 == 0
 
 
-def test_python_pairs_come_from_the_suites_that_have_them() -> None:
-    from cross_compiler.api import suite_catalogue
-    from cross_compiler.release.pipeline import python_pairs
-
-    targets = load_targets(["aarch64", "riscv64"], resources.toolchains_dir())
-    catalogue = suite_catalogue({})
-    pairs = python_pairs(targets, ["3.11,3.13"], "docker", catalogue)
-    assert [(t.cpu, t.python_version, t.suite) for t in pairs] == [
-        ("aarch64", "3.11", "bookworm"), ("aarch64", "3.13", "sid"),
-        ("riscv64", "3.13", "sid")]  # bookworm has no riscv64 Python: left out
-    with pytest.raises(ConfigError, match=r"no builder image has Python 3\.9.*3\.11 \(bookworm\)"):
-        python_pairs(targets, ["3.9"], "docker", catalogue)
-    with pytest.raises(ConfigError, match="local runner builds for this machine's Python"):
-        python_pairs(targets, ["3.11", "3.13"], "local", catalogue)
-
-
 def test_a_python_matrix_release_names_targets_by_cpu_and_python(tmp_path: Path) -> None:
     from cross_compiler.toolchain.suites import for_suite, load_suites
 
