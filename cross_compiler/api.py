@@ -36,6 +36,7 @@ from cross_compiler.wheel.retag import RetagResult, retag_wheels
 from cross_compiler.workspace import (
     TreeChanges,
     check_workspace,
+    enclosing_workspace,
     package_dir,
     plan_tree,
     write_tree,
@@ -88,6 +89,29 @@ def default_workspace(cache_dir: Path) -> Path:
                     and rel not in wanted:
                 path.unlink()
     return dest
+
+
+def choose_workspace(workspace: Path | None, env: Mapping[str, str], *, say: bool = True,
+                     cwd: Path | None = None) -> Path:
+    """The workspace root: ``--workspace``, else the Bazel workspace containing the current
+    directory (where the user stands), else the embedded example. Without ``--workspace``
+    the choice and its reason are logged (``say``), before anything else."""
+    if workspace is not None:
+        return check_workspace(workspace)
+    here = cwd or Path.cwd()
+    found = enclosing_workspace(here)
+    if found is not None:
+        root, marker = found
+        if say:
+            log.info("workspace %s: the Bazel workspace containing the current directory "
+                     "(its %s); --workspace picks another", shown(root), marker)
+        return check_workspace(root)
+    example = check_workspace(default_workspace(config.cache_dir(env)))
+    if say:
+        log.info("workspace %s: the embedded example, as no MODULE.bazel, WORKSPACE or "
+                 "WORKSPACE.bazel is in %s or above it; --workspace picks another",
+                 shown(example), shown(here))
+    return example
 
 
 def suite_catalogue(env: Mapping[str, str]) -> dict[str, Suite]:
@@ -224,8 +248,7 @@ def build(
     the target, and retag the wheels the packaging command makes."""
     env = hostlink.attach(env, sys.stdin.buffer)  # in a container build: the host's secrets
     load_targets(cpus, config.toolchains_dir(env))  # a bad --cpu is said before anything else
-    cache = config.cache_dir(env)
-    root = check_workspace(workspace or default_workspace(cache))
+    root = choose_workspace(workspace, env)
     with _one_build_at_a_time(root, env, dry_run):
         return _build(root, cpus, env, cli, dry_run=dry_run, result_json=result_json)
 
@@ -342,7 +365,7 @@ def test(workspace: Path | None, cpus: list[str], env: Mapping[str, str],
     test fails with Bazel's own exit code (3: tests failed, 4: no tests)."""
     env = hostlink.attach(env, sys.stdin.buffer)
     load_targets(cpus, config.toolchains_dir(env))
-    root = check_workspace(workspace or default_workspace(config.cache_dir(env)))
+    root = choose_workspace(workspace, env)
     file_values, file_name = config.read_config_file(root)
     settings = config.resolve(file_values, file_name, env, cli)
     labels = labels or ("//...",)
@@ -460,7 +483,7 @@ def clean(remove: bool) -> dict[str, list[str]]:
 def show_config(workspace: Path | None, env: Mapping[str, str],
                 cli: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
     """(key, value, where it came from) for every setting."""
-    root = check_workspace(workspace or default_workspace(config.cache_dir(env)))
+    root = choose_workspace(workspace, env)
     file_values, file_name = config.read_config_file(root)
     settings = config.resolve(file_values, file_name, env, cli)
     return [(key, r.value, r.source) for key, r in settings.values.items()]
@@ -477,7 +500,7 @@ def release(
     from cross_compiler.release import publish as rel
 
     targets = load_targets(cpus, config.toolchains_dir(env))
-    root = check_workspace(workspace or default_workspace(config.cache_dir(env)))
+    root = choose_workspace(workspace, env)
     file_values, file_name = config.read_config_file(root)
     settings = with_source_date(config.resolve(file_values, file_name, env, cli), root)
     runner = choose_runner(settings["runner"], env)

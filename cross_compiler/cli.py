@@ -25,7 +25,6 @@ from invoke.parser import ParseResult
 
 from cross_compiler import __version__, api
 from cross_compiler.bazel.localbuild import BuildResult
-from cross_compiler.config import cache_dir
 from cross_compiler.display import EscapedArgs, shown
 from cross_compiler.errors import BuildError, CrossCompilerError, DriftError, Terminated
 from cross_compiler.toolchain.targets import parse_cpu_list
@@ -112,11 +111,13 @@ def _workspace(value: str) -> Path | None:
 
 
 def _workspace_or_default(value: str) -> Path:
-    return _workspace(value) or api.default_workspace(cache_dir(dict(os.environ)))
+    """The workspace the command used (said in its log already)."""
+    return _workspace(value) or api.choose_workspace(None, dict(os.environ), say=False)
 
 
 _CPU_HELP = "target cpu(s), comma-separated: aarch64, armv7hf, riscv64, ppc64le, s390x or all"
-_WS_HELP = "Bazel workspace directory (default: the embedded example workspace)"
+_WS_HELP = ("Bazel workspace directory (default: the one containing the current directory, "
+            "else the embedded example workspace)")
 
 
 @task(help={
@@ -130,7 +131,7 @@ def toolchain(c: Any, cpu: str = "aarch64", workspace: str = "", check: bool = F
               dry_run: bool = False) -> None:
     """Render the Bazel cross toolchain package //cross_compiler into a workspace."""
     env = dict(os.environ)
-    ws = _workspace(workspace) or api.default_workspace(cache_dir(env))
+    ws = api.choose_workspace(_workspace(workspace), env)
     result = api.render(ws, parse_cpu_list(cpu), env, check=check, dry_run=dry_run)
     pkg = result.workspace / api.PACKAGE
     if check:

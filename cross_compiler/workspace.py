@@ -27,6 +27,18 @@ def check_workspace(path: Path) -> Path:
     return root
 
 
+def enclosing_workspace(start: Path) -> tuple[Path, str] | None:
+    """The nearest directory at or above ``start`` that is a Bazel workspace, and the file
+    that makes it one (MODULE.bazel first, then WORKSPACE, WORKSPACE.bazel); None when no
+    directory up to the root is one."""
+    here = Path(os.path.abspath(start))
+    for directory in (here, *here.parents):
+        for name in ("MODULE.bazel", "WORKSPACE", "WORKSPACE.bazel"):
+            if (directory / name).is_file():
+                return directory, name
+    return None
+
+
 @dataclass(frozen=True)
 class TreeChanges:
     written: tuple[str, ...]

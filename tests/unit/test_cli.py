@@ -272,3 +272,24 @@ def test_readme_commands_print_their_help(tmp_path: Path) -> None:
         result = _cli(name, "--help", tmp=tmp_path)
         assert result.returncode == 0 and result.stdout.startswith(
             f"Usage: cross-compiler {name} "), (name, result.stderr)
+
+
+def test_without_workspace_the_cli_uses_the_one_it_stands_in_and_says_so_first(
+        tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / "lib" / "src").mkdir(parents=True)
+    (ws / "WORKSPACE").write_text("")
+    (ws / "cross_compiler.toml").write_text('[build]\ntargets = ["//lib:mine"]\n')
+    env = {"CROSS_COMPILER_RUNNER": "local", "CROSS_COMPILER_CACHE": str(tmp_path / "cache"),
+           "HOME": str(tmp_path), "PATH": str(Path(CLI).parent), "LANG": "C.UTF-8"}
+    result = subprocess.run([CLI, "config", "--show"], cwd=ws / "lib" / "src", env=env,
+                            capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        f"cross_compiler: workspace {ws}: the Bazel workspace containing the current directory "
+        "(its WORKSPACE); --workspace picks another")
+    assert re.search(r"^targets\s+//lib:mine\s+\(.*ws/cross_compiler.toml\)$", result.stdout,
+                     re.M), result.stdout
+    elsewhere = _cli("config", "--show", tmp=tmp_path)  # tmp_path: no workspace up to /
+    assert elsewhere.stderr.splitlines()[0].startswith(
+        f"cross_compiler: workspace {tmp_path}/cache/example/pyext: the embedded example")

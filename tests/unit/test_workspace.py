@@ -77,3 +77,47 @@ def test_default_workspace_is_a_synced_copy_of_the_example(tmp_path: Path) -> No
         resources.example_workspace() / "lib/mathlib.cc").read_bytes()
     assert not (ws / "lib/extra.cc").exists()
     assert (ws / "cross_compiler/BUILD.bazel").read_text() == "generated"
+
+
+def test_the_enclosing_workspace_is_the_nearest_parent_with_a_workspace_file(
+        tmp_path: Path) -> None:
+    from cross_compiler.workspace import enclosing_workspace
+
+    outer, inner = tmp_path / "outer", tmp_path / "outer" / "third_party" / "inner"
+    (inner / "src" / "deep").mkdir(parents=True)
+    (outer / "WORKSPACE.bazel").write_text("")
+    (outer / "MODULE.bazel").write_text("")
+    (inner / "WORKSPACE").write_text("")
+    assert enclosing_workspace(inner / "src" / "deep") == (inner, "WORKSPACE")
+    assert enclosing_workspace(outer / "third_party") == (outer, "MODULE.bazel")
+    (outer / "MODULE.bazel").unlink()
+    assert enclosing_workspace(outer) == (outer, "WORKSPACE.bazel")
+    (tmp_path / "BUILD").write_text("")  # a package, not a workspace
+    assert enclosing_workspace(tmp_path) is None
+
+
+def test_without_workspace_the_one_containing_cwd_else_the_example_is_said(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from cross_compiler import api
+
+    ws = tmp_path / "ws"
+    (ws / "app" / "src").mkdir(parents=True)
+    (ws / "MODULE.bazel").write_text("")
+    env = {"CROSS_COMPILER_CACHE": str(tmp_path / "cache")}
+    with caplog.at_level("INFO", logger="cross_compiler.api"):
+        assert api.choose_workspace(None, env, cwd=ws / "app" / "src") == ws
+    assert caplog.messages == [f"workspace {ws}: the Bazel workspace containing the current "
+                               "directory (its MODULE.bazel); --workspace picks another"]
+    caplog.clear()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with caplog.at_level("INFO", logger="cross_compiler.api"):
+        example = api.choose_workspace(None, env, cwd=elsewhere)
+    assert example == tmp_path / "cache" / "example" / "pyext"
+    assert caplog.messages[0].startswith(f"workspace {example}: the embedded example, as no "
+                                         "MODULE.bazel, WORKSPACE or WORKSPACE.bazel is in "
+                                         f"{elsewhere} or above it")
+    caplog.clear()
+    assert api.choose_workspace(ws / "app" / "..", env, cwd=elsewhere) == ws  # given: as is
+    assert api.choose_workspace(None, env, cwd=ws, say=False) == ws
+    assert caplog.messages == []
