@@ -185,8 +185,8 @@ def python_groups(root: Path, cpus: list[str], settings: config.Settings,
             suite, chosen, why = suites.python_suite(version, builder.bazel_major, arch,
                                                      catalogue, prefer=builder.name)
             if not version and chosen != builder.python_version:
-                log.info("%s: Python %s (%s), built in Debian %s's image", target.cpu, chosen,
-                         why, suite.name)
+                log.info("%s: Python %s (%s), from Debian %s", target.cpu, chosen, why,
+                         suite.name)
             group = groups.setdefault((suite.name, chosen), (suite, []))
             group[1].append(suites.for_suite(target, suite, chosen))
     return list(groups.values())
@@ -290,15 +290,28 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
         one = config.with_value(settings, "python", [group[0].python_version],
                                 "chosen per cpu")
         targets, choices, rendered, plans = _local_plans(root, group, one, env, dry_run)
-        result.plans += plans
-        result.toolchains.update({cpu: portable.describe(c) for cpu, c in choices.items()})
+        part = BuildResult(plans=plans, suite=result.suite)
+        part.toolchains = {cpu: portable.describe(c) for cpu, c in choices.items()}
+        if not dry_run:
+            build_local(root, targets, one, env, part)
+        _merge(result, part)
         result.rendered = sorted({*result.rendered, *rendered.files})
         result.changed += list(rendered.changes.written)
-        if not dry_run:
-            build_local(root, targets, one, env, result)
     if result_json is not None:
         write_result_json(result, result_json)
     return result
+
+
+def _merge(result: BuildResult, part: BuildResult) -> None:
+    """One (cpu, Python) group's build into the whole build's result."""
+    result.plans += part.plans
+    for cpu, paths in part.outputs.items():
+        result.outputs[cpu] = list(dict.fromkeys([*result.outputs.get(cpu, []), *paths]))
+    for cpu, wheels in part.wheels.items():
+        result.wheels.setdefault(cpu, []).extend(wheels)
+    result.bazel.update(part.bazel)
+    result.toolchains.update(part.toolchains)
+    result.pythons.update(part.pythons)
 
 
 def local_groups(root: Path, cpus: list[str], settings: config.Settings,
@@ -311,7 +324,7 @@ def local_groups(root: Path, cpus: list[str], settings: config.Settings,
               python_groups(root, cpus, settings, env, machine)]
     for i, targets in enumerate(groups):
         version = targets[0].python_version
-        if shutil.which(f"python{version}") is None and version != _own_python():
+        if version != _own_python() and probe.build_python(version) is None:
             if not python_versions(settings):
                 # The default for a cpu this machine's suite has no Python for: its C/C++
                 # still builds, its extensions say why they cannot (as before --python).
@@ -326,6 +339,12 @@ def local_groups(root: Path, cpus: list[str], settings: config.Settings,
                 f"python{version} (it packages the wheels and runs repository rules), and "
                 "there is none on PATH",
                 f"use --runner=docker (its builder image has python{version}), or install it")
+    catalogue = suite_catalogue(env)
+    cache = config.cache_dir(env)
+    for targets in groups:  # target roots of suites other than this machine's: on demand
+        for t in targets:
+            if t.debian_python and t.suite in catalogue:
+                debroot.fetch(t, catalogue[t.suite], cache)
     return groups
 
 

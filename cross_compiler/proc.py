@@ -76,12 +76,14 @@ def run(
     stdin: str | None = None,
     missing_hint: str = "",
     to_stdout: bool = False,
+    timeout: float | None = None,
 ) -> Result:
     """Run ``argv``; with ``stream`` its output goes straight to our stderr (live progress),
     or with ``to_stdout`` too, its stdout to ours (a program the user runs).
 
     Never raises on a non-zero exit (callers decide); raises ToolMissingError when the
-    program does not exist.
+    program does not exist. A captured run past ``timeout`` seconds is killed and reported
+    as exit code 124 (as coreutils' timeout does).
     """
     log.debug("run: %s", shlex.join(mask_argv(argv)))
     try:
@@ -90,8 +92,10 @@ def run(
             return Result(tuple(argv), _stream(argv, cwd, env, to_stdout), "", "")
         completed = subprocess.run(
             list(argv), cwd=cwd, env=None if env is None else dict(env),
-            capture_output=True, text=True, check=False, input=stdin,
+            capture_output=True, text=True, check=False, input=stdin, timeout=timeout,
         )
+    except subprocess.TimeoutExpired:
+        return Result(tuple(argv), 124, "", f"{argv[0]} ran longer than {timeout} s")
     except FileNotFoundError as e:
         raise ToolMissingError(f"program not found: {argv[0]}", missing_hint) from e
     except PermissionError as e:  # a directory, or a file without the exec bit

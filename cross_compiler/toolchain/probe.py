@@ -247,6 +247,13 @@ def toolchain_inputs(target: Target, cache_dir: Path, toolchain: ToolchainFlags 
         env = {**os.environ, **toolchain.wrapper_env}
     include_dirs = discover_include_dirs(target, paths["gcc"], probe_args, env)
     found = find_python_headers(target, cache_dir)
+    if found is None and not target.debian_python and not target.sysroot:
+        reason = (f"no target Python for {target.cpu}: Debian {target.suite} has no Python "
+                  f"{target.python_version} for {target.debian_arch}, and this machine has no "
+                  "python3.X of a suite that does; use --runner=docker, or --python")
+        log.warning("%s", reason)
+        return ToolchainInputs(target, paths, include_dirs, {}, reason, toolchain=toolchain,
+                               sysroot_repository=sysroot_repository)
     if found is None:
         reason = (
             f"no Python {target.python_version} headers for {target.cpu} "
@@ -268,3 +275,20 @@ def toolchain_inputs(target: Target, cache_dir: Path, toolchain: ToolchainFlags 
                            numpy_headers=numpy_headers, numpy_version=numpy_version,
                            debian_wheels=wheels,
                            toolchain=toolchain, sysroot_repository=sysroot_repository)
+
+
+def build_python(version: str, path: str | None = None) -> str | None:
+    """The first ``python{version}`` on PATH that runs and is that CPython (a pyenv shim
+    for a version pyenv does not have is skipped), or None."""
+    seen: set[str] = set()
+    for directory in (path if path is not None else os.environ.get("PATH", os.defpath)).split(
+            os.pathsep):
+        candidate = os.path.join(directory or ".", f"python{version}")
+        if candidate in seen or not os.access(candidate, os.X_OK):
+            continue
+        seen.add(candidate)
+        result = proc.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                          timeout=30)
+        if result.returncode == 0 and result.stdout.strip() == version:
+            return candidate
+    return None

@@ -7,7 +7,6 @@ import dataclasses
 import logging
 import os
 import shlex
-import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -16,7 +15,7 @@ from pathlib import Path
 from cross_compiler import config, proc
 from cross_compiler.display import shown
 from cross_compiler.errors import BuildError
-from cross_compiler.toolchain import portable
+from cross_compiler.toolchain import portable, probe
 from cross_compiler.toolchain.targets import Target
 from cross_compiler.wheel.retag import RetagResult, retag_wheels
 
@@ -60,7 +59,7 @@ def packaging_python(version: str, bindir: Path) -> Path:
     ``version``: this tool's own interpreter when it is that version (it has setuptools and
     wheel), else ``python3.X`` from PATH; returns bindir/python3."""
     own = f"{sys.version_info.major}.{sys.version_info.minor}"
-    found = sys.executable if version == own else shutil.which(f"python{version}")
+    found = sys.executable if version == own else probe.build_python(version)
     if not found:
         raise BuildError(f"no python{version} on this machine to package the Python "
                          f"{version} wheels with", "use --runner=docker, whose builder image "
