@@ -9,6 +9,7 @@ import os
 import shlex
 import sys
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from cross_compiler.display import shown
 from cross_compiler.errors import BuildError
 from cross_compiler.toolchain import portable, probe
 from cross_compiler.toolchain.targets import Target
+from cross_compiler.wheel.extnames import check_extension_names
 from cross_compiler.wheel.retag import RetagResult, retag_wheels
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,15 @@ def check_python_tags(wheels: list[Path], target: Target) -> None:
         except InvalidWheelFilename as e:
             raise BuildError(f"the packaging command made {shown(wheel.name)}, not a valid "
                              f"wheel name: {shown(e)}") from e
+        try:
+            with zipfile.ZipFile(wheel) as zf:
+                members = zf.namelist()
+        except (zipfile.BadZipFile, OSError) as e:
+            raise BuildError(f"the packaging command made {shown(wheel.name)}, which is not "
+                             f"a readable zip: {shown(e)}") from e
+        check_extension_names(shown(wheel.name), members,
+                              {f"{t.interpreter}-{t.abi}" for t in tags},
+                              target.python_version, target.triple)
         for tag in tags:
             if not tag.interpreter.startswith("cp") or tag.interpreter == want:
                 continue
