@@ -21,6 +21,7 @@ from cross_compiler.bazel.localbuild import (
     BuildPlan,
     BuildResult,
     build_local,
+    check_settings_apply,
     plan_build,
     probe_bazel,
 )
@@ -134,8 +135,8 @@ def workspace_suite(root: Path, settings: config.Settings,
     version_file = root / ".bazelversion"
     wanted = (suites.read_bazelversion(version_file.read_text(errors="replace")[:4096])
               if version_file.is_file() else "")
-    bzlmod_only = offline.workspace_kind(root) is offline.WorkspaceKind.BZLMOD
-    return suites.choose_suite(settings["suite"], wanted or None, bzlmod_only,
+    has_module = offline.workspace_kind(root) is not offline.WorkspaceKind.WORKSPACE
+    return suites.choose_suite(settings["suite"], wanted or None, has_module,
                                suite_catalogue(env))
 
 
@@ -144,6 +145,7 @@ def docker_suite(root: Path, settings: config.Settings, env: Mapping[str, str]) 
     workspace missing a module the rendered package uses is refused here, before any image
     or container (the build inside says it too)."""
     suite, why = workspace_suite(root, settings, env)
+    check_settings_apply(settings, suite.bazel_version, f"Debian {suite.name}'s image")
     if offline.workspace_kind(root) is offline.WorkspaceKind.BZLMOD:
         offline.check_module_deps((root / "MODULE.bazel").read_text(errors="replace"),
                                   offline.needed_modules(suite.bazel_major))
@@ -360,6 +362,7 @@ def _local_plans(root: Path, targets: list[Target], settings: config.Settings,
     (each with its Python)."""
     # Before Bazel: an unreachable --manylinux fails here; sysroots are assembled.
     bazel_setup = probe_bazel(settings["bazel"])
+    check_settings_apply(settings, str(bazel_setup.version), "the local runner")
     choices = portable.prepare(targets, settings["manylinux"], config.cache_dir(env),
                                settings["toolchain"], portable.sysroot_routes_usable(
                                    root, bazel_setup.version.major))

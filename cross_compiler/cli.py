@@ -189,7 +189,8 @@ _BUILD_HELP = {
     "env": "docker runner: pass NAME (from here) or NAME=value into the container",
     "cache_dir": "docker runner: where Bazel's caches persist (default <cache>/docker)",
     "suite": "docker runner: Debian suite of the builder image, bookworm (Bazel 4.2.3) or sid "
-             "(Bazel 7.7.1); default from .bazelversion",
+             "(Bazel 7.7.1); default from .bazelversion, else sid for a workspace with "
+             "MODULE.bazel, else bookworm",
     "base_image": "docker runner: base of the builder image (default debian:<suite>)",
     "extra_package": "docker runner: another Debian package for the image (repeatable)",
     "network": "docker runner: bridge (default) or host",

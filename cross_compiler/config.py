@@ -41,8 +41,8 @@ SETTINGS: tuple[Setting, ...] = (
             "where Bazel runs: docker, local, or auto (docker when an engine answers)"),
     Setting("suite", str, "auto",
             "Debian suite of the builder image (bookworm: Bazel 4.2.3, sid: Bazel 7.7.1); "
-            "auto: from .bazelversion, else sid for a MODULE.bazel-only workspace, else "
-            "bookworm; the local runner uses the machine's own"),
+            "auto: from .bazelversion, else sid for a workspace with MODULE.bazel (with or "
+            "without WORKSPACE), else bookworm; the local runner uses the machine's own"),
     Setting("python", list, [],
             "release: target Python versions, one wheel per (cpu, version), each built in the "
             "image of the suite that has it (3.11: bookworm, 3.13: sid)"),
@@ -69,7 +69,8 @@ SETTINGS: tuple[Setting, ...] = (
             "NAME=DIR: use a local copy for an external repository (offline, air-gapped); "
             "the docker runner mounts DIR read-only"),
     Setting("module_overrides", list, [],
-            "NAME=DIR: use a local copy for a bzlmod module (Bazel 7), mounted like above"),
+            "NAME=DIR: use a local copy for a bzlmod module (Bazel 7; refused on Bazel 4), "
+            "mounted like above"),
     Setting("distdirs", list, [],
             "directories of downloaded archives Bazel may use instead of the network"),
     Setting("wheelhouses", list, [],

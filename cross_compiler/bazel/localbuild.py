@@ -136,6 +136,18 @@ def remote_header(settings: config.Settings, env: Mapping[str, str]) -> str:
     return env[name]
 
 
+def check_settings_apply(settings: config.Settings, bazel_version: str, where: str) -> None:
+    """Settings the Bazel that will run (``bazel_version``, ``where``'s) cannot apply are
+    refused in one line before it starts, never silently dropped."""
+    if settings["module_overrides"] and int(bazel_version.split(".")[0]) < 7:
+        names = ", ".join(shown(e.partition("=")[0]) for e in settings["module_overrides"])
+        raise ConfigError(
+            f"module_overrides ({names}) need bzlmod (Bazel 7), and {where} has Bazel "
+            f"{bazel_version}",
+            "use repository_overrides for a WORKSPACE repository, or Bazel 7 (the docker "
+            "runner with --suite=sid, or a .bazelversion of 7.x)")
+
+
 def plan_build(
     workspace: Path, target: Target, settings: config.Settings, setup: BazelSetup,
     env: Mapping[str, str] | None = None, python_bin: Path | None = None,

@@ -147,10 +147,11 @@ def suite_for_bazel_version(wanted: str, suites: dict[str, Suite]) -> Suite:
     )
 
 
-def choose_suite(requested: str, bazelversion: str | None, bzlmod_only: bool,
+def choose_suite(requested: str, bazelversion: str | None, has_module: bool,
                  suites: dict[str, Suite], default: str = "bookworm") -> tuple[Suite, str]:
-    """(suite, why): a named suite, else ``.bazelversion``'s Bazel, else Bazel 7 for a
-    workspace with only MODULE.bazel (Bazel 4 cannot build one), else ``default``."""
+    """(suite, why): a named suite, else ``.bazelversion``'s Bazel, else the newest Bazel
+    (bzlmod-capable) for a workspace with a MODULE.bazel, with or without a WORKSPACE
+    (Bazel 4 ignores MODULE.bazel, or cannot build the workspace at all), else ``default``."""
     if requested not in ("", "auto"):
         if requested not in suites:
             raise ConfigError(f"unknown suite {requested!r}",
@@ -158,9 +159,10 @@ def choose_suite(requested: str, bazelversion: str | None, bzlmod_only: bool,
         return suites[requested], "set by suite"
     if bazelversion:
         return suite_for_bazel_version(bazelversion, suites), f".bazelversion says {bazelversion}"
-    if bzlmod_only:
-        newest = max(suites.values(), key=lambda s: s.bazel_major)
-        return newest, "MODULE.bazel without WORKSPACE needs Bazel 7"
+    if has_module:
+        newest = max(sorted(suites.values(), key=lambda s: s.name), key=lambda s: s.bazel_major)
+        return newest, (f"the workspace has MODULE.bazel: bzlmod needs Bazel "
+                        f"{newest.bazel_major}; a .bazelversion or --suite picks another")
     return suites[default], "default"
 
 
