@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -102,11 +103,16 @@ def test_wheel_python_tag_must_match_the_target_headers(tmp_path: Path) -> None:
 
     sid = load_suites(resources.data_dir("suites"))["sid"]
     (target,) = [for_suite(t, sid) for t in load_targets(["aarch64"], resources.toolchains_dir())]
-    check_python_tags([tmp_path / "m-1.0-cp313-cp313-linux_x86_64.whl",
-                       tmp_path / "m-1.0-cp39-abi3-linux_x86_64.whl",
-                       tmp_path / "m-1.0-py3-none-any.whl"], target)
+    def wheel(name: str) -> Path:
+        with zipfile.ZipFile(tmp_path / name, "w") as zf:
+            zf.writestr("m/__init__.py", "")
+        return tmp_path / name
+
+    check_python_tags([wheel("m-1.0-cp313-cp313-linux_x86_64.whl"),
+                       wheel("m-1.0-cp39-abi3-linux_x86_64.whl"),
+                       wheel("m-1.0-py3-none-any.whl")], target)
     with pytest.raises(BuildError, match=r"tagged cp314 but .* Python 3\.13 headers for aarch64"):
-        check_python_tags([tmp_path / "m-1.0-cp314-cp314-linux_x86_64.whl"], target)
+        check_python_tags([wheel("m-1.0-cp314-cp314-linux_x86_64.whl")], target)
 
 
 def test_http_cache_with_grpc_executor_is_refused_before_bazel_starts() -> None:
