@@ -14,13 +14,13 @@ from types import TracebackType
 from typing import IO
 
 from cross_compiler.display import shown
+from cross_compiler.wheel.elf import ELF_MAGIC
 from cross_compiler.wheel.tags import WheelError, WheelName
 from cross_compiler.wheel.zipindex import Records, ZipIndex, read_index, scan_records
 from cross_compiler.wheel.zipio import FLAG_ENCRYPTED, READABLE_METHODS, Member, ZipIOError
 from cross_compiler.wheel.zipread import open_member, read_member
 
 TEXT_LIMIT = 64 << 20  # WHEEL and RECORD are read whole: a declared size above this is a bomb
-ELF_MAGIC = b"\x7fELF"
 _ELF_MIN = 52  # the smallest ELF header (32-bit)
 # Substrings one of which any unsafe name (see unsafe_path) shows once every name is
 # framed by NULs: a cheap test over all names at once; only a hit looks at each name.

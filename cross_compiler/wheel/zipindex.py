@@ -233,7 +233,8 @@ def _head(fd: int, m: Member, data: int, stored: bytes, magic: bytes
     member's stored bytes read so far, maybe none) or a second read; else None."""
     try:
         if m.method == STORED:
-            head = stored[:_HEAD_SIZE]
+            want = min(m.compress_size, _HEAD_SIZE)
+            head = stored[:want] if len(stored) >= want else os.pread(fd, want, data)
         elif m.method == DEFLATED:
             head = zlib.decompressobj(-15).decompress(
                 os.pread(fd, min(m.compress_size, 4096), data), _HEAD_SIZE)

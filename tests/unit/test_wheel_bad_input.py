@@ -192,3 +192,24 @@ def test_unreadable_compression_method(tmp_path: Path) -> None:
     data[central + 10:central + 12] = (97).to_bytes(2, "little")
     wheel.write_bytes(bytes(data))
     _refused(wheel, tmp_path / "out", "compression method 97")
+
+
+@pytest.mark.parametrize("method", [0, 8])
+def test_an_elf_member_behind_a_large_local_extra_field_is_still_checked(
+        tmp_path: Path, method: int) -> None:
+    """The first read of a local header takes the data's first KiB with it; an ELF member
+    whose extra field is longer than that is read again, not waved through."""
+    from tests.fuzz.archive import build_zip, entry
+    from tests.wheels import X86_64_SO, record_for
+
+    files = {"demo/_n.so": X86_64_SO, "demo/__init__.py": b"",
+             "demo-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: demo\n"
+                                            b"Version: 1.0\n\n",
+             "demo-1.0.dist-info/WHEEL": wheel_text(TAGS).encode()}
+    big_extra = (0xCAFE).to_bytes(2, "little") + (3000).to_bytes(2, "little") + bytes(3000)
+    entries = [entry(n, d, method, extra=big_extra) if n.endswith(".so") else entry(n, d)
+               for n, d in files.items()]
+    entries.append(entry("demo-1.0.dist-info/RECORD", record_for(files, "demo-1.0.dist-info")))
+    wheel = tmp_path / NAME
+    wheel.write_bytes(build_zip(entries))
+    _refused(wheel, tmp_path / "out", r"demo/_n\.so is x86_64 64-bit")
