@@ -16,4 +16,12 @@ def update_golden(c: Any, cpu: str = "all") -> None:
     c.run(f"python -m tests.golden_inputs --update --cpu={cpu}", pty=False)
 
 
-ns = Collection(*cli.ns.tasks.values(), update_golden)
+@task(help={})
+def update_python_table(c: Any) -> None:
+    """Rewrite the README's Python x cpu x suite table from suites/ and toolchains/."""
+    from tests.readme_tables import update_readme
+
+    print(update_readme())
+
+
+ns = Collection(*cli.ns.tasks.values(), update_golden, update_python_table)

@@ -262,3 +262,27 @@ def _what_exists(bazel_major: int, cpus: dict[str, str], suites: dict[str, Suite
                       key=lambda x: (_minor(x.split()[0]), x))
         parts.append(f"{cpu}: {', '.join(have) or 'none'}")
     return "; ".join(parts)
+
+
+def python_table_markdown(suites: dict[str, Suite], debian_arches: dict[str, str]) -> str:
+    """The README's Python x cpu table: for each CPython, the suites that build each cpu
+    for it, **bold** where it is that cpu's default on that Bazel."""
+    table = python_table(suites, debian_arches)
+    defaults: set[tuple[str, str, str]] = set()
+    for major in sorted({s.bazel_major for s in suites.values()}):
+        for cpu, arch in debian_arches.items():
+            try:
+                suite, version, _ = python_suite("", major, {cpu: arch}, suites)
+            except ConfigError:
+                continue
+            defaults.add((version, cpu, suite.name))
+    cpus = list(debian_arches)
+    lines = ["| CPython | " + " | ".join(cpus) + " |", "|---" * (len(cpus) + 1) + "|"]
+    for version, per_cpu in table.items():
+        cells = []
+        for cpu in cpus:
+            names = [f"**{n}**" if (version, cpu, n) in defaults else n
+                     for n in per_cpu.get(cpu, [])]
+            cells.append(", ".join(names) or "—")
+        lines.append(f"| {version} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -78,3 +78,10 @@ def test_python_table_and_sid_roots_hold_every_python() -> None:
     (target,) = load_targets(["riscv64"], resources.toolchains_dir())
     assert suites.for_suite(target, CATALOGUE["sid"], "3.15").debian_python
     assert not suites.for_suite(target, CATALOGUE["bookworm"]).debian_python
+
+
+def test_the_readme_table_is_the_one_the_data_makes() -> None:
+    """Refresh with `invoke update-python-table` after changing suites/ or toolchains/."""
+    from tests.readme_tables import README, python_table, readme_table
+
+    assert readme_table(README.read_text()) == python_table()
