@@ -179,8 +179,9 @@ def dist_info_dir(members: tuple[Member, ...], name: WheelName, wheel: str) -> s
 
 
 def check_archive(path: Path) -> list[str]:
-    """Every member readable, with a good CRC (streamed, constant memory); returns the
-    member names. For test-wheel, before a wheel goes to the installer."""
+    """Every member readable (its local header agreeing with the central directory), with
+    a good CRC (streamed, constant memory); returns the member names. For test-wheel,
+    before a wheel goes to the installer."""
     with open_archive(path) as archive:
         for i in range(len(archive.members)):
             try:
