@@ -215,8 +215,8 @@ def scan_records(fd: int, index: ZipIndex, sniff: frozenset[int] = frozenset(),
                            + m.compress_size]
             if method == DEFLATED and len(stored) == min(m.compress_size, _HEAD_READ):
                 # Most members are not what is looked for: their first bytes tell.
-                try:
-                    first = inflater(-15).decompress(stored, len(magic))
+                try:  # a deflate block's code tables and first bytes: 512 bytes, mostly
+                    first = inflater(-15).decompress(stored[:512], len(magic))
                 except zlib.error:
                     first = magic  # read again below, to report it
                 if len(first) == len(magic) and first != magic:
