@@ -84,6 +84,7 @@ def _errors_to_exit(fn: F) -> F:
             return fn(*args, **kwargs)
         except CrossCompilerError as e:
             # One line whatever the message interpolated: the last line of defence.
+            _tell_the_host(shown(e))
             raise Exit(f"cross_compiler: error: {shown(e)}", code=e.exit_code) from e
         except Terminated:
             raise Exit("cross_compiler: terminated", code=143) from None
@@ -91,6 +92,18 @@ def _errors_to_exit(fn: F) -> F:
             raise Exit("cross_compiler: interrupted", code=130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _tell_the_host(line: str) -> None:
+    """Inside the builder container: leave the error line where the host reads it (the
+    host's last line is then this one, not only "the build in container failed")."""
+    path = os.environ.get("CROSS_COMPILER_ERROR_FILE", "")
+    if not path or not os.environ.get("CROSS_COMPILER_IN_CONTAINER"):
+        return
+    try:
+        Path(path).write_text(line + "\n")
+    except OSError:
+        pass  # the host still says the container failed, and its exit code
 
 
 def _asked_for_help(name: str, value: str) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cross_compiler import config, proc, redact, resources
 from cross_compiler.bazel.localbuild import BuildResult, remote_header
+from cross_compiler.display import shown
 from cross_compiler.docker import container, imageextras
 from cross_compiler.docker.image import (
     ROUTE_WHEELS,
@@ -60,6 +61,23 @@ def result_file(layout: CacheLayout) -> Path:
     """Where the tool inside reports what it built; one per run, so builds sharing a cache
     directory never read each other's."""
     return layout.root / f"result-{os.getpid()}-{time.monotonic_ns()}.json"
+
+
+ERROR_FILE_ENV = "CROSS_COMPILER_ERROR_FILE"
+
+
+def error_file(report: Path) -> Path:
+    return report.with_name(report.name + ".error")
+
+
+def container_error(report: Path) -> str:
+    """The one-line error the tool inside left (bounded, control characters escaped), or ""."""
+    try:
+        with error_file(report).open("rb") as f:
+            text = f.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return shown(text.strip().splitlines()[0]) if text.strip() else ""
 
 
 def image_targets(settings: config.Settings, env: Mapping[str, str],
@@ -168,6 +186,8 @@ def plan_container(root: Path, targets: list[Target], settings: config.Settings,
     report = result_file(layout)
     passed = allowed_env(settings["env"], env)
     settings_env = _settings_env(settings, layout)
+    # Where the tool inside writes its one-line error, which the host then ends with.
+    settings_env[ERROR_FILE_ENV] = str(error_file(report))
     # Over stdin, never in the container's environment: the header, and any setting that
     # holds a URL password or a header flag.
     secrets = {k: v for k, v in settings_env.items() if _holds_secret(v)}
@@ -268,13 +288,19 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
     try:
         code = container.run(client, request)
         if code != 0:
-            # The tool inside exits with Bazel's code (or its own error's): pass it on.
+            # The tool inside exits with Bazel's code (or its own error's): pass it on, and
+            # end with its one-line error (a header proof's names the header).
+            inner = container_error(report)
+            if inner:
+                raise BuildError(f"{inner} (the {command} in container {spec.tag})",
+                                 exit_code=code)
             raise BuildError(f"the {command} in container {spec.tag} failed with exit code {code}",
                              "see its output above", exit_code=code)
         if command == "build":
             _collect(report, targets, result, settings["manylinux"])
     finally:
         report.unlink(missing_ok=True)
+        error_file(report).unlink(missing_ok=True)
 
 
 def _make_dirs(layout: CacheLayout, tool_dirs: list[Path]) -> None:
