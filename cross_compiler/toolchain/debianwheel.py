@@ -168,19 +168,24 @@ def debian_wheels(target: Target, root: Path, projects: tuple[str, ...],
             continue
         name = wheel_name(package, target)
         cached = cache_dir / "debian-wheels" / FORMAT / target.suite / target.debian_arch / name
-        if not cached.is_file():
-            try:
-                data = build_wheel(root, package, target)
-            except (OSError, ValueError) as e:
-                log.warning("%s: no wheel from Debian's %s (%s)", target.cpu, project, e)
-                continue
+        if cached.is_file():
+            wheels[name] = cached.read_bytes()
+            continue
+        try:
+            data = build_wheel(root, package, target)
+        except (OSError, ValueError) as e:
+            log.warning("%s: no wheel from Debian's %s (%s)", target.cpu, project, e)
+            continue
+        log.info("%s: made %s from the target's Debian package", target.cpu, name)
+        wheels[name] = data
+        try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.replace(tmp, cached)
-            log.info("%s: made %s from the target's Debian package", target.cpu, name)
-        wheels[name] = cached.read_bytes()
+        except OSError as e:  # a read-only cache (the builder image's): made again next time
+            log.debug("not caching %s: %s", name, e)
     return wheels
 
 

@@ -72,3 +72,10 @@ def test_pip_platforms_follow_the_suites_glibc() -> None:
     assert tags[0] == "manylinux_2_31_armv7l" and tags[-3:] == [
         "manylinux_2_17_armv7l", "manylinux2014_armv7l", "linux_armv7l"]
     assert len(tags) == 15 + 2
+
+
+def test_an_unwritable_cache_still_gives_the_wheel(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.write_text("a file where the cache directory would be")  # unwritable even as root
+    wheels = debianwheel.debian_wheels(ARMHF, _root(tmp_path), ("numpy",), cache)
+    assert list(wheels) == ["numpy-1.24.2-cp311-cp311-linux_armv7l.whl"]
