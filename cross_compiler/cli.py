@@ -188,7 +188,8 @@ _BUILD_HELP = {
     "compilation_mode": "Bazel --compilation_mode (default opt)",
     "bazel_flag": "extra Bazel build flag (repeatable)",
     "bazel_startup_option": "Bazel startup option (repeatable)",
-    "package_command": "command that writes wheels into {out} after the build",
+    "package_command": "shell command (sh -c, in the workspace) that writes wheels into {out} "
+                       "after the build; &&, globs and redirections work",
     "no_package": "skip the packaging command configured for the workspace",
     "dist_dir": "where retagged wheels go (default <workspace>/dist)",
     "platform": "wheel platform tag: auto (manylinux_2_X_<arch> if it fits) or a tag",

@@ -82,7 +82,9 @@ SETTINGS: tuple[Setting, ...] = (
             "local_repository of a sibling checkout): the header proof accepts them, still "
             "checking wheel tags and ABI macros"),
     Setting("package_command", str, "",
-            "run after the build to make wheels into {out}, e.g. bazel-bin/pkg/build {out}"),
+            "shell command (sh -c, from the workspace root) run after the build to make "
+            "wheels into {out}, which becomes that directory as one quoted word, e.g. "
+            "bazel-bin/pkg/build {out} && cp extra/*.whl {out}"),
     Setting("dist_dir", str, "dist", "where retagged wheels go, relative to the workspace"),
     Setting("platform", str, "auto", "wheel platform tag: auto or e.g. manylinux_2_28_aarch64"),
     Setting("manylinux", str, "",

@@ -24,12 +24,20 @@ from cross_compiler.wheel.retag import RetagResult, retag_wheels
 log = logging.getLogger(__name__)
 
 
+SHELL = "/bin/sh"
+
+
+def package_script(command: str, out: Path) -> str:
+    """The packaging command as a shell script: ``{out}`` replaced by the output directory
+    as one shell-quoted word (appended as the last word when the command has none)."""
+    word = shlex.quote(str(out))
+    return command.replace("{out}", word) if "{out}" in command else f"{command} {word}"
+
+
 def package_argv(command: str, out: Path) -> list[str]:
-    """The packaging command with ``{out}`` replaced (appended when it has no ``{out}``)."""
-    argv = shlex.split(command)
-    if not any("{out}" in a for a in argv):
-        argv.append(str(out))
-    return [a.replace("{out}", str(out)) for a in argv]
+    """``sh -c`` running the packaging command (its ``&&``, globs and redirections are the
+    shell's), from the workspace root."""
+    return [SHELL, "-c", package_script(command, out)]
 
 
 def check_python_tags(wheels: list[Path], target: Target) -> None:
@@ -91,7 +99,8 @@ def package_and_retag(root: Path, target: Target, settings: config.Settings,
     dist = dist or root / settings["dist_dir"]
     with tempfile.TemporaryDirectory(prefix="cross_compiler-wheels-") as tmp:
         argv = package_argv(settings["package_command"], Path(tmp))
-        log.info("==> %s: packaging: %s", target.cpu, shown(shlex.join(argv)))
+        log.info("==> %s: packaging (sh -c, in the workspace): %s", target.cpu,
+                 shown(argv[-1]))
         # The build machine's CPython of the target's X.Y is `python3` (and `python`,
         # `python3.X`, TensorFlow's PYTHON_BIN_PATH) for the packaging command: a script
         # that runs plain python3 packages cpXY around cpXY extensions.
@@ -105,8 +114,10 @@ def package_and_retag(root: Path, target: Target, settings: config.Settings,
                           missing_hint="check package_command in cross_compiler.toml")
         if result.returncode != 0:
             raise BuildError(f"packaging command for {target.cpu} failed with exit code "
-                             f"{result.returncode}: {shown(shlex.join(argv))}",
-                             "see its output above")
+                             f"{result.returncode}: {shown(argv[-1])}",
+                             "sh could not find a program it names (127): check "
+                             "package_command in cross_compiler.toml" if result.returncode == 127
+                             else "see its output above")
         wheels = sorted(Path(tmp).glob("*.whl"))
         if not wheels:
             raise BuildError(f"packaging command for {target.cpu} made no .whl in {{out}}",
