@@ -37,6 +37,7 @@ from cross_compiler.docker.plan import (
     Mount,
     allowed_env,
     cache_layout,
+    flag_paths,
 )
 from cross_compiler.docker.plan import container_request as make_request
 from cross_compiler.errors import BuildError, ConfigError
@@ -221,10 +222,42 @@ def plan_container(root: Path, targets: list[Target], settings: config.Settings,
     # What the families' tools write (zig's cache): the image's cache is read-only.
     local += imageextras.writable_mounts(extras or ImageExtras(),
                                          docker_cache_root(settings, env))
+    local += flag_mounts(settings["bazel_flags"], root)
     if local:
-        request = dataclasses.replace(request, mounts=(*request.mounts,
-                                                       *dict.fromkeys(local)))
+        request = dataclasses.replace(request, mounts=tuple(_one_per_path([*request.mounts,
+                                                                           *local])))
     return request, layout, report
+
+
+def flag_mounts(flags: list[str], root: Path) -> list[Mount]:
+    """Each host path outside the workspace a raw Bazel flag names (--override_repository,
+    --override_module, --distdir, --registry=file://), read-only at the same path; Bazel's
+    caches (--disk_cache, --repository_cache) writable, made by the invoking user when
+    missing. A missing path to read is refused in one line naming the flag: the engine
+    would mount an empty directory in its place."""
+    mounts = []
+    for named in flag_paths(flags, root):
+        if named.path.is_relative_to(root):
+            continue  # the workspace is mounted already
+        if not named.path.exists():
+            if not named.writable:
+                raise ConfigError(f"bazel_flags: {shown(named.flag)}: {shown(named.path)} "
+                                  "does not exist",
+                                  "fix the path (the docker runner mounts it into the "
+                                  "container at the same path)")
+            named.path.mkdir(parents=True, exist_ok=True)
+        mounts.append(Mount(str(named.path), str(named.path), read_only=not named.writable))
+    return mounts
+
+
+def _one_per_path(mounts: list[Mount]) -> list[Mount]:
+    """One mount per container path (the engine refuses two): writable if any is."""
+    chosen: dict[str, Mount] = {}
+    for mount in mounts:
+        kept = chosen.get(mount.target)
+        if kept is None or (kept.read_only and not mount.read_only):
+            chosen[mount.target] = mount
+    return list(chosen.values())
 
 
 def _holds_secret(value: str) -> bool:

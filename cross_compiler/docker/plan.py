@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,51 @@ class Mount:
     source: str
     target: str
     read_only: bool = False
+
+
+# Raw Bazel flags (bazel_flags) whose value names a host path: a local copy the build reads
+# (NAME=PATH for the overrides, a file:// URL for a registry), or a cache Bazel writes.
+_PATH_FLAGS = {"--override_repository": "named", "--override_module": "named",
+               "--distdir": "path", "--registry": "url",
+               "--repository_cache": "cache", "--disk_cache": "cache"}
+
+
+@dataclass(frozen=True)
+class FlagPath:
+    """A host path named by a raw Bazel flag."""
+
+    flag: str  # as given, for messages
+    path: Path  # absolute (a relative one is the workspace's, as Bazel reads it)
+    writable: bool  # one of Bazel's caches, which it writes
+
+
+def flag_paths(flags: Sequence[str], workspace: Path) -> list[FlagPath]:
+    """The host paths ``flags`` name (``--distdir=/p`` and ``--distdir /p`` alike; a
+    ``%workspace%`` prefix is the workspace; a registry only as a ``file://`` URL)."""
+    found: list[FlagPath] = []
+    for i, word in enumerate(flags):
+        name, sep, value = word.partition("=")
+        kind = _PATH_FLAGS.get(name)
+        if kind is None:
+            continue
+        flag = word
+        if not sep:
+            if i + 1 >= len(flags):
+                continue
+            value = flags[i + 1]
+            flag = f"{word} {value}"
+        if kind == "named":
+            value = value.partition("=")[2]
+        elif kind == "url":
+            url = urllib.parse.urlsplit(value)
+            if url.scheme != "file":
+                continue
+            value = urllib.parse.unquote(url.path)
+        value = value.replace("%workspace%", str(workspace))
+        if value:
+            found.append(FlagPath(flag, Path(os.path.normpath(workspace / value)),
+                                  kind == "cache"))
+    return found
 
 
 @dataclass(frozen=True)

@@ -156,3 +156,73 @@ def test_every_data_folder_ships_in_the_wheel_and_the_image() -> None:
     shipped = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
     assert sorted(shipped) == sorted(resources.DATA_DIRS)
     assert all(v == f"cross_compiler/_data/{k}" for k, v in shipped.items())
+
+
+def test_paths_in_raw_bazel_flags_are_parsed_as_bazel_reads_them() -> None:
+    from cross_compiler.docker.plan import FlagPath, flag_paths
+
+    ws = Path("/home/u/ws")
+    assert flag_paths(["--override_repository=zlib=/srv/zlib", "--override_module",
+                       "abseil-cpp=/srv/absl", "--distdir=/srv/dist", "--registry=file:///srv/reg",
+                       "--registry=https://bcr.bazel.build", "--disk_cache=/c/disk",
+                       "--repository_cache", "/c/repo", "--copt=-O2",
+                       "--override_repository=local=%workspace%/third_party/local",
+                       "--distdir=archives", "--registry=file:///srv/my%20registry"], ws) == [
+        FlagPath("--override_repository=zlib=/srv/zlib", Path("/srv/zlib"), False),
+        FlagPath("--override_module abseil-cpp=/srv/absl", Path("/srv/absl"), False),
+        FlagPath("--distdir=/srv/dist", Path("/srv/dist"), False),
+        FlagPath("--registry=file:///srv/reg", Path("/srv/reg"), False),
+        FlagPath("--disk_cache=/c/disk", Path("/c/disk"), True),
+        FlagPath("--repository_cache /c/repo", Path("/c/repo"), True),
+        FlagPath("--override_repository=local=%workspace%/third_party/local",
+                 ws / "third_party/local", False),
+        FlagPath("--distdir=archives", ws / "archives", False),
+        FlagPath("--registry=file:///srv/my%20registry", Path("/srv/my registry"), False),
+    ]
+
+
+def test_raw_bazel_flag_paths_are_mounted_at_the_same_paths(tmp_path: Path) -> None:
+    from cross_compiler import config
+    from cross_compiler.docker.dockerrun import plan_container
+
+    ws, srv = tmp_path / "ws", tmp_path / "srv"
+    for d in (ws / "third_party/local", srv / "zlib", srv / "absl", srv / "dist", srv / "reg"):
+        d.mkdir(parents=True)
+    flags = [f"--override_repository=zlib={srv}/zlib", f"--override_module=absl={srv}/absl",
+             f"--distdir={srv}/dist", f"--registry=file://{srv}/reg",
+             f"--disk_cache={tmp_path}/mine/disk", "--repository_cache", f"{tmp_path}/mine/repo",
+             "--override_repository=local=%workspace%/third_party/local",
+             f"--distdir={srv}/dist"]  # twice: one mount
+    settings = config.resolve({"bazel_flags": flags}, "f", {}, {"cache_dir": str(tmp_path)})
+    request, _, _ = plan_container(ws, TARGETS[:1], settings, {}, _spec(), False, [])
+    extra = [(m.source, m.target, m.read_only) for m in request.mounts[2:]]
+    assert extra == [
+        (f"{srv}/zlib", f"{srv}/zlib", True), (f"{srv}/absl", f"{srv}/absl", True),
+        (f"{srv}/dist", f"{srv}/dist", True), (f"{srv}/reg", f"{srv}/reg", True),
+        (f"{tmp_path}/mine/disk", f"{tmp_path}/mine/disk", False),
+        (f"{tmp_path}/mine/repo", f"{tmp_path}/mine/repo", False)]
+    assert (tmp_path / "mine/disk").is_dir()  # Bazel's caches: made by the invoking user
+    assert f"mount: {srv}/zlib -> {srv}/zlib (ro)" in request.describe()
+    # The same directory given as a repository override and as a writable cache: one
+    # mount, writable.
+    both = config.resolve({"bazel_flags": [f"--distdir={srv}/dist",
+                                           f"--repository_cache={srv}/dist"]}, "f", {},
+                          {"cache_dir": str(tmp_path)})
+    request, _, _ = plan_container(ws, TARGETS[:1], both, {}, _spec(), False, [])
+    assert [(m.target, m.read_only) for m in request.mounts[2:]] == [(f"{srv}/dist", False)]
+
+
+@pytest.mark.parametrize("flag", ["--override_repository=zlib={p}", "--override_module=m={p}",
+                                  "--distdir={p}", "--registry=file://{p}"])
+def test_a_missing_path_in_a_raw_bazel_flag_is_one_line_naming_the_flag(
+        flag: str, tmp_path: Path) -> None:
+    from cross_compiler import config
+    from cross_compiler.docker.dockerrun import plan_container
+
+    (tmp_path / "ws").mkdir()
+    given = flag.format(p=tmp_path / "nowhere")
+    settings = config.resolve({"bazel_flags": [given]}, "f", {}, {"cache_dir": str(tmp_path)})
+    with pytest.raises(ConfigError) as e:
+        plan_container(tmp_path / "ws", TARGETS[:1], settings, {}, _spec(), False, [])
+    assert str(e.value).startswith(f"bazel_flags: {given}: {tmp_path}/nowhere does not exist; ")
+    assert "\n" not in str(e.value) and not (tmp_path / "nowhere").exists()
