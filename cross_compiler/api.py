@@ -31,7 +31,12 @@ from cross_compiler.release import sourcedate
 from cross_compiler.toolchain import debroot, portable, probe, suites
 from cross_compiler.toolchain.render import PACKAGE, RenderRequest, python_wrapper, render_toolchain
 from cross_compiler.toolchain.suites import Suite
-from cross_compiler.toolchain.targets import Target, load_target_file, load_targets
+from cross_compiler.toolchain.targets import (
+    Target,
+    available_cpus,
+    load_target_file,
+    load_targets,
+)
 from cross_compiler.wheel.platformtag import check_platform, tag_arch
 from cross_compiler.wheel.retag import RetagResult, retag_wheels
 from cross_compiler.workspace import (
@@ -221,10 +226,18 @@ def render(
     )
     files = render_toolchain(request)
     directory = package_dir(root)
+    # Another cpu's Python wrappers and tool wrappers stay: a Bazel repository rule that ran
+    # for it (python_configure) still points at them when that cpu is built again.
+    others = set(available_cpus(config.toolchains_dir(env))) - {t.cpu for t in targets}
+
+    def keep(rel: str) -> bool:
+        parts = rel.split("/")
+        return len(parts) > 2 and parts[0] in ("python", "tools") and parts[1] in others
+
     if check or dry_run:
-        changes = plan_tree(directory, files)
+        changes = plan_tree(directory, files, keep)
     else:
-        changes = write_tree(directory, files)
+        changes = write_tree(directory, files, keep)
     return RenderResult(root, files, changes, {i.target.cpu: i.include_dirs for i in inputs})
 
 

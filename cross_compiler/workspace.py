@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,8 @@ def _mode(rel: str) -> int:
     return 0o755 if is_executable(rel) else 0o644
 
 
-def plan_tree(directory: Path, files: dict[str, bytes]) -> TreeChanges:
+def plan_tree(directory: Path, files: dict[str, bytes],
+              keep: Callable[[str], bool] | None = None) -> TreeChanges:
     """What writing ``files`` into ``directory`` would change, without touching it."""
     _check_ownership(directory)
     existing = _existing_files(directory)
@@ -86,7 +88,8 @@ def plan_tree(directory: Path, files: dict[str, bytes]) -> TreeChanges:
         if rel not in existing or (directory / rel).read_bytes() != files[rel]
         or (directory / rel).stat().st_mode & 0o777 != _mode(rel)
     )
-    removed = tuple(sorted(existing - set(files)))
+    removed = tuple(sorted(rel for rel in existing - set(files)
+                           if keep is None or not keep(rel)))
     return TreeChanges(written, removed, len(files) - len(written))
 
 
@@ -103,9 +106,11 @@ def _atomic_write(path: Path, content: bytes, mode: int) -> None:
         raise
 
 
-def write_tree(directory: Path, files: dict[str, bytes]) -> TreeChanges:
-    """Write only what differs (each file atomically) and remove files no longer rendered."""
-    changes = plan_tree(directory, files)
+def write_tree(directory: Path, files: dict[str, bytes],
+               keep: Callable[[str], bool] | None = None) -> TreeChanges:
+    """Write only what differs (each file atomically) and remove files no longer rendered,
+    except those ``keep`` says stay (another cpu's, rendered by an earlier build)."""
+    changes = plan_tree(directory, files, keep)
     # BUILD.bazel last, so an interrupted write never leaves a BUILD that names missing files.
     for rel in sorted(changes.written, key=lambda r: r == "BUILD.bazel"):
         _atomic_write(directory / rel, files[rel], _mode(rel))

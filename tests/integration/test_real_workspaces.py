@@ -105,3 +105,21 @@ def test_which_python3_and_numpy_rules_get_the_targets_headers_locally(tmp_path:
         assert ran.stdout.strip() == "(8, 8, 0, 8)", ran.stderr
     finally:
         shutdown_bazel(ws)
+
+
+def test_switching_cpus_in_one_workspace_keeps_each_cpus_python(tmp_path: Path) -> None:
+    """aarch64, then armv7hf alone, then aarch64 again in one workspace: a repository rule
+    that ran python3 for one cpu still finds that cpu's rendered wrappers (a render for
+    another cpu no longer deletes them)."""
+    require(have_bazel(), "bazel (bazel-bootstrap)")
+    ws = tmp_path / "legacy_python"
+    shutil.copytree(WORKSPACES / "legacy_python", ws)
+    try:
+        for cpu in ("aarch64", "armv7hf", "aarch64"):
+            result = run_cli("build", f"--cpu={cpu}", f"--workspace={ws}",
+                             "--target=//ext:sizes.so")
+            assert result.returncode == 0, (cpu, result.stderr[-3000:])
+        assert (ws / "cross_compiler/python/armv7hf/bin/python3").is_file()
+        assert (ws / "cross_compiler/python/aarch64/bin/python3").is_file()
+    finally:
+        shutdown_bazel(ws)

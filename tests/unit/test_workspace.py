@@ -121,3 +121,14 @@ def test_without_workspace_the_one_containing_cwd_else_the_example_is_said(
     assert api.choose_workspace(ws / "app" / "..", env, cwd=elsewhere) == ws  # given: as is
     assert api.choose_workspace(None, env, cwd=ws, say=False) == ws
     assert caplog.messages == []
+
+
+def test_files_another_render_keeps_are_not_removed(tmp_path: Path) -> None:
+    pkg = tmp_path / "cross_compiler"
+    write_tree(pkg, {"BUILD.bazel": BUILD, "python/aarch64/bin/python3": b"x"})
+    changes = write_tree(pkg, {"BUILD.bazel": BUILD, "python/armv7hf/bin/python3": b"y"},
+                         keep=lambda rel: rel.startswith("python/aarch64/"))
+    assert changes.removed == ()
+    assert (pkg / "python/aarch64/bin/python3").read_bytes() == b"x"
+    changes = write_tree(pkg, {"BUILD.bazel": BUILD})
+    assert set(changes.removed) == {"python/aarch64/bin/python3", "python/armv7hf/bin/python3"}
