@@ -356,9 +356,10 @@ def local_groups(root: Path, cpus: list[str], settings: config.Settings,
                 f"use --runner=docker (its builder image has python{version}), or install it")
     catalogue = suite_catalogue(env)
     cache = config.cache_dir(env)
-    for targets in groups:  # target roots of suites other than this machine's: on demand
+    for targets in groups:  # target roots not fetched yet (another suite's): on demand
         for t in targets:
-            if t.debian_python and t.suite in catalogue:
+            if (t.debian_python and t.suite in catalogue
+                    and not debroot.interpreter(t, cache).exists()):
                 debroot.fetch(t, catalogue[t.suite], cache)
     return groups
 

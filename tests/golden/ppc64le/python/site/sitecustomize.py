@@ -41,6 +41,19 @@ if _INCLUDE:
 
     sysconfig.get_paths, sysconfig.get_path = get_paths, get_path
     sysconfig.get_config_var, sysconfig.get_config_vars = get_config_var, get_config_vars
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            import distutils  # noqa: F401  (3.11 and older: the standard library's)
+        except ImportError:
+            # 3.12+ has none: setuptools' copy, found as `import distutils` finds it where
+            # setuptools' distutils-precedence.pth is, for repository rules that import it.
+            try:
+                import _distutils_hack
+
+                _distutils_hack.add_shim()
+            except Exception:
+                pass
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -154,6 +167,21 @@ if _PIP_PLATFORMS:
                 "cross_compiler: this pip (%s) cannot be made to resolve the %s target's "
                 "wheels: use the pip Debian ships for this Python" % (module.__path__, _CPU))
 
+    def _before_pkg_resources():
+        # pkg_resources older than setuptools 66.1 (rules_python 0.22's tool wheels:
+        # setuptools 60.10, and pip 22.x's vendored copy) registers a finder for
+        # pkgutil.ImpImporter, which Python 3.12 removed: a class nothing instantiates lets
+        # it import, so that pip and rules_python's wheel_installer run on 3.12 and later.
+        import pkgutil
+
+        if not hasattr(pkgutil, "ImpImporter"):
+            pkgutil.ImpImporter = type("ImpImporter", (), {"__module__": "pkgutil"})
+
+    _BEFORE = {
+        "pkg_resources": _before_pkg_resources,
+        "pip._vendor.pkg_resources": _before_pkg_resources,
+    }
+
     _PATCHES = {
         "pip._internal": _patch_pip,
         "pip._internal.exceptions": _patch_exceptions,
@@ -165,7 +193,7 @@ if _PIP_PLATFORMS:
 
     class _PatchPip(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
-            if name not in _PATCHES:
+            if name not in _PATCHES and name not in _BEFORE:
                 return None
             for finder in sys.meta_path:
                 if finder is self or not hasattr(finder, "find_spec"):
@@ -177,9 +205,12 @@ if _PIP_PLATFORMS:
                 return None
             exec_module = spec.loader.exec_module
 
-            def patched(module, _exec=exec_module, _patch=_PATCHES[name]):
+            def patched(module, _exec=exec_module, _name=name):
+                if _name in _BEFORE:
+                    _BEFORE[_name]()
                 _exec(module)
-                _patch(module)
+                if _name in _PATCHES:
+                    _PATCHES[_name](module)
 
             spec.loader.exec_module = patched
             return spec
