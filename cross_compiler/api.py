@@ -628,14 +628,19 @@ def wheel_python(wheel: Path) -> str:
     return f"{match[1]}.{match[2]}" if match else ""
 
 
-def wheel_suite(wheel: Path, requested: str, env: Mapping[str, str]) -> Suite:
+def wheel_suite(wheel: Path, requested: str, env: Mapping[str, str],
+                python: str = "") -> Suite:
     """The suite whose runtime runs ``wheel``: named, else the one whose Python matches the
     wheel's ``cpXY`` tag (this machine's suite first), else this machine's."""
     catalogue = suite_catalogue(env)
     if requested not in ("", "auto"):
         return suites.choose_suite(requested, None, False, catalogue)[0]
     own = machine_suite(env)
-    version = wheel_python(wheel)
+    version = python or wheel_python(wheel)
+    if python and not any(python in s.pythons for s in catalogue.values()):
+        raise ConfigError(f"no suite has CPython {python} to test {shown(wheel.name)} with",
+                          "available: " + ", ".join(sorted(
+                              {v for s in catalogue.values() for v in s.pythons})))
     if version:
         for suite in (own, *catalogue.values()):  # the suite whose own Python it is
             if suite.python_version == version:
@@ -649,7 +654,7 @@ def wheel_suite(wheel: Path, requested: str, env: Mapping[str, str]) -> Suite:
 def test_wheel(wheel: Path, cpu: str, env: Mapping[str, str], command: str = "",
                suite: str = "auto", *, find_links: tuple[Path, ...] = (), no_index: bool = False,
                with_packages: tuple[str, ...] = (),
-               requirement_files: tuple[Path, ...] = ()) -> list[str]:
+               requirement_files: tuple[Path, ...] = (), python: str = "") -> list[str]:
     """Install ``wheel`` and what it requires, resolved for the target (from the
     ``find_links`` wheelhouses, the index unless ``no_index``, the suite's Debian packages as
     fallback; plus the test-only ``with_packages`` and ``requirement_files``), in the
@@ -661,8 +666,8 @@ def test_wheel(wheel: Path, cpu: str, env: Mapping[str, str], command: str = "",
     wheel = Path(os.path.abspath(wheel))  # installed from a temporary working directory
     sources = Sources(tuple(Path(os.path.abspath(d)) for d in find_links), not no_index,
                       with_packages, tuple(Path(os.path.abspath(f)) for f in requirement_files))
-    chosen = wheel_suite(wheel, suite, env)
-    version = wheel_python(wheel)
+    chosen = wheel_suite(wheel, suite, env, python)
+    version = python or wheel_python(wheel)
     (target,) = [suites.for_suite(t, chosen, version if version in chosen.pythons else "")
                  for t in load_targets([cpu or wheel_cpu(wheel, env)],
                                        config.toolchains_dir(env))]

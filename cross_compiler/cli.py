@@ -474,6 +474,8 @@ def _expand(spec: str) -> list[str]:
         "wheel": "the wheel file to test",
         "cpu": "the target cpu (default: the one the wheel's platform tag names)",
         "command": "Python code to run after the imports, e.g. \"import m; assert m.f()\"",
+        "python": "the target CPython X.Y to run it with (default: the wheel's cpXY tag; "
+                  "for py3/abi3 wheels, any version a suite has)",
         "suite": "Debian suite whose CPython and runtime run it (default: the one whose "
                  "Python matches the wheel's cpXY tag)",
         "find_links": "a wheelhouse: a directory of wheels for the wheel's requirements "
@@ -488,6 +490,7 @@ def _expand(spec: str) -> list[str]:
 )
 @_errors_to_exit
 def test_wheel(c: Any, wheel: str, cpu: str = "", command: str = "", suite: str = "",
+               python: str = "",
                find_links: list[str] | None = None, no_index: bool = False,
                with_: list[str] | None = None, requirement: list[str] | None = None) -> None:
     """Install a wheel and what it needs in the target's CPython under qemu; import it."""
@@ -497,7 +500,8 @@ def test_wheel(c: Any, wheel: str, cpu: str = "", command: str = "", suite: str 
     modules = api.test_wheel(Path(wheel), cpu, dict(os.environ), command, suite,
                              find_links=tuple(map(Path, find_links or ())), no_index=no_index,
                              with_packages=tuple(with_ or ()),
-                             requirement_files=tuple(map(Path, requirement or ())))
+                             requirement_files=tuple(map(Path, requirement or ())),
+                             python=python)
     print(f"{shown(wheel)}: ok on {cpu} (imported {shown(', '.join(modules))})")
 
 
