@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import config, hostlink, proc, resources, secretrc, wslock
-from cross_compiler.bazel import offline, targetrun
+from cross_compiler import config, hostlink, proc, resources, wslock
+from cross_compiler.bazel import offline, secretrc, targetrun
 from cross_compiler.bazel.localbuild import (
     BuildPlan,
     BuildResult,

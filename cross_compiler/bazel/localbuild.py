@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import config, proc, redact, resources, secretrc
+from cross_compiler import config, proc, redact, resources
 from cross_compiler.bazel import flags as bazel
-from cross_compiler.bazel import headercheck, offline
+from cross_compiler.bazel import headercheck, offline, secretrc
 from cross_compiler.bazel import log as bazellog
 from cross_compiler.bazel.flags import BazelCommand, BazelMode, BazelVersion
 from cross_compiler.display import shown

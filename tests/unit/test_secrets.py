@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cross_compiler import config, redact, resources, secretrc
+from cross_compiler import config, redact, resources
 from cross_compiler.bazel import flags as bazel
+from cross_compiler.bazel import secretrc
 from cross_compiler.bazel.flags import BazelVersion
 from cross_compiler.bazel.localbuild import BazelSetup, plan_build
 from cross_compiler.docker.dockerrun import _holds_secret
