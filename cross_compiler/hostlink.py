@@ -16,10 +16,13 @@ import threading
 from collections.abc import Mapping
 from typing import BinaryIO
 
-from cross_compiler.docker.plan import LINK_ENV
 from cross_compiler.errors import Terminated
 
 log = logging.getLogger(__name__)
+
+# Tells the tool inside that the host's secrets, then EOF when the host is gone, come on
+# its stdin (the container request, docker/plan.py, sets it).
+LINK_ENV = "CROSS_COMPILER_HOST_LINK"
 
 _MAX_LINE = 1 << 20
 

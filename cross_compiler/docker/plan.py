@@ -11,11 +11,8 @@ from pathlib import Path
 
 from cross_compiler.docker.image import LABEL
 from cross_compiler.errors import ConfigError
+from cross_compiler.hostlink import LINK_ENV
 from cross_compiler.redact import MASK, mask_argv, mask_url
-
-# Tells the tool inside that the host's secrets, then EOF when the host is gone, come on
-# its stdin (hostlink.py).
-LINK_ENV = "CROSS_COMPILER_HOST_LINK"
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from cross_compiler.bazel import secretrc
 from cross_compiler.bazel.flags import BazelVersion
 from cross_compiler.bazel.localbuild import BazelSetup, plan_build
 from cross_compiler.docker.dockerrun import _holds_secret
-from cross_compiler.docker.plan import LINK_ENV, cache_layout, container_request
+from cross_compiler.docker.plan import cache_layout, container_request
 from cross_compiler.errors import ConfigError
+from cross_compiler.hostlink import LINK_ENV
 from cross_compiler.toolchain.targets import load_targets
 
 TOKEN = "tok-3f9c2a"

@@ -78,7 +78,7 @@ def test_the_host_going_away_sends_sigterm_to_the_tool_inside(tmp_path: Path) ->
     script = textwrap.dedent("""
         import signal, sys, time
         from cross_compiler import hostlink
-        from cross_compiler.docker.plan import LINK_ENV
+        from cross_compiler.hostlink import LINK_ENV
         signal.signal(signal.SIGTERM, lambda s, f: (print("terminated", flush=True),
                                                     sys.exit(143)))
         env = hostlink.attach({LINK_ENV: "stdin"}, sys.stdin.buffer)
