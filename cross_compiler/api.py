@@ -29,6 +29,7 @@ from cross_compiler.display import shown
 from cross_compiler.errors import BuildError, ConfigError
 from cross_compiler.release import sourcedate
 from cross_compiler.toolchain import debroot, portable, probe, suites
+from cross_compiler.toolchain.packagetree import TreeChanges, package_dir, plan_tree, write_tree
 from cross_compiler.toolchain.render import PACKAGE, RenderRequest, python_wrapper, render_toolchain
 from cross_compiler.toolchain.suites import Suite
 from cross_compiler.toolchain.targets import (
@@ -39,14 +40,7 @@ from cross_compiler.toolchain.targets import (
 )
 from cross_compiler.wheel.platformtag import check_platform, tag_arch
 from cross_compiler.wheel.retag import RetagResult, retag_wheels
-from cross_compiler.workspace import (
-    TreeChanges,
-    check_workspace,
-    enclosing_workspace,
-    package_dir,
-    plan_tree,
-    write_tree,
-)
+from cross_compiler.workspace import check_workspace, enclosing_workspace
 
 log = logging.getLogger(__name__)
 

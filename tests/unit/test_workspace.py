@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from cross_compiler.errors import WorkspaceError
+from cross_compiler.toolchain.packagetree import plan_tree, write_tree
 from cross_compiler.toolchain.render import HEADER
-from cross_compiler.workspace import check_workspace, plan_tree, write_tree
+from cross_compiler.workspace import check_workspace
 
 BUILD = (HEADER + "\n").encode()
 
