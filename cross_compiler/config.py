@@ -17,6 +17,7 @@ from typing import Any
 
 from cross_compiler.display import shown
 from cross_compiler.errors import ConfigError
+from cross_compiler.manylinuxpolicy import parse_baseline
 
 CONFIG_FILE = "cross_compiler.toml"
 ENV_PREFIX = "CROSS_COMPILER_"
@@ -149,8 +150,6 @@ def _coerce(setting: Setting, value: Any, where: str) -> Any:
         raise ConfigError(f"{shown(where)}: source_date_epoch must be whole seconds since "
                           f"1970, got {value!r}", "e.g. the output of `git log -1 --format=%ct`")
     if setting.key == "manylinux" and value:
-        from cross_compiler.toolchain.baseline import parse_baseline
-
         try:
             parse_baseline(value)
         except ConfigError as e:

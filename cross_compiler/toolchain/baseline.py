@@ -1,5 +1,6 @@
-"""Requested glibc baselines (``--manylinux=2014|2_17|2_28|2_31|…``) and which compiler
-family + sysroot reaches one for a cpu, from ``baselines/manylinux.toml``. Pure.
+"""Which compiler family + sysroot reaches a requested glibc baseline
+(``--manylinux=2014|2_17|2_28|2_31|…``, spelled as manylinuxpolicy.py reads it) for a cpu,
+from ``baselines/manylinux.toml``. Pure.
 
 A route's glibc is what it *guarantees*: the newest glibc its sysroot (or cross libc) has,
 so every output provably runs there. Unreachable requests fail before anything builds.
@@ -15,47 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from cross_compiler.datafile import load_toml
 from cross_compiler.errors import ConfigError, TargetError
+from cross_compiler.manylinuxpolicy import Baseline, glibc_key, policy_glibc
 from cross_compiler.toolchain.targets import Target, _unknown_keys
-from cross_compiler.wheel.manylinux import policy_glibc
 
 if TYPE_CHECKING:
     from cross_compiler.toolchain.sysroot import SysrootSpec
-
-# PEP 600's legacy aliases.
-_ALIASES = {"1": (2, 5), "2010": (2, 12), "2014": (2, 17)}
-_SPELLING = re.compile(r"(?:manylinux_?)?(?:(1|2010|2014)|2[._](\d+))")
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """A glibc version a build must run on: ``manylinux_2_X``."""
-
-    glibc: tuple[int, int]
-
-    @property
-    def tag(self) -> str:
-        return f"manylinux_{self.glibc[0]}_{self.glibc[1]}"
-
-    @property
-    def version(self) -> str:
-        return f"{self.glibc[0]}.{self.glibc[1]}"
-
-
-def parse_baseline(text: str) -> Baseline:
-    """``2014``, ``2_17``, ``manylinux2014``, ``manylinux_2_28`` -> Baseline."""
-    match = _SPELLING.fullmatch(text.strip())
-    if match is None:
-        raise ConfigError(f"manylinux {text!r} is not a manylinux baseline",
-                          "use e.g. 2014, 2_17, 2_28, 2_31 or manylinux_2_28")
-    if match[1]:
-        return Baseline(_ALIASES[match[1]])
-    return Baseline((2, int(match[2])))
-
-
-def glibc_key(version: str) -> tuple[int, int]:
-    major, minor = version.split(".")
-    return int(major), int(minor)
-
 
 @dataclass(frozen=True)
 class Route:

@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 from cross_compiler import resources
 from cross_compiler.bazel import offline
 from cross_compiler.errors import ArchMismatchError, ConfigError, CrossCompilerError
+from cross_compiler.manylinuxpolicy import Baseline, glibc_key, parse_baseline, policy_arches
 from cross_compiler.toolchain import baseline, families, probe, sysroot
 from cross_compiler.toolchain.families import ToolchainFlags
 from cross_compiler.toolchain.render import ToolchainInputs
@@ -47,7 +48,7 @@ class Choice:
 
     target: Target  # with the sysroot set when the route has one
     route: baseline.Route
-    baseline: baseline.Baseline
+    baseline: Baseline
     toolchain: ToolchainFlags
     repository: str = ""  # the sysroot's Bazel repository
     sysroot: sysroot.Sysroot | None = None
@@ -77,10 +78,10 @@ def _router(requested: str, toolchain: str, sysroots: bool,
     family = check_toolchain(toolchain)
     if not requested and family in ("", families.DEFAULT):
         return None
-    wanted = baseline.parse_baseline(requested) if requested else None
+    wanted = parse_baseline(requested) if requested else None
     specs = sysroot.load_specs(resources.data_dir("sysroots"))
     table = baseline.load_table(resources.data_dir("baselines") / "manylinux.toml", specs)
-    arches = manylinux.policy_arches()
+    arches = policy_arches()
     return lambda t: baseline.choose_route(t, wanted, table, arches, family, sysroots)
 
 
@@ -120,8 +121,8 @@ def prepare(targets: list[Target], requested: str, cache_dir: Path,
     specs = sysroot.load_specs(resources.data_dir("sysroots"))
     choices: dict[str, Choice] = {}
     for cpu, (target, route) in routes.items():
-        wanted = (baseline.parse_baseline(requested) if requested
-                  else baseline.Baseline(baseline.glibc_key(route.glibc)))
+        wanted = (parse_baseline(requested) if requested
+                  else Baseline(glibc_key(route.glibc)))
         made, repository = None, ""
         if route.sysroot:
             made = sysroot.assemble(specs[route.sysroot], target, cache_dir)
@@ -195,7 +196,7 @@ def check_outputs(paths: list[Path], target: Target, requested: str) -> None:
     deps' shared libraries) is no system library: it is checked in turn, like an output."""
     if not requested:
         return
-    wanted = baseline.parse_baseline(requested)
+    wanted = parse_baseline(requested)
     queue, seen = [p.resolve() for p in paths], set()
     while queue:
         path = queue.pop(0)
@@ -247,7 +248,7 @@ def check_wheel(wheel: Path, platform: str, target: Target, requested: str) -> N
     baseline (so ``auto`` never tags newer), and an explicit tag no newer than it."""
     if not requested:
         return
-    wanted = baseline.parse_baseline(requested)
+    wanted = parse_baseline(requested)
     with zipfile.ZipFile(wheel) as zf:
         for info in zf.infolist():
             if info.is_dir() or info.file_size > _MEMBER_LIMIT:

@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from cross_compiler.display import shown
+from cross_compiler.manylinuxpolicy import policy_glibc
 from cross_compiler.toolchain.targets import Target
 from cross_compiler.wheel import elf
 from cross_compiler.wheel.archive import WheelArchive
@@ -103,7 +104,7 @@ def check_requested_platform(archive: WheelArchive, elves: list[int], target: Ta
     # its 800 MB of libraries need not be inflated again to say so.
     claimed = [manylinux_policy(p) for p in WheelName.parse(wheel).platforms
                if tag_arch(p) == target.wheel_arch]
-    if any(c is not None and manylinux.policy_glibc(c) <= manylinux.policy_glibc(policy)
+    if any(c is not None and policy_glibc(c) <= policy_glibc(policy)
            for c in claimed):
         return
     needs = _elf_needs(archive, elves, target)

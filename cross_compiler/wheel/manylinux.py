@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import resources
-from typing import IO, Any
+from typing import IO
 
+from cross_compiler.manylinuxpolicy import policies
 from cross_compiler.wheel import elf
 
 
@@ -43,21 +42,10 @@ def read_needs(open_stream: Callable[[], IO[bytes]]) -> ElfNeeds:
     return needs
 
 
-def _policies() -> list[dict[str, Any]]:
-    text = resources.files("auditwheel.policy").joinpath("manylinux-policy.json").read_text()
-    policies: list[dict[str, Any]] = json.loads(text)
-    return sorted(policies, key=lambda p: -int(p["priority"]))
-
-
 @dataclass(frozen=True)
 class PlatformChoice:
     tag: str
     reason: str  # why this tag (and not an older manylinux, or why no manylinux at all)
-
-
-def policy_glibc(name: str) -> tuple[int, ...]:
-    """A manylinux policy name's glibc: ``manylinux_2_17`` -> (2, 17)."""
-    return tuple(int(x) for x in name.split("_")[1:] if x.isdigit())
 
 
 def _version_key(v: str) -> tuple[int, ...]:
@@ -75,7 +63,7 @@ def choose_platform(needs: Iterable[ElfNeeds], arch: str, bundled: set[str]) -> 
     merged = merge_needs(needs, bundled)
     libraries, versions = merged.libraries, merged.versions
     blockers: list[str] = []
-    for policy in _policies():
+    for policy in policies():
         if policy["name"] == "linux" or arch not in policy["symbol_versions"]:
             continue
         allowed = policy["symbol_versions"][arch]
@@ -117,18 +105,12 @@ def merge_needs(needs: Iterable[ElfNeeds], bundled: set[str]) -> ElfNeeds:
     return merged
 
 
-def policy_arches() -> dict[str, tuple[str, ...]]:
-    """manylinux policy name (``manylinux_2_17``) -> the arches auditwheel has it for."""
-    return {p["name"]: tuple(sorted(p["symbol_versions"])) for p in _policies()
-            if p["name"] != "linux"}
-
-
 def too_new(needs: ElfNeeds, arch: str, policy_name: str) -> list[str]:
     """What ``needs`` requires beyond ``policy_name`` for ``arch`` (auditwheel's policy
     data: symbol versions of GLIBC, GLIBCXX, CXXABI, GCC…, and allowed libraries), as
     ``GLIBC_2.34`` / ``libfoo.so.1``; empty when it fits. ``bundled``: none, a binary's
     libraries come from the system."""
-    policy = next((p for p in _policies() if p["name"] == policy_name), None)
+    policy = next((p for p in policies() if p["name"] == policy_name), None)
     if policy is None or arch not in policy["symbol_versions"]:
         return [f"no {policy_name} policy for {arch}"]
     allowed = policy["symbol_versions"][arch]

@@ -8,13 +8,14 @@ import pytest
 
 from cross_compiler import config, resources
 from cross_compiler.errors import ConfigError
+from cross_compiler.manylinuxpolicy import parse_baseline, policy_arches
 from cross_compiler.toolchain import baseline, families, portable, sysroot
 from cross_compiler.toolchain.targets import load_targets
 from cross_compiler.wheel import manylinux
 
 SPECS = sysroot.load_specs(resources.data_dir("sysroots"))
 TABLE = baseline.load_table(resources.data_dir("baselines") / "manylinux.toml", SPECS)
-ARCHES = manylinux.policy_arches()
+ARCHES = policy_arches()
 
 
 def _target(cpu: str):  # type: ignore[no-untyped-def]
@@ -26,7 +27,7 @@ def _target(cpu: str):  # type: ignore[no-untyped-def]
     ("manylinux_2_31", (2, 31)), ("2.31", (2, 31)), ("1", (2, 5)), ("2010", (2, 12)),
 ])
 def test_baseline_spellings(text: str, glibc: tuple[int, int]) -> None:
-    assert baseline.parse_baseline(text).glibc == glibc
+    assert parse_baseline(text).glibc == glibc
 
 
 def test_a_bad_baseline_is_a_config_error_naming_the_value() -> None:
@@ -52,7 +53,7 @@ def test_a_bad_baseline_is_a_config_error_naming_the_value() -> None:
     ("riscv64", "2_31", "zig", ""),
 ])
 def test_reachable_routes(cpu: str, wanted: str, family: str, suite: str) -> None:
-    route = baseline.choose_route(_target(cpu), baseline.parse_baseline(wanted), TABLE, ARCHES)
+    route = baseline.choose_route(_target(cpu), parse_baseline(wanted), TABLE, ARCHES)
     assert (route.family, route.sysroot) == (family, suite)
 
 
@@ -71,10 +72,10 @@ def test_bullseye_sysroot_is_glibc_2_31() -> None:
 def test_unreachable_baseline_is_one_line_naming_the_lowest(cpu: str, wanted: str,
                                                              lowest: str, why: str) -> None:
     with pytest.raises(ConfigError) as e:
-        baseline.choose_route(_target(cpu), baseline.parse_baseline(wanted), TABLE, ARCHES)
+        baseline.choose_route(_target(cpu), parse_baseline(wanted), TABLE, ARCHES)
     text = str(e.value)
     assert "\n" not in text
-    glibc = baseline.parse_baseline(wanted).glibc
+    glibc = parse_baseline(wanted).glibc
     assert text.startswith(f"{cpu}: cannot build for manylinux_{glibc[0]}_{glibc[1]}_")
     assert f"the lowest reachable baseline is {lowest}" in text and why in text
 
@@ -84,7 +85,7 @@ def test_a_baseline_auditwheel_has_no_policy_for() -> None:
                                              "cpus": ["riscv64"]}]}, Path("t.toml"), SPECS)
     with pytest.raises(ConfigError, match="no manylinux_2_17_riscv64 policy; the oldest for "
                                           "riscv64 is manylinux_2_31"):
-        baseline.choose_route(_target("riscv64"), baseline.parse_baseline("2014"), table,
+        baseline.choose_route(_target("riscv64"), parse_baseline("2014"), table,
                               ARCHES)
 
 
@@ -95,13 +96,13 @@ def test_toolchain_picks_the_family_s_route() -> None:
     route = baseline.choose_route(target, None, TABLE, ARCHES, "clang")
     assert (route.family, route.sysroot) == ("clang", "bullseye")
     # A family and a baseline: that family's first route meeting it, or the family's lowest.
-    assert baseline.choose_route(target, baseline.parse_baseline("2_31"), TABLE, ARCHES,
+    assert baseline.choose_route(target, parse_baseline("2_31"), TABLE, ARCHES,
                                  "zig").family == "zig"
     with pytest.raises(ConfigError, match=r"^aarch64: cannot build for manylinux_2_17_aarch64 "
                                           r"\(glibc 2.17\) with clang; the lowest reachable "
                                           r"baseline is manylinux_2_31 \(clang \+ Debian "
                                           r"bullseye sysroot"):
-        baseline.choose_route(target, baseline.parse_baseline("2014"), TABLE, ARCHES, "clang")
+        baseline.choose_route(target, parse_baseline("2014"), TABLE, ARCHES, "clang")
     with pytest.raises(ConfigError, match=r"s390x: no clang route in manylinux\.toml") as e:
         baseline.choose_route(_target("s390x"), None, TABLE, ARCHES, "clang")
     assert e.value.hint == "use --toolchain=gcc or zig"
@@ -239,7 +240,7 @@ def test_a_sysroot_route_on_bazel_7_turns_bzlmod_off(tmp_path: Path) -> None:
 
     target = _target("aarch64")
     route = baseline.Route("clang", "bullseye", "2.31")
-    choice = portable.Choice(target, route, baseline.parse_baseline("2_31"),
+    choice = portable.Choice(target, route, parse_baseline("2_31"),
                              families.default_flags(target), "cross_compiler_sysroot_x",
                              Sysroot(tmp_path, "bullseye", "arm64", {}))
     seven = BazelSetup("bazel", BazelVersion(7, 7, 1), {})

@@ -256,6 +256,7 @@ def test_a_python_matrix_release_names_targets_by_cpu_and_python(tmp_path: Path)
 def test_the_manifest_records_the_compiler_family_and_sysroot_packages(tmp_path: Path) -> None:
     """--manylinux/--toolchain: which family, glibc and sysroot package versions built it,
     in manifest.json and in the provenance statement."""
+    from cross_compiler.manylinuxpolicy import parse_baseline
     from cross_compiler.toolchain import baseline, families, portable
     from cross_compiler.toolchain.sysroot import Sysroot
 
@@ -263,7 +264,7 @@ def test_the_manifest_records_the_compiler_family_and_sysroot_packages(tmp_path:
                    {"libc6": "2.31-13+deb11u11", "libstdc++6": "10.2.1-6"})
     target = TARGETS[0]
     choice = portable.Choice(target, baseline.Route("clang", "bullseye", "2.31"),
-                             baseline.parse_baseline("2_31"),
+                             parse_baseline("2_31"),
                              families.default_flags(target), "repo", made)
     described = portable.describe(choice)
     assert described == {"family": "clang", "glibc": "2.31", "baseline": "manylinux_2_31",
