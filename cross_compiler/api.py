@@ -25,6 +25,7 @@ from cross_compiler.bazel.localbuild import (
     plan_build,
     probe_bazel,
 )
+from cross_compiler.bazel.overrides import sysroot_routes_usable, with_overrides
 from cross_compiler.display import shown
 from cross_compiler.errors import BuildError, ConfigError
 from cross_compiler.release import sourcedate
@@ -372,10 +373,10 @@ def _local_plans(root: Path, targets: list[Target], settings: config.Settings,
     bazel_setup = probe_bazel(settings["bazel"])
     check_settings_apply(settings, str(bazel_setup.version), "the local runner")
     choices = portable.prepare(targets, settings["manylinux"], config.cache_dir(env),
-                               settings["toolchain"], portable.sysroot_routes_usable(
+                               settings["toolchain"], sysroot_routes_usable(
                                    root, bazel_setup.version.major))
     targets = [choices[t.cpu].target if t.cpu in choices else t for t in targets]
-    setup = portable.with_overrides(bazel_setup, choices)
+    setup = with_overrides(bazel_setup, choices)
     _say_if_bazelversion_differs(root, setup.version.major)
     rendered = render(root, [t.cpu for t in targets], env, dry_run=dry_run,
                       bazel_major=setup.version.major, choices=choices, targets=targets)
@@ -493,7 +494,7 @@ def builder_image(workspace: Path | None, env: Mapping[str, str],
                 else suites.choose_suite(settings["suite"], None, False, suite_catalogue(env)))
     extras = dockerrun.route_extras(
         dockerrun.image_targets(settings, env, suite), settings, env, suite,
-        portable.sysroot_routes_usable(check_workspace(workspace), suite.bazel_major)
+        sysroot_routes_usable(check_workspace(workspace), suite.bazel_major)
         if workspace else True)
     spec = dockerrun.builder_image(settings, env, suite, extras)
     prepare = functools.partial(dockerrun.prepare_context, spec, extras)

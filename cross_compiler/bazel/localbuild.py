@@ -23,9 +23,8 @@ from cross_compiler.bazel import log as bazellog
 from cross_compiler.bazel.flags import BazelCommand, BazelMode, BazelVersion
 from cross_compiler.display import shown
 from cross_compiler.errors import BuildError, ConfigError, ToolMissingError
-from cross_compiler.toolchain import portable
 from cross_compiler.toolchain.targets import Target
-from cross_compiler.wheel import elf, packaging
+from cross_compiler.wheel import elf, packaging, policycheck
 from cross_compiler.wheel.retag import RetagResult
 
 log = logging.getLogger(__name__)
@@ -381,7 +380,7 @@ def _build_each(root: Path, settings: config.Settings, env: Mapping[str, str],
         paths = [p for p in paths if not _toolchain_file(p, plan.target)]
         result.outputs[cpu] = elf.check_files(paths, plan.target)
         result.pythons[cpu] = plan.target.python_version
-        portable.check_outputs(result.outputs[cpu], plan.target, settings["manylinux"])
+        policycheck.check_outputs(result.outputs[cpu], plan.target, settings["manylinux"])
         if plan.aquery is not None:
             graph = _run_bazel(plan.aquery, root, f"bazel aquery for {cpu}").stdout
             checked = headercheck.prove(graph, root, _execution_root(plan, root, paths),

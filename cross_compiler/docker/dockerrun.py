@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cross_compiler import config, proc, redact, resources
 from cross_compiler.bazel.localbuild import BuildResult, remote_header
+from cross_compiler.bazel.overrides import sysroot_routes_usable
 from cross_compiler.display import shown
 from cross_compiler.docker import container, imageextras
 from cross_compiler.docker.image import (
@@ -44,7 +45,7 @@ from cross_compiler.errors import BuildError, ConfigError
 from cross_compiler.toolchain import portable, sysroot
 from cross_compiler.toolchain.suites import Suite, for_suite
 from cross_compiler.toolchain.targets import Target, load_targets
-from cross_compiler.wheel import elf
+from cross_compiler.wheel import elf, policycheck
 from cross_compiler.wheel.retag import RetagResult
 
 log = logging.getLogger(__name__)
@@ -287,7 +288,7 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
             "set image_cpus (or --cpu of `invoke image`) to include them, or to all",
         )
     # This build's cpus must each have a route (the image holds every reachable cpu's).
-    sysroots = portable.sysroot_routes_usable(root, suite.bazel_major)
+    sysroots = sysroot_routes_usable(root, suite.bazel_major)
     portable.choose(targets, settings["manylinux"], settings["toolchain"], sysroots)
     extras = route_extras(image_targets(settings, env, suite), settings, env, suite, sysroots)
     if extras:
@@ -353,7 +354,7 @@ def _collect(result_file: Path, targets: list[Target], result: BuildResult,
     by_cpu = {t.cpu: t for t in targets}
     for cpu, paths in data.get("outputs", {}).items():
         checked = elf.check_files([Path(p) for p in paths], by_cpu[cpu])
-        portable.check_outputs(checked, by_cpu[cpu], manylinux)
+        policycheck.check_outputs(checked, by_cpu[cpu], manylinux)
         # A cpu built for several Pythons (one container each) keeps every build's.
         result.outputs[cpu] = list(dict.fromkeys([*result.outputs.get(cpu, []), *checked]))
         result.pythons[cpu] = by_cpu[cpu].python_version

@@ -1,45 +1,26 @@
-"""``--manylinux``: before the build, each target's compiler family and sysroot (assembled
-into the cache) from the baseline table; after it, every ELF output and wheel member held
-to the requested policy, naming the file and the symbol that is too new."""
+"""``--manylinux`` and ``--toolchain`` before the build: each target's route (compiler family
+and sysroot) from the baseline table, and its sysroot assembled into the cache. What the
+routes add to Bazel's flags is bazel/overrides.py's; the check of the outputs against the
+baseline is wheel/policycheck.py's."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import re
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import Any
 
 from cross_compiler import resources
-from cross_compiler.bazel import offline
-from cross_compiler.errors import ArchMismatchError, ConfigError, CrossCompilerError
+from cross_compiler.errors import ConfigError
 from cross_compiler.manylinuxpolicy import Baseline, glibc_key, parse_baseline, policy_arches
 from cross_compiler.toolchain import baseline, families, probe, sysroot
 from cross_compiler.toolchain.families import ToolchainFlags
 from cross_compiler.toolchain.render import ToolchainInputs
 from cross_compiler.toolchain.targets import Target
-from cross_compiler.wheel import elf, manylinux
-
-if TYPE_CHECKING:
-    from cross_compiler.bazel.localbuild import BazelSetup
 
 log = logging.getLogger(__name__)
-
-# Members above this are not inspected (as wheel/retag.py's platform inference): a bomb.
-_MEMBER_LIMIT = 1 << 30
-
-
-class PolicyError(ArchMismatchError):
-    """An output needs a newer glibc (or library) than the requested baseline allows."""
-
-
-class WheelPolicyError(CrossCompilerError):
-    """A wheel's binaries need more than the requested baseline."""
-
-    exit_code = 7
 
 
 @dataclass(frozen=True)
@@ -63,12 +44,6 @@ def check_toolchain(toolchain: str) -> str:
         raise ConfigError(f"toolchain {toolchain!r} is not a compiler family",
                           f"use auto or one of: {', '.join(names)}")
     return toolchain
-
-
-def sysroot_routes_usable(workspace: Path, bazel_major: int) -> bool:
-    """A sysroot is a repository given by --override_repository: Bazel 7 and newer make it
-    visible to the main repository only in WORKSPACE mode (bzlmod off)."""
-    return bazel_major < 7 or offline.workspace_kind(workspace) is offline.WorkspaceKind.WORKSPACE
 
 
 def _router(requested: str, toolchain: str, sysroots: bool,
@@ -152,27 +127,6 @@ def describe(choice: Choice) -> dict[str, Any]:
                         if made is not None else None)}
 
 
-def with_overrides(setup: BazelSetup, choices: Mapping[str, Choice]) -> BazelSetup:
-    """``--override_repository`` NAME=DIR for every sysroot, in every cpu's build (legacy
-    mode's cc_toolchain_suite analyses every cpu's toolchain), and the directories the
-    families' tools write (zig's cache) writable in Bazel's sandbox."""
-    sysroots = {c.repository: c.sysroot.path for c in choices.values()
-                if c.repository and c.sysroot is not None}
-    writable = tuple(sorted({d for c in choices.values() for d in c.toolchain.writable_dirs}))
-    flags = tuple(dict.fromkeys(f for c in choices.values() for f in c.toolchain.bazel_flags))
-    if sysroots and setup.version.major >= 7 and "--noenable_bzlmod" not in setup.family_flags:
-        # Sysroot routes are chosen only for WORKSPACE-only workspaces there
-        # (sysroot_routes_usable); Bazel 7 turns bzlmod on by default even for those, and
-        # then the overridden repository is invisible. (Debian's offline Bazel gets it from
-        # offline.py already; a second copy is harmless.)
-        flags = (*flags, "--noenable_bzlmod")
-    if not sysroots and not writable and not flags:
-        return setup
-    return dataclasses.replace(setup, overrides={**setup.overrides, **sysroots},
-                               writable_dirs=(*setup.writable_dirs, *writable),
-                               family_flags=(*setup.family_flags, *flags))
-
-
 def toolchain_inputs(target: Target, cache_dir: Path,
                      choices: Mapping[str, Choice]) -> ToolchainInputs:
     """Probe ``target`` with its chosen family and sysroot (default: Debian's cross gcc)."""
@@ -180,98 +134,3 @@ def toolchain_inputs(target: Target, cache_dir: Path,
     if choice is None:
         return probe.toolchain_inputs(target, cache_dir)
     return probe.toolchain_inputs(choice.target, cache_dir, choice.toolchain, choice.repository)
-
-
-def _needs(path: Path) -> manylinux.ElfNeeds:
-    return manylinux.read_needs(lambda: path.open("rb"))
-
-
-MAX_LOCAL_LIBRARIES = 10_000  # libraries of the build's own a check follows
-
-
-def check_outputs(paths: list[Path], target: Target, requested: str) -> None:
-    """Every ELF output within the requested baseline, or PolicyError naming the first
-    file and what it needs that the policy does not allow. A library the build made itself
-    (found through the binary's ``$ORIGIN`` RUNPATH, as Bazel links a cc_test against its
-    deps' shared libraries) is no system library: it is checked in turn, like an output."""
-    if not requested:
-        return
-    wanted = parse_baseline(requested)
-    queue, seen = [p.resolve() for p in paths], set()
-    while queue:
-        path = queue.pop(0)
-        if path in seen:
-            continue
-        seen.add(path)
-        try:
-            needs = _needs(path)
-        except ValueError as e:
-            raise PolicyError(f"{path}: cannot read its dynamic section: {e}") from e
-        local = build_local_libraries(path, needs)
-        if len(seen) + len(queue) + len(local) > MAX_LOCAL_LIBRARIES:
-            raise PolicyError(f"{path}: more than {MAX_LOCAL_LIBRARIES} libraries of the "
-                              "build's own to check")
-        queue.extend(local.values())
-        own = dataclasses.replace(needs, libraries=needs.libraries - set(local))
-        blockers = manylinux.too_new(own, target.wheel_arch, wanted.tag)
-        if blockers:
-            raise PolicyError(
-                f"{path} needs {', '.join(blockers[:5])}, newer than "
-                f"{wanted.tag}_{target.wheel_arch} allows",
-                "build it with --manylinux for a newer baseline, or drop what pulls it in")
-    log.info("%s: %d binaries within %s", target.cpu, len(seen), wanted.tag)
-
-
-def build_local_libraries(path: Path, needs: manylinux.ElfNeeds) -> dict[str, Path]:
-    """Each needed library found in one of the binary's ``$ORIGIN``-relative RUNPATH
-    directories: the build's own (absolute RUNPATHs name the system's, never followed)."""
-    found: dict[str, Path] = {}
-    origin = str(path.parent)
-    dirs = [d.replace("${ORIGIN}", origin).replace("$ORIGIN", origin)
-            for d in needs.runpath if d.startswith(("$ORIGIN", "${ORIGIN}"))]
-    for library in sorted(needs.libraries):
-        if "/" in library:
-            continue
-        for directory in dirs:
-            candidate = Path(directory) / library
-            if candidate.is_file():
-                found[library] = candidate.resolve()
-                break
-    return found
-
-
-_TAG = re.compile(r"manylinux_(\d+)_(\d+)_")
-
-
-def check_wheel(wheel: Path, platform: str, target: Target, requested: str) -> None:
-    """A wheel about to be retagged for ``platform``: every ELF member within the requested
-    baseline (so ``auto`` never tags newer), and an explicit tag no newer than it."""
-    if not requested:
-        return
-    wanted = parse_baseline(requested)
-    with zipfile.ZipFile(wheel) as zf:
-        for info in zf.infolist():
-            if info.is_dir() or info.file_size > _MEMBER_LIMIT:
-                continue
-            with zf.open(info) as f:
-                if elf.parse_header(f.read(64)) is None:
-                    continue
-
-            def open_member(name: str = info.filename) -> IO[bytes]:
-                return zf.open(name)
-
-            try:
-                needs = manylinux.read_needs(open_member)
-            except ValueError as e:
-                raise WheelPolicyError(f"{wheel.name}: {info.filename}: {e}") from e
-            blockers = manylinux.too_new(needs, target.wheel_arch, wanted.tag)
-            if blockers:
-                raise WheelPolicyError(
-                    f"{wheel.name}: {info.filename} needs {', '.join(blockers[:5])}, newer "
-                    f"than {wanted.tag}_{target.wheel_arch} allows",
-                    "build with --manylinux for a newer baseline")
-    match = _TAG.match(platform)
-    if platform != "auto" and (match is None or (int(match[1]), int(match[2])) > wanted.glibc):
-        raise WheelPolicyError(f"{wheel.name} is tagged {platform}, newer than the requested "
-                               f"{wanted.tag}_{target.wheel_arch}",
-                               "pass --platform=auto or an older tag")

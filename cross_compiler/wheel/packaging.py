@@ -16,9 +16,10 @@ from pathlib import Path
 from cross_compiler import config, proc
 from cross_compiler.display import shown
 from cross_compiler.errors import BuildError
-from cross_compiler.toolchain import portable, probe
+from cross_compiler.toolchain import probe
 from cross_compiler.toolchain.targets import Target
 from cross_compiler.wheel.extnames import check_extension_names
+from cross_compiler.wheel.policycheck import check_wheel_policy
 from cross_compiler.wheel.retag import RetagResult, retag_wheels
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ def package_and_retag(root: Path, target: Target, settings: config.Settings,
                              "it must write its wheels into the directory it is given")
         check_python_tags(wheels, target)
         for wheel in wheels:  # --manylinux: refused before anything reaches the dist dir
-            portable.check_wheel(wheel, settings["platform"], target, settings["manylinux"])
+            check_wheel_policy(wheel, settings["platform"], target, settings["manylinux"])
         # All are checked, and their output names compared, before any is written.
         return retag_wheels(wheels, dist, target, platform=settings["platform"])
 

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from cross_compiler import config, resources
+from cross_compiler.bazel.overrides import sysroot_routes_usable, with_overrides
 from cross_compiler.errors import ConfigError
 from cross_compiler.manylinuxpolicy import parse_baseline, policy_arches
 from cross_compiler.toolchain import baseline, families, portable, sysroot
 from cross_compiler.toolchain.targets import load_targets
-from cross_compiler.wheel import manylinux
+from cross_compiler.wheel import manylinux, policycheck
 
 SPECS = sysroot.load_specs(resources.data_dir("sysroots"))
 TABLE = baseline.load_table(resources.data_dir("baselines") / "manylinux.toml", SPECS)
@@ -143,13 +144,13 @@ def test_too_new_names_the_symbol_versions_and_libraries() -> None:
 
 
 def test_check_outputs_names_the_file_and_symbol(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(portable, "_needs", lambda p: _needs({"GLIBC": {"2.34"}}))
-    with pytest.raises(portable.PolicyError) as e:
-        portable.check_outputs([Path("/o/cli/hello")], _target("aarch64"), "2_31")
+    monkeypatch.setattr(policycheck, "_needs", lambda p: _needs({"GLIBC": {"2.34"}}))
+    with pytest.raises(policycheck.PolicyError) as e:
+        policycheck.check_outputs([Path("/o/cli/hello")], _target("aarch64"), "2_31")
     assert e.value.exit_code == 6
     assert str(e.value).startswith("/o/cli/hello needs GLIBC_2.34, newer than "
                                    "manylinux_2_31_aarch64 allows")
-    portable.check_outputs([Path("/o/cli/hello")], _target("aarch64"), "")  # not asked
+    policycheck.check_outputs([Path("/o/cli/hello")], _target("aarch64"), "")  # not asked
 
 
 def test_an_image_holds_the_routes_of_every_reachable_cpu() -> None:
@@ -178,28 +179,28 @@ def test_a_library_the_build_made_is_checked_not_refused(tmp_path: Path) -> None
                               runpath="$ORIGIN/../_solib_aarch64:/usr/lib/x"))
     (tmp_path / "bin" / "app" / "libarch.so").write_bytes(make_elf())
     (solib / "libapp_Slibarch.so").symlink_to("../app/libarch.so")
-    portable.check_outputs([test], target, "2014")
+    policycheck.check_outputs([test], target, "2014")
     # The build's own library needing more fails, named by its real path.
     (tmp_path / "bin" / "app" / "libarch.so").write_bytes(
         make_elf(versions=(("libc.so.6", ("GLIBC_2.17", "GLIBC_2.34")),)))
-    with pytest.raises(portable.PolicyError, match=r"app/libarch\.so needs GLIBC_2\.34"):
-        portable.check_outputs([test], target, "2014")
+    with pytest.raises(policycheck.PolicyError, match=r"app/libarch\.so needs GLIBC_2\.34"):
+        policycheck.check_outputs([test], target, "2014")
     # Not found through an $ORIGIN RUNPATH: a system library the policy does not allow.
     other = tmp_path / "bin" / "app" / "other"
     other.write_bytes(make_elf(needed=("libfoo.so.1", "libc.so.6"), runpath="/usr/lib/x"))
-    with pytest.raises(portable.PolicyError, match=r"other needs libfoo\.so\.1"):
-        portable.check_outputs([other], target, "2014")
+    with pytest.raises(policycheck.PolicyError, match=r"other needs libfoo\.so\.1"):
+        policycheck.check_outputs([other], target, "2014")
 
 
 def test_sysroot_routes_need_a_workspace_only_workspace_on_bazel_7(tmp_path: Path) -> None:
     """A sysroot comes as --override_repository, which Bazel 7 shows the main repository
     only in WORKSPACE mode: under MODULE.bazel the next route (zig) serves the baseline."""
     (tmp_path / "MODULE.bazel").write_text('module(name = "m")\n')
-    assert not portable.sysroot_routes_usable(tmp_path, 7)
-    assert portable.sysroot_routes_usable(tmp_path, 6)
+    assert not sysroot_routes_usable(tmp_path, 7)
+    assert sysroot_routes_usable(tmp_path, 6)
     (tmp_path / "MODULE.bazel").unlink()
     (tmp_path / "WORKSPACE").write_text("")
-    assert portable.sysroot_routes_usable(tmp_path, 7)
+    assert sysroot_routes_usable(tmp_path, 7)
     targets = load_targets(["armv7hf"], resources.toolchains_dir())
     assert portable.choose(targets, "2_31", sysroots=False)["armv7hf"][1].family == "zig"
     assert portable.choose(targets, "2_31")["armv7hf"][1].family == "clang"
@@ -244,9 +245,9 @@ def test_a_sysroot_route_on_bazel_7_turns_bzlmod_off(tmp_path: Path) -> None:
                              families.default_flags(target), "cross_compiler_sysroot_x",
                              Sysroot(tmp_path, "bullseye", "arm64", {}))
     seven = BazelSetup("bazel", BazelVersion(7, 7, 1), {})
-    assert "--noenable_bzlmod" in portable.with_overrides(seven, {"aarch64": choice}).family_flags
+    assert "--noenable_bzlmod" in with_overrides(seven, {"aarch64": choice}).family_flags
     four = dataclasses.replace(seven, version=BazelVersion(4, 2, 3))
-    assert "--noenable_bzlmod" not in portable.with_overrides(four,
+    assert "--noenable_bzlmod" not in with_overrides(four,
                                                               {"aarch64": choice}).family_flags
     zig = dataclasses.replace(choice, repository="", sysroot=None)
-    assert "--noenable_bzlmod" not in portable.with_overrides(seven, {"aarch64": zig}).family_flags
+    assert "--noenable_bzlmod" not in with_overrides(seven, {"aarch64": zig}).family_flags
