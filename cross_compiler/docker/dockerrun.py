@@ -24,6 +24,8 @@ from cross_compiler.display import shown
 from cross_compiler.docker import container, imageextras
 from cross_compiler.docker.image import (
     ROUTE_WHEELS,
+    BakedSysroot,
+    ImageExtras,
     ImageSpec,
     builder_packages,
     image_spec,
@@ -31,7 +33,6 @@ from cross_compiler.docker.image import (
     pinned_requirements,
     source_files,
 )
-from cross_compiler.docker.imageextras import BakedSysroot, ImageExtras
 from cross_compiler.docker.plan import (
     CacheLayout,
     ContainerRequest,

@@ -8,17 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import jinja2
 
 from cross_compiler import __version__
 from cross_compiler.errors import ConfigError
+from cross_compiler.toolchain import sysroot
 from cross_compiler.toolchain.suites import Suite
 from cross_compiler.toolchain.targets import Target
-
-if TYPE_CHECKING:
-    from cross_compiler.docker.imageextras import ImageExtras
 
 IMAGE_REPOSITORY = "cross-compiler-builder"
 LABEL = "cross_compiler"
@@ -55,6 +52,39 @@ IMAGE_REFERENCE = re.compile(
     r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,})?")
 # Debian's package name, with an optional :arch and =version.
 DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+(?::[a-z0-9]+)?(?:=[A-Za-z0-9.+:~-]+)?")
+
+
+@dataclass(frozen=True)
+class BakedSysroot:
+    """A sysroot assembled on the host, copied into the image."""
+
+    suite: str
+    debian_arch: str
+    host_path: str
+    digest: str  # of the assembled tree: part of the image's tag
+
+    @property
+    def context_path(self) -> str:
+        return f"sysroot/{self.suite}/{self.debian_arch}"
+
+    @property
+    def image_path(self) -> str:
+        return str(sysroot.sysroot_dir(self.suite, self.debian_arch, Path(IMAGE_CACHE)))
+
+
+@dataclass(frozen=True)
+class ImageExtras:
+    """What a build's routes add to the builder image (docker/imageextras.py computes it);
+    empty (falsy) when they need nothing beyond it."""
+
+    families: tuple[str, ...] = ()  # those that add something, for the tag
+    packages: tuple[str, ...] = ()  # Debian packages
+    requirements: tuple[str, ...] = ()  # pinned Python packages for the tool's venv
+    sysroots: tuple[BakedSysroot, ...] = ()
+    writable_dirs: tuple[str, ...] = ()  # in the container: mounted from the host's cache
+
+    def __bool__(self) -> bool:
+        return bool(self.packages or self.requirements or self.sysroots or self.writable_dirs)
 
 
 def check_image_settings(base_image: str, extra_packages: list[str]) -> None:

@@ -10,50 +10,17 @@ so its image, tag and caches are exactly today's.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from cross_compiler.docker.image import IMAGE_CACHE
+from cross_compiler.docker.image import IMAGE_CACHE, BakedSysroot, ImageExtras
 from cross_compiler.docker.plan import Mount
-from cross_compiler.toolchain import families, sysroot
+from cross_compiler.toolchain import families
 from cross_compiler.toolchain.baseline import Route
 from cross_compiler.toolchain.targets import Target
 
 # Under the docker cache root: what the families' tools write, shared by every image (zig's
 # cache is content-addressed, so a new tool version keeps it warm).
 TOOL_CACHE = "tool-cache"
-
-
-@dataclass(frozen=True)
-class BakedSysroot:
-    """A sysroot assembled on the host, copied into the image."""
-
-    suite: str
-    debian_arch: str
-    host_path: str
-    digest: str  # of the assembled tree: part of the image's tag
-
-    @property
-    def context_path(self) -> str:
-        return f"sysroot/{self.suite}/{self.debian_arch}"
-
-    @property
-    def image_path(self) -> str:
-        return str(sysroot.sysroot_dir(self.suite, self.debian_arch, Path(IMAGE_CACHE)))
-
-
-@dataclass(frozen=True)
-class ImageExtras:
-    """Empty (falsy) when the routes need nothing beyond the builder image."""
-
-    families: tuple[str, ...] = ()  # those that add something, for the tag
-    packages: tuple[str, ...] = ()  # Debian packages
-    requirements: tuple[str, ...] = ()  # pinned Python packages for the tool's venv
-    sysroots: tuple[BakedSysroot, ...] = ()
-    writable_dirs: tuple[str, ...] = ()  # in the container: mounted from the host's cache
-
-    def __bool__(self) -> bool:
-        return bool(self.packages or self.requirements or self.sysroots or self.writable_dirs)
 
 
 def needed_sysroots(routes: Iterable[tuple[Target, Route]]) -> list[tuple[str, Target]]:

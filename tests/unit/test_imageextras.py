@@ -11,14 +11,14 @@ import pytest
 
 from cross_compiler import config, resources
 from cross_compiler.docker import dockerrun
-from cross_compiler.docker.image import IMAGE_CACHE, builder_packages, image_spec
-from cross_compiler.docker.imageextras import (
+from cross_compiler.docker.image import (
+    IMAGE_CACHE,
     BakedSysroot,
     ImageExtras,
-    image_extras,
-    needed_sysroots,
-    writable_mounts,
+    builder_packages,
+    image_spec,
 )
+from cross_compiler.docker.imageextras import image_extras, needed_sysroots, writable_mounts
 from cross_compiler.docker.plan import Mount
 from cross_compiler.errors import ConfigError
 from cross_compiler.toolchain import portable, sysroot
