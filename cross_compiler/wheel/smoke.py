@@ -35,15 +35,7 @@ from cross_compiler.toolchain.targets import Target
 from cross_compiler.wheel import debdeps, pipdownload
 from cross_compiler.wheel.requires import Need, TargetPython, parse_target_report
 from cross_compiler.wheel.resolve import DebianHit, Inspected, Resolution, Sources, resolve
-from cross_compiler.wheel.wheelcheck import (
-    CheckedWheel,
-    check_wheel,
-    is_module_name,
-    top_level_modules,
-)
-
-__all__ = ["CheckedWheel", "check_wheel", "import_argv", "is_module_name", "smoke_test",
-           "top_level_modules"]
+from cross_compiler.wheel.wheelcheck import check_wheel
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from packaging.utils import parse_wheel_filename
 from cross_compiler import resources
 from cross_compiler.errors import CrossCompilerError
 from cross_compiler.toolchain.targets import load_targets
-from cross_compiler.wheel import smoke
+from cross_compiler.wheel import wheelcheck
 from cross_compiler.wheel.retag import retag_wheels
 from tests.fuzz.archive import SEEDS
 from tests.fuzz.elfmut import ELF_FAMILIES
@@ -149,7 +149,7 @@ def _retag(case: Case, wheel: Path, out: Path) -> tuple[str, str]:
 
 def _check(wheel: Path) -> tuple[str, str]:
     try:
-        smoke.check_wheel(wheel)
+        wheelcheck.check_wheel(wheel)
     except CrossCompilerError as e:
         if "\n" in str(e):
             return "DEFECT", f"check: multi-line error {str(e)[:300]!r}"

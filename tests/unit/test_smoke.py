@@ -16,7 +16,7 @@ import pytest
 from cross_compiler import proc, resources
 from cross_compiler.errors import BuildError, CrossCompilerError
 from cross_compiler.toolchain.targets import load_targets
-from cross_compiler.wheel import smoke
+from cross_compiler.wheel import smoke, wheelcheck
 from cross_compiler.wheel.resolve import DependencyError, Sources
 from cross_compiler.wheel.tags import WheelError
 from tests.depwheels import dep_wheel
@@ -35,7 +35,7 @@ def _wheel(tmp_path: Path, files: dict[str, bytes], **kwargs: Any) -> Path:
 
 def _refused(wheel: Path, pattern: str) -> None:
     with pytest.raises(WheelError, match=pattern) as e:
-        smoke.check_wheel(wheel)
+        wheelcheck.check_wheel(wheel)
     assert e.value.exit_code == 7
     assert "\n" not in str(e.value)
 
@@ -86,7 +86,7 @@ def test_truncated_inside_a_member(tmp_path: Path) -> None:
     data[start:start + info.compress_size] = b"\0" * info.compress_size
     wheel.write_bytes(bytes(data))
     with pytest.raises(CrossCompilerError) as e:
-        smoke.check_wheel(wheel)
+        wheelcheck.check_wheel(wheel)
     assert "\n" not in str(e.value)
 
 
@@ -150,7 +150,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_single_extension_module_at_the_root(tmp_path: Path) -> None:
     wheel = _wheel(tmp_path, {EXT: b"\x7fELF", "mod.pyi": b""})
-    assert smoke.check_wheel(wheel).modules == ("mod",)
+    assert wheelcheck.check_wheel(wheel).modules == ("mod",)
 
 
 def test_auditwheel_libs_pth_and_stubs_are_not_modules(tmp_path: Path) -> None:
@@ -161,13 +161,13 @@ def test_auditwheel_libs_pth_and_stubs_are_not_modules(tmp_path: Path) -> None:
         "demo-1.0.data/platlib/fast.cpython-311-aarch64-linux-gnu.so": b"",
         "demo-1.0.data/scripts/tool": b"",
     })
-    assert smoke.check_wheel(wheel).modules == ("demo", "fast", "six")
+    assert wheelcheck.check_wheel(wheel).modules == ("demo", "fast", "six")
 
 
 def test_top_level_txt_wins_and_skips_stubs(tmp_path: Path) -> None:
     wheel = _wheel(tmp_path, {"demo/__init__.py": b"", "other.py": b"",
                               f"{DIST}/top_level.txt": b"demo\ndemo-stubs\n\n demo.sub \n"})
-    assert smoke.check_wheel(wheel).modules == ("demo", "demo.sub")
+    assert wheelcheck.check_wheel(wheel).modules == ("demo", "demo.sub")
 
 
 # "os\nimport sys": the first line is fine, the second is no module name.
