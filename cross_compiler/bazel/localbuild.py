@@ -342,22 +342,42 @@ def build_local(
     """Bazel build, cquery for the outputs, ELF check, then packaging and retag. The wheels
     of every cpu reach the dist dir together, once all of them are built and retagged."""
     dist = root / settings["dist_dir"]
-    staging = None
-    if settings["package_command"]:
-        dist.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".cross_compiler-staging-", dir=dist))
+    # Wheels (packaged, or built by Bazel) are staged beside dist/ and reach it together at
+    # the end; the staging dir is made when the first wheel needs it.
+    staging = Staging(dist)
     try:
         _build_each(root, settings, env, result, staging)
-        if staging is not None:
+        if staging.made:
             result.wheels = {cpu: [packaging.move_into(w, dist) for w in wheels]
                              for cpu, wheels in result.wheels.items()}
     finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)  # ours, made above
+        staging.remove()
+
+
+class Staging:
+    """A temporary directory inside dist/ (same file system: wheels move in atomically)."""
+
+    def __init__(self, dist: Path) -> None:
+        self.dist = dist
+        self.path: Path | None = None
+
+    @property
+    def made(self) -> bool:
+        return self.path is not None
+
+    def dir(self, name: str) -> Path:
+        if self.path is None:
+            self.dist.mkdir(parents=True, exist_ok=True)
+            self.path = Path(tempfile.mkdtemp(prefix=".cross_compiler-staging-", dir=self.dist))
+        return self.path / name
+
+    def remove(self) -> None:
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)  # ours, made above
 
 
 def _build_each(root: Path, settings: config.Settings, env: Mapping[str, str],
-                result: BuildResult, staging: Path | None) -> None:
+                result: BuildResult, staging: Staging) -> None:
     for plan in result.plans:
         cpu = plan.target.cpu
         log.info("==> %s: bazel build (%s mode, Bazel %s)", cpu, plan.mode.value,
@@ -387,10 +407,18 @@ def _build_each(root: Path, settings: config.Settings, env: Mapping[str, str],
                                         plan.target, plan.include_dirs, plan.header_roots)
             log.info("%s: headers of %d compile actions all from the target's roots", cpu,
                      checked)
-        if not result.outputs[cpu]:
+        built = packaging.bazel_wheels(paths)
+        if not result.outputs[cpu] and not built:
             log.warning("%s: the build produced no ELF files to check", cpu)
         for path in result.outputs[cpu]:
             log.info("%s: %s ok (%s)", cpu, shown(path), plan.target.triple)
-        if staging is not None:
-            result.wheels[cpu] = packaging.package_and_retag(root, plan.target, settings, env,
-                                                   staging / cpu)
+        if built:
+            # Bazel-built wheels are proven like packaged ones: cpXY and extension names
+            # against the compiled headers, every ELF member, policy, honest platform tag.
+            log.info("%s: %d wheel(s) built by Bazel: %s", cpu, len(built),
+                     ", ".join(shown(w.name) for w in built))
+            result.wheels.setdefault(cpu, []).extend(packaging.check_and_retag(
+                built, plan.target, settings, staging.dir(f"{cpu}-bazel")))
+        if settings["package_command"]:
+            result.wheels.setdefault(cpu, []).extend(packaging.package_and_retag(
+                root, plan.target, settings, env, staging.dir(cpu)))

@@ -123,11 +123,34 @@ def package_and_retag(root: Path, target: Target, settings: config.Settings,
         if not wheels:
             raise BuildError(f"packaging command for {target.cpu} made no .whl in {{out}}",
                              "it must write its wheels into the directory it is given")
-        check_python_tags(wheels, target)
-        for wheel in wheels:  # --manylinux: refused before anything reaches the dist dir
-            check_wheel_policy(wheel, settings["platform"], target, settings["manylinux"])
-        # All are checked, and their output names compared, before any is written.
-        return retag_wheels(wheels, dist, target, platform=settings["platform"])
+        return check_and_retag(wheels, target, settings, dist)
+
+
+def check_and_retag(wheels: list[Path], target: Target, settings: config.Settings,
+                    dist: Path) -> list[RetagResult]:
+    """Wheels made for ``target`` (by the packaging command or by Bazel itself): their cpXY
+    and extension names against the compiled headers, the --manylinux policy, then retagged
+    into ``dist``; all are checked, and their output names compared, before any is written."""
+    check_python_tags(wheels, target)
+    for wheel in wheels:  # --manylinux: refused before anything reaches the dist dir
+        check_wheel_policy(wheel, settings["platform"], target, settings["manylinux"])
+    return retag_wheels(wheels, dist, target, platform=settings["platform"])
+
+
+def bazel_wheels(paths: list[Path]) -> list[Path]:
+    """The wheels among a build's outputs (py_wheel, a genrule, a ``.dist`` output): files
+    whose name is a wheel's. A stamped py_wheel's own output still has ``{…}`` placeholders
+    in its name; its real-named copy (``:name.dist``) is taken when built, else refused."""
+    found = []
+    for path in paths:
+        if path.suffix != ".whl" or not path.is_file():
+            continue
+        if "{" in path.name:
+            raise BuildError(f"{shown(path.name)} is a stamped py_wheel's output whose name "
+                             "still holds placeholders",
+                             "build its real-named copy: the py_wheel's ':<name>.dist' target")
+        found.append(path)
+    return sorted(dict.fromkeys(found))
 
 
 def move_into(wheel: RetagResult, dist: Path) -> RetagResult:

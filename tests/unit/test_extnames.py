@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cross_compiler.wheel.extnames import ExtensionTagError, check_extension_names
@@ -32,3 +34,18 @@ def test_contradictions_are_refused_naming_both(members: list[str], tags: set[st
     with pytest.raises(ExtensionTagError, match=message) as e:
         check_extension_names("w.whl", members, tags, "3.13", "aarch64-linux-gnu")
     assert e.value.exit_code == 6 and "\n" not in str(e.value)
+
+
+def test_bazel_built_wheels_are_found_and_stamped_names_refused(tmp_path: Path) -> None:
+    from cross_compiler.errors import BuildError
+    from cross_compiler.wheel.packaging import bazel_wheels
+
+    for name in ("a-1.0-cp311-cp311-linux_x86_64.whl", "lib.so", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "dir.whl").mkdir()
+    assert bazel_wheels(sorted(tmp_path.iterdir())) == [
+        tmp_path / "a-1.0-cp311-cp311-linux_x86_64.whl"]
+    stamped = tmp_path / "a-{BUILD_EMBED_LABEL}-py3-none-any.whl"
+    stamped.write_bytes(b"")
+    with pytest.raises(BuildError, match=r"placeholders.*':<name>\.dist'"):
+        bazel_wheels([stamped])
