@@ -355,8 +355,16 @@ def local_groups(root: Path, cpus: list[str], settings: config.Settings,
         for t in targets:
             if (t.debian_python and t.suite in catalogue
                     and not debroot.interpreter(t, cache).exists()):
-                debroot.fetch(t, catalogue[t.suite], cache)
+                fetch_root(t, env)
     return groups
+
+
+def fetch_root(target: Target, env: Mapping[str, str]) -> Path:
+    """The target's root (Python, runtime) in the cache, fetched once: from its suite, with
+    the older suite that lends its CPython when it has one."""
+    catalogue = suite_catalogue(env)
+    return debroot.fetch(target, catalogue[target.suite], config.cache_dir(env),
+                         catalogue.get(target.python_source))
 
 
 def _own_python() -> str:
@@ -449,7 +457,7 @@ def run(workspace: Path | None, cpu: str, env: Mapping[str, str], cli: Mapping[s
     if result.plans:  # built on this machine: the cross compiler's own runtime
         root = targetrun.runtime_root(target)
     else:  # built in a builder image: the runtime of its suite
-        root = str(debroot.fetch(target, suite, config.cache_dir(env)))
+        root = str(fetch_root(target, env))
     argv = targetrun.run_argv(target, matches[0], args, root)
     log.info("==> %s: %s", cpu, targetrun.display(argv))
     return proc.run(argv, stream=True, to_stdout=True).returncode
@@ -637,10 +645,11 @@ def wheel_suite(wheel: Path, requested: str, env: Mapping[str, str],
                           "available: " + ", ".join(sorted(
                               {v for s in catalogue.values() for v in s.pythons})))
     if version:
-        for suite in (own, *catalogue.values()):  # the suite whose own Python it is
+        builders = [s for s in (own, *catalogue.values()) if s.builder]
+        for suite in builders:  # the suite whose own Python it is
             if suite.python_version == version:
                 return suite
-        for suite in (own, *catalogue.values()):  # else one that ships it too (sid's 3.14)
+        for suite in builders:  # else one that ships it too (sid's 3.14, bookworm's 3.9)
             if version in suite.pythons:
                 return suite
     return own
@@ -667,7 +676,7 @@ def test_wheel(wheel: Path, cpu: str, env: Mapping[str, str], command: str = "",
                  for t in load_targets([cpu or wheel_cpu(wheel, env)],
                                        config.toolchains_dir(env))]
     cache = config.cache_dir(env)
-    debroot.fetch(target, chosen, cache)
+    fetch_root(target, env)
     return smoke.smoke_test(wheel, target, cache, command, suite=chosen, sources=sources,
                             env=env)
 

@@ -44,7 +44,7 @@ from cross_compiler.docker.plan import (
 from cross_compiler.docker.plan import container_request as make_request
 from cross_compiler.errors import BuildError, ConfigError
 from cross_compiler.toolchain import portable, sysroot
-from cross_compiler.toolchain.suites import Suite, for_suite
+from cross_compiler.toolchain.suites import Suite, for_suite, load_suites
 from cross_compiler.toolchain.targets import Target, load_targets
 from cross_compiler.wheel import elf, policycheck
 from cross_compiler.wheel.retag import RetagResult
@@ -94,9 +94,12 @@ def builder_image(settings: config.Settings, env: Mapping[str, str], suite: Suit
     targets = image_targets(settings, env, suite)
     package_dir = Path(__file__).resolve().parents[1]  # cross_compiler/, not docker/
     data = {name: resources.data_dir(name) for name in resources.DATA_DIRS}
+    catalogue = load_suites(config.suites_dir(env))
+    lenders = {name: catalogue[name] for name in suite.foreign_pythons.values()
+               if name in catalogue}
     return image_spec(targets, suite, settings["base_image"], settings["extra_packages"],
                       pinned_requirements(), source_files(package_dir, data),
-                      resources.templates_dir(), extras)
+                      resources.templates_dir(), extras, lenders)
 
 
 def route_extras(targets: list[Target], settings: config.Settings, env: Mapping[str, str],

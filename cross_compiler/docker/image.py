@@ -14,7 +14,7 @@ import jinja2
 from cross_compiler import __version__
 from cross_compiler.errors import ConfigError
 from cross_compiler.toolchain import sysroot
-from cross_compiler.toolchain.suites import Suite
+from cross_compiler.toolchain.suites import Suite, foreign_root_packages
 from cross_compiler.toolchain.targets import Target
 
 IMAGE_REPOSITORY = "cross-compiler-builder"
@@ -179,8 +179,12 @@ def builder_packages(targets: list[Target], suite: Suite, extra_packages: list[s
                      ) -> list[str]:
     """The Debian packages the builder image installs, sorted: every CPython the suite
     builds for is there as the build machine's python3.X (packaging, repository rules)."""
-    # qemu-user: `cross-compiler test` runs the target's tests inside the image.
-    return sorted({*(p.replace("{v}", v) for v in suite.pythons for p in BASE_PACKAGES),
+    # qemu-user: `cross-compiler test` runs the target's tests inside the image. A CPython
+    # lent by an older suite installs without -venv/pip (they conflict with the newer ones).
+    native = (suite.python_version, *suite.extra_pythons)
+    lent = [p for v in suite.foreign_pythons
+            for p in (f"python{v}-minimal", f"libpython{v}-stdlib", f"python{v}")]
+    return sorted({*(p.replace("{v}", v) for v in native for p in BASE_PACKAGES), *lent,
                    *WORKSPACE_TOOLS,
                    *suite.bazel_packages, suite.qemu_package,
                    *(t.compiler_package for t in targets), *extra_packages})
@@ -195,9 +199,11 @@ def image_spec(
     sources: Mapping[str, bytes],
     templates_dir: Path,
     extras: ImageExtras | None = None,
+    lenders: Mapping[str, Suite] | None = None,
 ) -> ImageSpec:
     """Render the Dockerfile and hash everything that goes into the image into its tag;
-    ``extras``: what --manylinux routes add (none: today's image, byte for byte)."""
+    ``extras``: what --manylinux routes add (none: today's image, byte for byte);
+    ``lenders``: the older suites of the suite's foreign_pythons, by name."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir)), undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
@@ -221,7 +227,14 @@ def image_spec(
             {"dir": f"{IMAGE_CACHE}/debroot/{suite.name}/{t.debian_arch}",
              "packages": suite.root_packages(t.debian_arch)}
             for t in python_targets
+        ] + [
+            {"dir": f"{IMAGE_CACHE}/debroot/{suite.name}/{t.debian_arch}-{lender.name}",
+             "packages": foreign_root_packages(lender, version, t.debian_arch)}
+            for version, name in sorted(suite.foreign_pythons.items())
+            if (lender := (lenders or {}).get(name)) is not None
+            for t in python_targets if lender.has_python(t.debian_arch)
         ],
+        older_suites=sorted(set(suite.foreign_pythons.values())),
         bazelrc=bazelrc_lines(suite),
         route_families=list(extras.families) if extras else [],
         route_packages=list(extras.packages) if extras else [],

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from cross_compiler import proc
 from cross_compiler.errors import ToolMissingError
-from cross_compiler.toolchain.suites import Suite
+from cross_compiler.toolchain.suites import Suite, foreign_root_packages
 from cross_compiler.toolchain.targets import Target
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,10 @@ APT_RETRIES = 4
 
 
 def root_dir(target: Target, cache_dir: Path) -> Path:
-    return cache_dir / "debroot" / target.suite / target.debian_arch
+    """The target root: one per (suite, arch); a CPython lent by an older suite has its own
+    (``arm64-bullseye``: that suite's Python on this suite's libc)."""
+    name = target.debian_arch + (f"-{target.python_source}" if target.python_source else "")
+    return cache_dir / "debroot" / target.suite / name
 
 
 def interpreter(target: Target, cache_dir: Path) -> Path:
@@ -78,6 +81,8 @@ def apt_options(state: Path, arches: list[str]) -> list[str]:
     options = {
         "Dir::Etc::SourceList": str(state / "sources.list"),
         "Dir::Etc::SourceParts": "/dev/null",
+        "Dir::Etc::Preferences": str(state / "preferences"),
+        "Dir::Etc::PreferencesParts": "/dev/null",
         "Dir::State": str(state / "state"),
         "Dir::State::status": str(state / "state" / "status"),
         "Dir::Cache": str(state / "cache"),
@@ -98,14 +103,20 @@ class NamedSuite(Protocol):
     def name(self) -> str: ...
 
 
-def _apt_state(suite: NamedSuite, arch: str, cache_dir: Path, refresh: bool = False) -> list[str]:
+def _apt_state(suite: NamedSuite, arch: str, cache_dir: Path, refresh: bool = False,
+               older: NamedSuite | None = None) -> list[str]:
     """A private apt state for ``suite`` that knows ``arch``: lists read once, and again
-    with ``refresh`` (sid moves daily: cached lists name files the mirror has dropped)."""
-    state = cache_dir / "apt" / suite.name / arch
+    with ``refresh`` (sid moves daily: cached lists name files the mirror has dropped).
+    With ``older``, that suite too, pinned below: only names ``suite`` lacks come from it."""
+    name = suite.name + (f"+{older.name}" if older else "")
+    state = cache_dir / "apt" / name / arch
     (state / "state" / "lists" / "partial").mkdir(parents=True, exist_ok=True)
     (state / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
     (state / "state" / "status").touch()
-    (state / "sources.list").write_text(f"deb [arch={arch}] {MIRROR} {suite.name} main\n")
+    lines = [f"deb [arch={arch}] {MIRROR} {s.name} main\n" for s in (suite, older) if s]
+    (state / "sources.list").write_text("".join(lines))
+    (state / "preferences").write_text(
+        f"Package: *\nPin: release n={older.name}\nPin-Priority: 100\n" if older else "")
     options = apt_options(state, [arch])
     if refresh or not any((state / "state" / "lists").glob("*Packages*")):
         last = ""
@@ -126,20 +137,29 @@ def _apt_state(suite: NamedSuite, arch: str, cache_dir: Path, refresh: bool = Fa
     return options
 
 
-def fetch(target: Target, suite: Suite, cache_dir: Path) -> Path:
-    """Download and unpack the target's Python root (once); returns the root directory."""
+def fetch(target: Target, suite: Suite, cache_dir: Path, source: Suite | None = None) -> Path:
+    """Download and unpack the target's Python root (once); returns the root directory.
+    ``source``: the older suite that lends ``target``'s CPython (``target.python_source``)."""
     dest = root_dir(target, cache_dir)
-    packages = suite.root_packages(target.debian_arch)
+    if target.python_source and (source is None or source.name != target.python_source):
+        raise ToolMissingError(f"Python {target.python_version} for {target.cpu} comes from "
+                               f"Debian {target.python_source}, whose suite file is missing",
+                               f"add suites/{target.python_source}.toml")
+    packages = (foreign_root_packages(source, target.python_version, target.debian_arch)
+                if target.python_source and source else suite.root_packages(target.debian_arch))
     stamp = "".join(f"{p}\n" for p in sorted(packages))
     if interpreter(target, cache_dir).exists() and _read(dest / PACKAGES_STAMP) == stamp:
         return dest
-    if not suite.has_python(target.debian_arch):
+    if not suite.has_python(target.debian_arch) or (
+            source is not None and target.python_source and not source.has_python(
+                target.debian_arch)):
         raise ToolMissingError(
             f"Debian {suite.name} has no Python for {target.debian_arch}",
             "use a suite that has one (e.g. --suite=sid) or set sysroot in the toolchain file",
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
-    options = _apt_state(suite, target.debian_arch, cache_dir)
+    older = source if target.python_source else None
+    options = _apt_state(suite, target.debian_arch, cache_dir, older=older)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.") as tmp:
         debs, root = Path(tmp) / "debs", Path(tmp) / "root"
         debs.mkdir()
@@ -153,7 +173,8 @@ def fetch(target: Target, suite: Suite, cache_dir: Path) -> Path:
             log.warning("apt-get download for %s failed (attempt %d), re-reading the package "
                         "lists", target.cpu, attempt)
             time.sleep(2 * attempt)
-            options = _apt_state(suite, target.debian_arch, cache_dir, refresh=True)
+            options = _apt_state(suite, target.debian_arch, cache_dir, refresh=True,
+                                 older=older)
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["apt-get download failed"])[-1]
             raise ToolMissingError(

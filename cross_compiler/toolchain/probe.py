@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cross_compiler import proc
 from cross_compiler.errors import CrossCompilerError, ToolMissingError
-from cross_compiler.toolchain import debianwheel
+from cross_compiler.toolchain import debianwheel, debroot
 from cross_compiler.toolchain.families import ToolchainFlags, default_flags
 from cross_compiler.toolchain.render import ToolchainInputs
 from cross_compiler.toolchain.targets import Target
@@ -177,7 +177,7 @@ def python_header_roots(target: Target, cache_dir: Path) -> list[Path]:
     """Root file systems searched, in order, for the target's Python headers: the sysroot
     first (a tool-made one has no Python: then the suite's target root)."""
     first = [Path(target.sysroot)] if target.sysroot else []
-    return [*first, cache_dir / "debroot" / target.suite / target.debian_arch, Path("/")]
+    return [*first, debroot.root_dir(target, cache_dir), Path("/")]
 
 
 def find_python_headers(target: Target, cache_dir: Path) -> PythonHeaderRoot | None:

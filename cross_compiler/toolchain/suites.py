@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +41,24 @@ class Suite:
     # More CPython versions the suite ships (sid: 3.14, 3.15): target roots, and in the
     # builder image the build machine's python3.X that packages and runs repository rules.
     extra_pythons: tuple[str, ...] = ()
+    # CPythons of older suites this builder also builds for ({"3.9": "bullseye"}): their
+    # python3.X installed in the image from that suite (apt, pinned low), target roots of
+    # that suite's Python with this suite's newer libc (what the cross compiler needs).
+    foreign_pythons: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def pythons(self) -> tuple[str, ...]:
         """Every CPython version this suite builds for, its default first."""
-        return (self.python_version, *self.extra_pythons)
+        return (self.python_version, *self.extra_pythons, *self.foreign_pythons)
+
+    @property
+    def builder(self) -> bool:
+        """False for a suite that only lends its Python (bullseye): no Bazel, no image."""
+        return bool(self.bazel_version)
 
     @property
     def bazel_major(self) -> int:
-        return int(self.bazel_version.split(".")[0])
+        return int(self.bazel_version.split(".")[0]) if self.bazel_version else 0
 
     @property
     def base_image(self) -> str:
@@ -57,7 +67,8 @@ class Suite:
     def root_packages(self, debian_arch: str) -> list[str]:
         """``name:arch`` of every package a target root unpacks: every CPython the suite
         builds for (one root per architecture holds them all), the runtime, numpy."""
-        names = [p.replace("{v}", v) for v in self.pythons for p in self.python_packages]
+        names = [p.replace("{v}", v) for v in (self.python_version, *self.extra_pythons)
+                 for p in self.python_packages]
         return [f"{n}:{debian_arch}"
                 for n in (*names, *self.runtime_packages, *self.numpy_packages)]
 
@@ -67,7 +78,7 @@ class Suite:
 
 def parse_suite(data: dict[str, Any], source: Path) -> Suite:
     where = str(source)
-    _unknown_keys(data, (*_STR_FIELDS, *_LIST_FIELDS), where)
+    _unknown_keys(data, (*_STR_FIELDS, *_LIST_FIELDS, "foreign_pythons"), where)
     strings = {name: _field(data, name, str, where) for name in _STR_FIELDS}
     lists: dict[str, tuple[str, ...]] = {}
     for name in _LIST_FIELDS:
@@ -77,13 +88,21 @@ def parse_suite(data: dict[str, Any], source: Path) -> Suite:
                               "architecture names")
         lists[name] = tuple(value)
     for name, value in strings.items():
-        if not _SAFE.match(value):
+        if not _SAFE.match(value) and not (name == "bazel_version" and value == ""):
             raise TargetError(f"{where}: field {name!r} has an invalid value {value!r}")
     if strings["suite"] != source.stem:
         raise TargetError(f"{where}: field 'suite' is {strings['suite']!r} but the file is "
                           f"named {source.name!r}")
-    if not re.fullmatch(r"\d+\.\d+\.\d+", strings["bazel_version"]):
-        raise TargetError(f"{where}: field 'bazel_version' must be like 7.7.1")
+    if strings["bazel_version"] and not re.fullmatch(r"\d+\.\d+\.\d+",
+                                                      strings["bazel_version"]):
+        raise TargetError(f"{where}: field 'bazel_version' must be like 7.7.1 (\"\": no "
+                          "builder, a suite that only lends its Python)")
+    foreign = data.get("foreign_pythons", {})
+    if not isinstance(foreign, dict) or not all(
+            isinstance(k, str) and re.fullmatch(r"3\.\d+", k) and isinstance(v, str)
+            and _SAFE.match(v) for k, v in foreign.items()):
+        raise TargetError(f"{where}: field 'foreign_pythons' must be a table like "
+                          '{"3.9" = "bullseye"}')
     if not re.fullmatch(r"3\.\d+", strings["python_version"]):
         raise TargetError(f"{where}: field 'python_version' must be like 3.13")
     bad = [v for v in lists["extra_pythons"]
@@ -100,7 +119,7 @@ def parse_suite(data: dict[str, Any], source: Path) -> Suite:
         bazel_packages=lists["bazel_packages"], python_packages=lists["python_packages"],
         runtime_packages=lists["runtime_packages"], numpy_packages=lists["numpy_packages"],
         no_python_arches=lists["no_python_arches"],
-        source=source, extra_pythons=lists["extra_pythons"],
+        source=source, extra_pythons=lists["extra_pythons"], foreign_pythons=dict(foreign),
     )
 
 
@@ -153,9 +172,11 @@ def choose_suite(requested: str, bazelversion: str | None, has_module: bool,
     (bzlmod-capable) for a workspace with a MODULE.bazel, with or without a WORKSPACE
     (Bazel 4 ignores MODULE.bazel, or cannot build the workspace at all), else ``default``."""
     if requested not in ("", "auto"):
-        if requested not in suites:
-            raise ConfigError(f"unknown suite {requested!r}",
-                              f"use auto or one of: {', '.join(sorted(suites))}")
+        builders = sorted(n for n, s in suites.items() if s.builder)
+        if requested not in suites or not suites[requested].builder:
+            what = (f"suite {requested!r} has no builder (it only lends its Python)"
+                    if requested in suites else f"unknown suite {requested!r}")
+            raise ConfigError(what, f"use auto or one of: {', '.join(builders)}")
         return suites[requested], "set by suite"
     if bazelversion:
         return suite_for_bazel_version(bazelversion, suites), f".bazelversion says {bazelversion}"
@@ -186,17 +207,37 @@ def for_suite(target: Target, suite: Suite, python: str = "") -> Target:
     return dataclasses.replace(target, python_version=version, glibc=suite.glibc,
                                debian_python=(suite.has_python(target.debian_arch)
                                               and version in suite.pythons),
-                               suite=suite.name)
+                               suite=suite.name,
+                               python_source=suite.foreign_pythons.get(version, ""))
+
+
+def foreign_root_packages(source: Suite, version: str, debian_arch: str) -> list[str]:
+    """``name:arch`` of a root for ``source``'s CPython ``version`` inside a newer builder:
+    its Python packages and the runtime it names; apt (the builder's suite pinned first)
+    takes each name the builder's suite has from there (libc6: the newer one)."""
+    names = [p.replace("{v}", version) for p in source.python_packages]
+    runtime = [p for p in source.runtime_packages if p != "base-files"]
+    return [f"{n}:{debian_arch}" for n in (*names, *runtime)]
+
+
+def has_python(suite: Suite, version: str, debian_arch: str, suites: dict[str, Suite]) -> bool:
+    """Whether ``suite`` builds ``debian_arch`` for CPython ``version``: its own or extra
+    Python for an architecture it has, or a lent one whose suite has that architecture."""
+    if version not in suite.pythons or not suite.has_python(debian_arch):
+        return False
+    source = suite.foreign_pythons.get(version)
+    return source is None or (source in suites and suites[source].has_python(debian_arch))
 
 
 def python_table(suites: dict[str, Suite], debian_arches: dict[str, str],
                  ) -> dict[str, dict[str, list[str]]]:
     """``{python: {cpu: [suite, ...]}}``: which suites build which cpu for which CPython."""
     table: dict[str, dict[str, list[str]]] = {}
-    for suite in sorted(suites.values(), key=lambda s: (s.bazel_major, s.name)):
+    for suite in sorted((s for s in suites.values() if s.builder),
+                        key=lambda s: (s.bazel_major, s.name)):
         for version in suite.pythons:
             for cpu, arch in debian_arches.items():
-                if suite.has_python(arch):
+                if has_python(suite, version, arch, suites):
                     table.setdefault(version, {}).setdefault(cpu, []).append(suite.name)
     return dict(sorted(table.items(), key=lambda kv: tuple(int(p) for p in kv[0].split("."))))
 
@@ -216,7 +257,7 @@ def python_suite(version: str, bazel_major: int, cpus: dict[str, str],
     every = {v for s in suites.values() for v in s.pythons}
 
     def serves(suite: Suite, v: str) -> bool:
-        return v in suite.pythons and all(suite.has_python(a) for a in cpus.values())
+        return all(has_python(suite, v, a, suites) for a in cpus.values())
 
     if version:
         if not re.fullmatch(r"\d+\.\d+", version):
@@ -258,7 +299,7 @@ def _what_exists(bazel_major: int, cpus: dict[str, str], suites: dict[str, Suite
     parts = []
     for cpu, arch in cpus.items():
         have = sorted({f"{v} (Bazel {s.bazel_major}, {s.name})" for s in suites.values()
-                       for v in s.pythons if s.has_python(arch)},
+                       for v in s.pythons if s.builder and has_python(s, v, arch, suites)},
                       key=lambda x: (_minor(x.split()[0]), x))
         parts.append(f"{cpu}: {', '.join(have) or 'none'}")
     return "; ".join(parts)

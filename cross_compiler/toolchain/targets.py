@@ -47,6 +47,8 @@ class Target:
     debian_python: bool = True
     suite: str = "bookworm"
     glibc: str = "2.36"  # the suite's, for the target wheels pip may resolve
+    # The older suite whose CPython this is when the builder suite lends it (3.9: bullseye).
+    python_source: str = ""
 
     def tool(self, name: str) -> str:
         """Program name of a GNU tool for this target, e.g. ``aarch64-linux-gnu-gcc``."""

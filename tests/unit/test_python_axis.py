@@ -46,14 +46,15 @@ def test_a_python_picks_the_suite_of_the_same_bazel_that_has_it(tmp_path: Path) 
 
 @pytest.mark.parametrize(("builder", "python", "cpus", "message"), [
     ("bookworm", "3.14", ["aarch64"],
-     r"no Bazel 4 builder has CPython 3\.14 for aarch64.*aarch64: 3\.11 \(Bazel 4, bookworm\)"
-     r".*3\.14 \(Bazel 7, sid\)"),
+     r"no Bazel 4 builder has CPython 3\.14 for aarch64.*aarch64: 3\.9 \(Bazel 4, bookworm\)"
+     r".*3\.11 \(Bazel 4, bookworm\).*3\.14 \(Bazel 7, sid\)"),
     ("bookworm", "3.11", ["riscv64"], r"no Bazel 4 builder has CPython 3\.11 for riscv64"),
     ("sid", "3.x", ["aarch64"], r"python '3\.x' is not a CPython version"),
     ("sid", "3", ["aarch64"], r"python '3' is not a CPython version like 3\.13; use one of: "
-                             r"3\.11, 3\.13, 3\.14, 3\.15"),
+                             r"3\.9, 3\.11, 3\.13, 3\.14, 3\.15"),
     ("sid", "2.7", ["aarch64"], r"no Bazel 7 builder has CPython 2\.7"),
-    ("sid", "3.9", ["aarch64"], r"no Bazel 7 builder has CPython 3\.9 for aarch64"),
+    ("sid", "3.10", ["aarch64"], r"no Bazel 7 builder has CPython 3\.10 for aarch64"),
+    ("bookworm", "3.9", ["riscv64"], r"no Bazel 4 builder has CPython 3\.9 for riscv64"),
 ])
 def test_bad_pythons_are_one_line(tmp_path: Path, builder: str, python: str, cpus: list[str],
                                   message: str) -> None:
@@ -69,7 +70,8 @@ def test_a_named_suite_is_the_only_candidate(tmp_path: Path) -> None:
 
 def test_python_table_and_sid_roots_hold_every_python() -> None:
     table = suites.python_table(CATALOGUE, ARCHES)
-    assert list(table) == ["3.11", "3.13", "3.14", "3.15"]
+    assert list(table) == ["3.9", "3.11", "3.13", "3.14", "3.15"]
+    assert table["3.9"] == {"aarch64": ["bookworm", "sid"], "armv7hf": ["bookworm", "sid"]}
     assert table["3.13"]["riscv64"] == ["trixie", "sid"]
     assert "riscv64" not in table["3.11"]
     packages = CATALOGUE["sid"].root_packages("arm64")
@@ -78,6 +80,12 @@ def test_python_table_and_sid_roots_hold_every_python() -> None:
     (target,) = load_targets(["riscv64"], resources.toolchains_dir())
     assert suites.for_suite(target, CATALOGUE["sid"], "3.15").debian_python
     assert not suites.for_suite(target, CATALOGUE["bookworm"]).debian_python
+    (armhf,) = load_targets(["armv7hf"], resources.toolchains_dir())
+    lent = suites.for_suite(armhf, CATALOGUE["bookworm"], "3.9")
+    assert (lent.python_source, lent.suite) == ("bullseye", "bookworm")
+    assert "libssl1.1:armhf" in suites.foreign_root_packages(CATALOGUE["bullseye"], "3.9",
+                                                             "armhf")
+    assert not CATALOGUE["bullseye"].builder
 
 
 def test_the_readme_table_is_the_one_the_data_makes() -> None:

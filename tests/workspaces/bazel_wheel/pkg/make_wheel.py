@@ -12,7 +12,7 @@ files = {
     "bw/_bw.so": open(extension, "rb").read(),
     "bw-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: bw\nVersion: 1.0\n",
     "bw-1.0.dist-info/WHEEL": (
-        "Wheel-Version: 1.0\nGenerator: make_wheel.py\nRoot-Is-Purelib: false\nTag: %s\n" % tag
+        f"Wheel-Version: 1.0\nGenerator: make_wheel.py\nRoot-Is-Purelib: false\nTag: {tag}\n"
     ).encode(),
 }
 record = []
@@ -22,7 +22,7 @@ with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         info.external_attr = 0o644 << 16
         zf.writestr(info, data)
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-        record.append("%s,sha256=%s,%d" % (name, digest.decode(), len(data)))
+        record.append(f"{name},sha256={digest.decode()},{len(data)}")
     record.append("bw-1.0.dist-info/RECORD,,")
     zf.writestr(zipfile.ZipInfo("bw-1.0.dist-info/RECORD", (1980, 1, 1, 0, 0, 0)),
                 "\n".join(record) + "\n")
