@@ -247,8 +247,15 @@ def _write(plan: RetagPlan) -> Path:
         # Unbuffered: records are copied by the kernel at the descriptor's offset.
         with (os.fdopen(fd, "wb", buffering=0) as out, plan.source.open("rb") as src,
               RawZipWriter(out) as writer):
-            writer.copy_runs(plan.source, tmp, [(list(r.members), r.end) for r in plan.runs])
+            # The smallest new member (WHEEL) goes first, padded to place the copy well.
+            lead = min((f for f in plan.fresh if f.data is not None),
+                       key=lambda f: len(f.data or b""), default=None)
+            writer.copy_runs(plan.source, tmp, [(list(r.members), r.end) for r in plan.runs],
+                             (lead.member, lead.data) if lead and lead.data is not None
+                             else None)
             for step in plan.fresh:
+                if step is lead:
+                    continue
                 if step.data is not None:
                     writer.write_new(step.member, step.data)
                 else:
