@@ -1,11 +1,11 @@
 """Retag a wheel for a target: verify its binaries, then rewrite only WHEEL and RECORD.
 
 The central directory is read once (wheel/zipindex.py); the local records of unchanged
-members are copied as whole byte ranges by the kernel, first in the output and while the
-new WHEEL and RECORD are made, and their central entries as stored (only the offset
-patched when a record moves). Every wheel of a call is checked, and every
-output name compared with every input, before anything is written; outputs go to temporary
-files renamed into place at the end; inputs are never modified.
+members are copied as whole byte ranges by the kernel (behind the new WHEEL, in a thread
+while RECORD is deflated), and their central entries as stored (only the offset patched
+when a record moves). Every wheel of a call is checked, and every output name compared
+with every input, before anything is written; outputs go to temporary files renamed into
+place at the end; inputs are never modified.
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ class Fresh:
 @dataclass(frozen=True)
 class RetagPlan:
     """Everything a retag will write, computed (and checked) before any write. The output
-    holds the runs first (the kernel copies them while the rest is made), then the fresh
-    members; its central directory keeps the input's order."""
+    holds the new WHEEL, the runs (the kernel copies them while the rest is made), then
+    the other fresh members; its central directory keeps the input's order."""
 
     source: Path
     dest: Path
