@@ -148,11 +148,8 @@ def open_archive(path: Path, sniff_elf: bool = False) -> WheelArchive:
             raise WheelError(f"{shown(path)}: not a valid zip archive ({_one_line(e)})",
                              "re-download or rebuild it") from e
         _check_members(index.members, path.name)
-        sniff = frozenset(i for i, m in enumerate(index.members)
-                          if m.file_size >= _ELF_MIN and not m.name.endswith("/")
-                          ) if sniff_elf else frozenset()
         try:
-            records = scan_records(fd, index, sniff, ELF_MAGIC)
+            records = scan_records(fd, index, ELF_MAGIC if sniff_elf else b"", _ELF_MIN)
         except ZipIOError as e:
             raise WheelError(f"{shown(path.name)}: {e.message}", "re-download or rebuild it") from e
         except (OSError, OverflowError) as e:

@@ -171,18 +171,19 @@ def read_index(fd: int) -> ZipIndex:
     return ZipIndex(tuple(members), start, comment)
 
 
-def scan_records(fd: int, index: ZipIndex, sniff: frozenset[int] = frozenset(),
-                 magic: bytes = b"") -> Records:
+def scan_records(fd: int, index: ZipIndex, magic: bytes = b"", min_size: int = 1) -> Records:
     """Check every member's local header against the central directory (signature, name
     bytes and encoding, method: what zipfile checks as it opens a member) and that its data
-    ends before the next record; one read each, in file order. For the members in
-    ``sniff``, also reads the first bytes of those whose data starts with ``magic``."""
+    ends before the next record; one read each, in file order. With ``magic``, also reads
+    the first bytes of each member of at least ``min_size`` bytes (not a directory) and
+    keeps those that start with it."""
     members = index.members
     count = len(members)
     offsets = [m.header_offset for m in members]
     order = sorted(range(count), key=offsets.__getitem__)
     data_offsets, ends, verbatim = [0] * count, [0] * count, [False] * count
     heads: dict[int, bytes | ZipIOError] = {}
+    sniffing = bool(magic)
     pread, unpack, inflater = os.pread, _LOCAL.unpack_from, zlib.decompressobj
     for k, i in enumerate(order):
         m = members[i]
@@ -192,7 +193,7 @@ def scan_records(fd: int, index: ZipIndex, sniff: frozenset[int] = frozenset(),
             raise ZipIOError(f"member {m.name!r} starts inside the central directory "
                              "(damaged archive)")
         name_len = len(m.raw_name)
-        sniffed = i in sniff
+        sniffed = sniffing and m.file_size >= min_size and not m.name.endswith("/")
         block = pread(fd, 30 + name_len + (_HEAD_READ if sniffed else 0), start)
         if len(block) < 30 + name_len or block[:4] != _LOCAL_SIG:
             raise ZipIOError(f"member {m.name!r} has no valid local header "
