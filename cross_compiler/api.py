@@ -171,7 +171,11 @@ def python_groups(root: Path, cpus: list[str], settings: config.Settings,
     cpu the builder's Python, else the nearest its architecture has (said in one line)."""
     catalogue = suite_catalogue(env)
     if settings["suite"] not in ("", "auto") or env.get("CROSS_COMPILER_IN_CONTAINER"):
-        catalogue = {builder.name: builder}  # named, or inside that suite's image
+        # Named, or inside that suite's image: that builder only (and the suites that lend
+        # it their Pythons).
+        catalogue = {builder.name: builder, **{n: catalogue[n] for n in
+                                               builder.foreign_pythons.values()
+                                               if n in catalogue}}
     else:
         catalogue[builder.name] = builder
     versions = python_versions(settings)

@@ -223,3 +223,13 @@ def write_raw_zip(path: Path, entries: list[RawEntry]) -> Path:
 def record_for(files: dict[str, bytes], dist_info: str) -> bytes:
     rows = "".join(f"{n},{record_hash(d)},{len(d)}\n" for n, d in files.items())
     return (rows + f"{dist_info}/RECORD,,\n").encode()
+
+
+# PyPI's installer as an oracle: every RECORD row against the content (installer 0.7's
+# command line has no --validate-record; its WheelFile does it).
+VALIDATE_RECORD = (
+    "import sys, zipfile\n"
+    "from installer.sources import WheelFile\n"
+    "with zipfile.ZipFile(sys.argv[1]) as zf:\n"
+    "    WheelFile(zf).validate_record()\n"
+)

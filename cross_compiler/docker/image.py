@@ -14,7 +14,7 @@ import jinja2
 from cross_compiler import __version__
 from cross_compiler.errors import ConfigError
 from cross_compiler.toolchain import sysroot
-from cross_compiler.toolchain.suites import Suite, foreign_root_packages
+from cross_compiler.toolchain.suites import Suite, foreign_root_packages, lent_packaging_dir
 from cross_compiler.toolchain.targets import Target
 
 IMAGE_REPOSITORY = "cross-compiler-builder"
@@ -175,6 +175,13 @@ def bazelrc_lines(suite: Suite) -> list[str]:
     ]
 
 
+# What packaging with a lent CPython needs from its own suite (the builder's setuptools is
+# for the builder's Pythons): unpacked under lent_packaging_dir(version).
+LENT_PACKAGING = ("python3-setuptools", "python3-pkg-resources", "python3-wheel")
+# ... and the parts of its standard library Debian splits out, in their own paths.
+LENT_STDLIB = ("python3-distutils", "python3-lib2to3")
+
+
 def builder_packages(targets: list[Target], suite: Suite, extra_packages: list[str]
                      ) -> list[str]:
     """The Debian packages the builder image installs, sorted: every CPython the suite
@@ -235,6 +242,9 @@ def image_spec(
             for t in python_targets if lender.has_python(t.debian_arch)
         ],
         older_suites=sorted(set(suite.foreign_pythons.values())),
+        lent_pythons=[{"version": v, "suite": name, "dir": lent_packaging_dir(v),
+                       "packages": LENT_PACKAGING, "stdlib": LENT_STDLIB}
+                      for v, name in sorted(suite.foreign_pythons.items())],
         bazelrc=bazelrc_lines(suite),
         route_families=list(extras.families) if extras else [],
         route_packages=list(extras.packages) if extras else [],

@@ -9,6 +9,7 @@ Pure: the callers read the workspace files and the host's os-release.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -327,3 +328,16 @@ def python_table_markdown(suites: dict[str, Suite], debian_arches: dict[str, str
             cells.append(", ".join(names) or "—")
         lines.append(f"| {version} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def lent_packaging_dir(version: str) -> str:
+    """Where a builder image unpacks a lent CPython's own setuptools, wheel and distutils
+    (its suite's: the builder's setuptools does not work with it)."""
+    return f"/opt/cross_compiler/lent/python{version}"
+
+
+def lent_packaging_path(version: str) -> list[str]:
+    """The PYTHONPATH entries of lent_packaging_dir that exist on this machine."""
+    root = lent_packaging_dir(version)
+    dirs = [f"{root}/usr/lib/python3/dist-packages"]
+    return [d for d in dirs if os.path.isdir(d)]

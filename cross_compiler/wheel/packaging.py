@@ -17,6 +17,7 @@ from cross_compiler import config, proc
 from cross_compiler.display import shown
 from cross_compiler.errors import BuildError
 from cross_compiler.toolchain import probe
+from cross_compiler.toolchain.suites import lent_packaging_path
 from cross_compiler.toolchain.targets import Target
 from cross_compiler.wheel.extnames import check_extension_names
 from cross_compiler.wheel.policycheck import check_wheel_policy
@@ -85,8 +86,14 @@ def packaging_python(version: str, bindir: Path) -> Path:
                          f"{version} wheels with", "use --runner=docker, whose builder image "
                          f"has python{version}")
     bindir.mkdir(parents=True, exist_ok=True)
-    # A script, not a symlink: a venv's interpreter only knows its venv by its own path.
-    script = f"#!/bin/sh\nexec {shlex.quote(found)} \"$@\"\n"
+    # A script, not a symlink: a venv's interpreter only knows its venv by its own path. A
+    # CPython lent by an older suite packages with that suite's setuptools (builder image).
+    lent = ":".join(lent_packaging_path(version))
+    # Its setuptools over its own (Debian-patched) stdlib distutils, as its suite has it.
+    path = (f"PYTHONPATH={shlex.quote(lent)}${{PYTHONPATH:+:$PYTHONPATH}}; export PYTHONPATH\n"
+            "SETUPTOOLS_USE_DISTUTILS=stdlib; export SETUPTOOLS_USE_DISTUTILS\n"
+            if lent else "")
+    script = f"#!/bin/sh\n{path}exec {shlex.quote(found)} \"$@\"\n"
     for name in ("python", "python3", f"python{version}"):
         (bindir / name).write_text(script)
         (bindir / name).chmod(0o755)

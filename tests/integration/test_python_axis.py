@@ -45,14 +45,25 @@ def _test_wheel(wheel: Path, version: str) -> None:
 
 
 def test_bazel_7_plain_python3_packages_the_asked_pythons(ws: Path, tmp_path: Path) -> None:
+    """sid's own 3.13 and 3.14, and 3.11 lent by bookworm (its python3.11 in the sid image,
+    a 3.11 target root on sid's libc)."""
     (ws / ".bazelversion").write_text("7.7.1\n")
-    _build(ws, tmp_path / "cache", "--cpu=aarch64", "--python=3.13,3.14")
-    assert [w.rsplit("-", 1)[0] for w in _wheels(ws)] == ["plain-1.0-cp313-cp313",
-                                                          "plain-1.0-cp314-cp314"]
+    _build(ws, tmp_path / "cache", "--cpu=aarch64", "--python=3.11,3.13,3.14")
+    assert [w.rsplit("-", 1)[0] for w in _wheels(ws)] == [
+        "plain-1.0-cp311-cp311", "plain-1.0-cp313-cp313", "plain-1.0-cp314-cp314"]
     assert all(w.endswith("_aarch64.whl") for w in _wheels(ws))
-    for wheel, version in zip(sorted((ws / "dist").glob("*.whl")), ("3.13", "3.14"),
+    for wheel, version in zip(sorted((ws / "dist").glob("*.whl")), ("3.11", "3.13", "3.14"),
                               strict=True):
         _test_wheel(wheel, version)
+
+
+def test_python_3_9_lent_by_bullseye_on_bazel_4(ws: Path, tmp_path: Path) -> None:
+    """armv7hf --python=3.9: bullseye's python3.9 packages it in the bookworm image; its
+    target root is bullseye's Python on bookworm's libc (bookworm's gcc built it)."""
+    _build(ws, tmp_path / "cache", "--cpu=armv7hf", "--python=3.9")
+    (wheel,) = sorted((ws / "dist").glob("*.whl"))
+    assert wheel.name.startswith("plain-1.0-cp39-cp39-") and wheel.name.endswith("_armv7l.whl")
+    _test_wheel(wheel, "3.9")
 
 
 def test_bazel_4_builds_3_13_in_trixie_and_riscv64_by_default(ws: Path, tmp_path: Path) -> None:

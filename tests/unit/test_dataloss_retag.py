@@ -21,6 +21,7 @@ from cross_compiler.wheel.retag import retag_wheel, retag_wheels
 from cross_compiler.wheel.tags import WheelError
 from tests.wheels import (
     AARCH64_SO,
+    VALIDATE_RECORD,
     X86_64_SO,
     make_wheel,
     raw_entry,
@@ -117,9 +118,11 @@ def test_names_without_the_utf8_flag_survive(tmp_path: Path, raw: bytes) -> None
 
 
 def _installs(wheel: Path, dest: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "installer", "--validate-record", "all",
-                           "--destdir", str(dest), str(wheel)], capture_output=True, text=True,
-                          check=False)
+    valid = subprocess.run([sys.executable, "-c", VALIDATE_RECORD, str(wheel)],
+                           capture_output=True, text=True, check=False)
+    assert valid.returncode == 0, valid.stderr
+    done = subprocess.run([sys.executable, "-m", "installer", "--destdir", str(dest),
+                           str(wheel)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
 
 
