@@ -20,6 +20,7 @@ from cross_compiler.bazel import offline, secretrc, targetrun
 from cross_compiler.bazel.localbuild import (
     BuildPlan,
     BuildResult,
+    Staging,
     build_local,
     check_settings_apply,
     plan_build,
@@ -300,6 +301,24 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
             write_result_json(result, result_json)
         return result
     result.suite = machine_suite(env).name
+    # An unreachable --manylinux is one line, before any Python or root is chosen.
+    portable.choose(load_targets(cpus, config.toolchains_dir(env)), settings["manylinux"],
+                    settings["toolchain"])
+    # One staging dir for every group: all wheels reach dist/ together, or none do.
+    staging = Staging(root / settings["dist_dir"])
+    try:
+        _build_groups(root, cpus, settings, env, result, staging, dry_run)
+        staging.publish(result)
+    finally:
+        staging.remove()
+    if result_json is not None:
+        write_result_json(result, result_json)
+    return result
+
+
+def _build_groups(root: Path, cpus: list[str], settings: config.Settings,
+                  env: Mapping[str, str], result: BuildResult, staging: Staging,
+                  dry_run: bool) -> None:
     for group in local_groups(root, cpus, settings, env):
         one = config.with_value(settings, "python", [group[0].python_version],
                                 "chosen per cpu")
@@ -307,13 +326,10 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
         part = BuildResult(plans=plans, suite=result.suite)
         part.toolchains = {cpu: portable.describe(c) for cpu, c in choices.items()}
         if not dry_run:
-            build_local(root, targets, one, env, part)
+            build_local(root, targets, one, env, part, staging)
         _merge(result, part)
         result.rendered = sorted({*result.rendered, *rendered.files})
         result.changed += list(rendered.changes.written)
-    if result_json is not None:
-        write_result_json(result, result_json)
-    return result
 
 
 def _merge(result: BuildResult, part: BuildResult) -> None:

@@ -337,19 +337,18 @@ def _execution_root(plan: BuildPlan, root: Path, outputs: list[Path] | None = No
 
 def build_local(
     root: Path, targets: list[Target], settings: config.Settings, env: Mapping[str, str],
-    result: BuildResult,
+    result: BuildResult, staging: Staging | None = None,
 ) -> None:
     """Bazel build, cquery for the outputs, ELF check, then packaging and retag. The wheels
-    of every cpu reach the dist dir together, once all of them are built and retagged."""
-    dist = root / settings["dist_dir"]
-    # Wheels (packaged, or built by Bazel) are staged beside dist/ and reach it together at
-    # the end; the staging dir is made when the first wheel needs it.
-    staging = Staging(dist)
+    of every cpu reach the dist dir together, once all of them are built and retagged; with
+    ``staging`` (shared by several builds) the caller publishes them."""
+    if staging is not None:
+        _build_each(root, settings, env, result, staging)
+        return
+    staging = Staging(root / settings["dist_dir"])
     try:
         _build_each(root, settings, env, result, staging)
-        if staging.made:
-            result.wheels = {cpu: [packaging.move_into(w, dist) for w in wheels]
-                             for cpu, wheels in result.wheels.items()}
+        staging.publish(result)
     finally:
         staging.remove()
 
@@ -370,6 +369,12 @@ class Staging:
             self.dist.mkdir(parents=True, exist_ok=True)
             self.path = Path(tempfile.mkdtemp(prefix=".cross_compiler-staging-", dir=self.dist))
         return self.path / name
+
+    def publish(self, result: BuildResult) -> None:
+        """Every staged wheel of ``result`` into dist/, said where it now is."""
+        if self.made:
+            result.wheels = {cpu: [packaging.move_into(w, self.dist) for w in wheels]
+                             for cpu, wheels in result.wheels.items()}
 
     def remove(self) -> None:
         if self.path is not None:

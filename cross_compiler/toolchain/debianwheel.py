@@ -167,6 +167,18 @@ def debian_wheels(target: Target, root: Path, projects: tuple[str, ...],
         if package is None:
             continue
         name = wheel_name(package, target)
+        suffix = f".cpython-{target.python_version.replace('.', '')}-{target.triple}.so"
+        try:
+            extensions = [a for a, _ in _members(root, package)
+                          if ".cpython-" in a and a.endswith(".so")]
+        except (OSError, ValueError):
+            extensions = []
+        if extensions and not any(a.endswith(suffix) for a in extensions):
+            # Debian built it for other Pythons only (sid's numpy: 3.14, 3.15, not 3.13): a
+            # wheel of it would import nowhere; pip then says it has no target wheel.
+            log.info("%s: Debian's %s has no %s extensions: no fallback wheel", target.cpu,
+                     project, suffix)
+            continue
         cached = cache_dir / "debian-wheels" / FORMAT / target.suite / target.debian_arch / name
         if cached.is_file():
             wheels[name] = cached.read_bytes()

@@ -111,7 +111,7 @@ def test_bzlmod_workspace_all_cpus_runs_under_qemu(
     shutil.copytree(WORKSPACES / "bzlmod", ws)
     result = _build(ws, bazel7_cache, "all", "--target=//app:whoami", "--target=//app:arch_test")
     assert result.returncode == 0, result.stderr[-4000:]
-    assert "MODULE.bazel without WORKSPACE needs Bazel 7" in result.stderr
+    assert "the workspace has MODULE.bazel: bzlmod needs Bazel 7" in result.stderr
     for cpu, target in TARGETS.items():
         whoami = _outputs(result.stdout, cpu)["whoami"]
         assert _run_on_target(target, [str(whoami)]).strip() == EXPECTED_ARCH[cpu]

@@ -79,3 +79,9 @@ def test_an_unwritable_cache_still_gives_the_wheel(tmp_path: Path) -> None:
     cache.write_text("a file where the cache directory would be")  # unwritable even as root
     wheels = debianwheel.debian_wheels(ARMHF, _root(tmp_path), ("numpy",), cache)
     assert list(wheels) == ["numpy-1.24.2-cp311-cp311-linux_armv7l.whl"]
+
+
+def test_no_fallback_wheel_for_a_python_debian_built_no_extensions_for(tmp_path: Path) -> None:
+    root = _root(tmp_path)
+    target = dataclasses.replace(ARMHF, python_version="3.13")  # the root has cpython-311
+    assert debianwheel.debian_wheels(target, root, ("numpy",), tmp_path / "cache") == {}
