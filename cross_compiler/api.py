@@ -327,21 +327,9 @@ def _build_groups(root: Path, cpus: list[str], settings: config.Settings,
         part.toolchains = {cpu: portable.describe(c) for cpu, c in choices.items()}
         if not dry_run:
             build_local(root, targets, one, env, part, staging)
-        _merge(result, part)
+        result.add(part)
         result.rendered = sorted({*result.rendered, *rendered.files})
         result.changed += list(rendered.changes.written)
-
-
-def _merge(result: BuildResult, part: BuildResult) -> None:
-    """One (cpu, Python) group's build into the whole build's result."""
-    result.plans += part.plans
-    for cpu, paths in part.outputs.items():
-        result.outputs[cpu] = list(dict.fromkeys([*result.outputs.get(cpu, []), *paths]))
-    for cpu, wheels in part.wheels.items():
-        result.wheels.setdefault(cpu, []).extend(wheels)
-    result.bazel.update(part.bazel)
-    result.toolchains.update(part.toolchains)
-    result.pythons.update(part.pythons)
 
 
 def local_groups(root: Path, cpus: list[str], settings: config.Settings,

@@ -242,6 +242,19 @@ class BuildResult:
     # built it, when --manylinux/--toolchain chose them: release manifests record it
     toolchains: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def add(self, part: BuildResult) -> None:
+        """Another build's result into this one (one (cpu, Python) group, or one container):
+        a cpu built for several Pythons keeps every build's outputs and wheels."""
+        self.plans += part.plans
+        for cpu, paths in part.outputs.items():
+            self.outputs[cpu] = list(dict.fromkeys([*self.outputs.get(cpu, []), *paths]))
+        for cpu, wheels in part.wheels.items():
+            self.wheels.setdefault(cpu, []).extend(wheels)
+        self.bazel.update(part.bazel)
+        self.toolchains.update(part.toolchains)
+        self.pythons.update(part.pythons)
+        self.suite = part.suite or self.suite
+
 
 def _run_bazel(command: BazelCommand, workspace: Path, what: str) -> proc.Result:
     with secretrc.argv(command) as argv:

@@ -356,17 +356,15 @@ def _collect(result_file: Path, targets: list[Target], result: BuildResult,
     except (OSError, ValueError) as e:
         raise BuildError(f"the container left no readable {result_file}: {e}") from e
     by_cpu = {t.cpu: t for t in targets}
+    part = BuildResult(suite=str(data.get("suite", "")))
     for cpu, paths in data.get("outputs", {}).items():
-        checked = elf.check_files([Path(p) for p in paths], by_cpu[cpu])
-        policycheck.check_outputs(checked, by_cpu[cpu], manylinux)
-        # A cpu built for several Pythons (one container each) keeps every build's.
-        result.outputs[cpu] = list(dict.fromkeys([*result.outputs.get(cpu, []), *checked]))
-        result.pythons[cpu] = by_cpu[cpu].python_version
-    result.bazel.update(data.get("bazel", {}))
+        part.outputs[cpu] = elf.check_files([Path(p) for p in paths], by_cpu[cpu])
+        policycheck.check_outputs(part.outputs[cpu], by_cpu[cpu], manylinux)
+        part.pythons[cpu] = by_cpu[cpu].python_version
+    part.bazel = dict(data.get("bazel", {}))
     # The family, glibc and sysroot packages the routes used (for a release's manifest).
-    result.toolchains.update(data.get("toolchains", {}))
-    result.suite = str(data.get("suite", result.suite))
-    for cpu, wheels in data.get("wheels", {}).items():
-        result.wheels.setdefault(cpu, []).extend(
-            RetagResult(Path(w["path"]), w["platform"], w["reason"],
-                        dict(w.get("renamed", {})), ()) for w in wheels)
+    part.toolchains = dict(data.get("toolchains", {}))
+    part.wheels = {cpu: [RetagResult(Path(w["path"]), w["platform"], w["reason"],
+                                     dict(w.get("renamed", {})), ()) for w in wheels]
+                   for cpu, wheels in data.get("wheels", {}).items()}
+    result.add(part)  # a cpu built for several Pythons (one container each) keeps all

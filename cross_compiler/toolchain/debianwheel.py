@@ -32,7 +32,7 @@ _META = re.compile(r"^(?P<name>[A-Za-z0-9_.]+)-(?P<version>[0-9][A-Za-z0-9_.+!]*
 _EPOCH_1980 = (1980, 1, 1, 0, 0, 0)
 MAX_FILES = 20_000  # a Python package in Debian; more than this is not one
 MAX_BYTES = 512 << 20
-FORMAT = "v1"  # of the cached wheels: a change in how they are made makes new ones
+FORMAT = "v2"  # of the cached wheels: a change in how they are made makes new ones
 
 
 @dataclass(frozen=True)
@@ -118,8 +118,10 @@ def _members(root: Path, package: DebianPackage) -> list[tuple[str, Path]]:
     return sorted(found.items())
 
 
-def build_wheel(root: Path, package: DebianPackage, target: Target) -> bytes:
-    """The wheel's bytes: the package's files, METADATA from Debian's, WHEEL, RECORD."""
+def build_wheel(root: Path, package: DebianPackage, target: Target,
+                members: list[tuple[str, Path]] | None = None) -> bytes:
+    """The wheel's bytes: the package's files (``members``, default: found in ``root``),
+    METADATA from Debian's, WHEEL, RECORD."""
     name = wheel_name(package, target)
     dist_info = f"{name.split('-')[0]}-{package.version}.dist-info"
     meta_dir = package.metadata_dir
@@ -139,7 +141,8 @@ def build_wheel(root: Path, package: DebianPackage, target: Target) -> bytes:
     record: list[str] = []
     total = 0
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        items = [(arc, path.read_bytes()) for arc, path in _members(root, package)]
+        items = [(arc, path.read_bytes())
+                 for arc, path in (members if members is not None else _members(root, package))]
         for arc, data in [*items, *sorted(extra.items())]:
             total += len(data)
             if total > MAX_BYTES:
@@ -167,24 +170,21 @@ def debian_wheels(target: Target, root: Path, projects: tuple[str, ...],
         if package is None:
             continue
         name = wheel_name(package, target)
-        suffix = f".cpython-{target.python_version.replace('.', '')}-{target.triple}.so"
-        try:
-            extensions = [a for a, _ in _members(root, package)
-                          if ".cpython-" in a and a.endswith(".so")]
-        except (OSError, ValueError):
-            extensions = []
-        if extensions and not any(a.endswith(suffix) for a in extensions):
-            # Debian built it for other Pythons only (sid's numpy: 3.14, 3.15, not 3.13): a
-            # wheel of it would import nowhere; pip then says it has no target wheel.
-            log.info("%s: Debian's %s has no %s extensions: no fallback wheel", target.cpu,
-                     project, suffix)
-            continue
         cached = cache_dir / "debian-wheels" / FORMAT / target.suite / target.debian_arch / name
-        if cached.is_file():
+        if cached.is_file():  # made (and judged) once: no walk of the root on each render
             wheels[name] = cached.read_bytes()
             continue
+        suffix = f".cpython-{target.python_version.replace('.', '')}-{target.triple}.so"
         try:
-            data = build_wheel(root, package, target)
+            members = _members(root, package)
+            extensions = [a for a, _ in members if ".cpython-" in a and a.endswith(".so")]
+            if extensions and not any(a.endswith(suffix) for a in extensions):
+                # Debian built it for other Pythons only (sid's numpy: 3.14, 3.15, not
+                # 3.13): a wheel of it would import nowhere; pip then says it has none.
+                log.info("%s: Debian's %s has no %s extensions: no fallback wheel",
+                         target.cpu, project, suffix)
+                continue
+            data = build_wheel(root, package, target, members)
         except (OSError, ValueError) as e:
             log.warning("%s: no wheel from Debian's %s (%s)", target.cpu, project, e)
             continue
