@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import json
 import logging
 import os
@@ -13,26 +14,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cross_compiler import config, hostlink, proc, resources, wslock
-from cross_compiler.bazel import offline, secretrc, targetrun
-from cross_compiler.bazel.localbuild import (
-    BuildPlan,
-    BuildResult,
-    Staging,
-    build_local,
-    check_settings_apply,
-    plan_build,
-    probe_bazel,
-)
-from cross_compiler.bazel.overrides import sysroot_routes_usable, with_overrides
+from cross_compiler import config, hostlink, resources
 from cross_compiler.display import shown
 from cross_compiler.errors import BuildError, ConfigError
-from cross_compiler.release import sourcedate
-from cross_compiler.toolchain import debroot, portable, probe, suites
-from cross_compiler.toolchain.packagetree import TreeChanges, package_dir, plan_tree, write_tree
-from cross_compiler.toolchain.render import PACKAGE, RenderRequest, python_wrapper, render_toolchain
+from cross_compiler.toolchain import suites
 from cross_compiler.toolchain.suites import Suite
 from cross_compiler.toolchain.targets import (
     Target,
@@ -41,10 +28,50 @@ from cross_compiler.toolchain.targets import (
     load_targets,
 )
 from cross_compiler.wheel.platformtag import check_platform, tag_arch
-from cross_compiler.wheel.retag import RetagResult, retag_wheels
 from cross_compiler.workspace import check_workspace, enclosing_workspace
 
+if TYPE_CHECKING:
+    from cross_compiler.bazel.localbuild import BazelSetup, BuildPlan, BuildResult, Staging
+    from cross_compiler.toolchain import portable
+    from cross_compiler.toolchain.packagetree import TreeChanges
+    from cross_compiler.toolchain.render import PACKAGE
+    from cross_compiler.wheel.retag import RetagResult
+
+# What the Bazel, docker, render and release commands use is imported where they run:
+# `retag` (and `import cross_compiler.api`) pays only for the wheel modules it needs.
+
 log = logging.getLogger(__name__)
+
+# Names the seam hands out without importing their modules up front (PEP 562).
+_LAZY = {
+    "PACKAGE": ("cross_compiler.toolchain.render", "PACKAGE"),
+    "BuildResult": ("cross_compiler.bazel.localbuild", "BuildResult"),
+    "portable": ("cross_compiler.toolchain", "portable"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def probe_bazel(program: str) -> BazelSetup:
+    """The Bazel this machine runs (bazel/localbuild.py), imported when a build needs it."""
+    from cross_compiler.bazel.localbuild import probe_bazel as probe
+
+    return probe(program)
+
+
+def build_local(root: Path, targets: list[Target], settings: config.Settings,
+                env: Mapping[str, str], result: BuildResult, staging: Staging) -> None:
+    """The local runner's build (bazel/localbuild.py), imported when a build needs it."""
+    from cross_compiler.bazel.localbuild import build_local as run_build
+
+    run_build(root, targets, settings, env, result, staging)
 
 
 
@@ -52,6 +79,8 @@ def with_source_date(settings: config.Settings, root: Path) -> config.Settings:
     """An unset ``source_date_epoch`` computed here, on the host (one value for
     every container of a release), from the workspace's last commit; the container gets it
     as a setting."""
+    from cross_compiler.release import sourcedate
+
     if settings["source_date_epoch"]:
         return settings
     seconds, why = sourcedate.workspace_epoch(root)
@@ -61,6 +90,8 @@ def with_source_date(settings: config.Settings, root: Path) -> config.Settings:
 
 def _is_generated(rel: Path) -> bool:
     """Made in a workspace by a build; never part of the example's sources."""
+    from cross_compiler.toolchain.render import PACKAGE
+
     return bool(rel.parts) and (rel.parts[0] in (PACKAGE, "dist")
                                 or rel.parts[0].startswith("bazel-"))
 
@@ -133,6 +164,8 @@ def machine_suite(env: Mapping[str, str]) -> Suite:
 def workspace_suite(root: Path, settings: config.Settings,
                     env: Mapping[str, str]) -> tuple[Suite, str]:
     """The builder image's suite for this workspace, and why (for the docker runner)."""
+    from cross_compiler.bazel import offline
+
     version_file = root / ".bazelversion"
     wanted = (suites.read_bazelversion(version_file.read_text(errors="replace")[:4096])
               if version_file.is_file() else "")
@@ -145,6 +178,9 @@ def docker_suite(root: Path, settings: config.Settings, env: Mapping[str, str]) 
     """The builder image's suite for a docker-runner command, said in the log; a bzlmod
     workspace missing a module the rendered package uses is refused here, before any image
     or container (the build inside says it too)."""
+    from cross_compiler.bazel import offline
+    from cross_compiler.bazel.localbuild import check_settings_apply
+
     suite, why = workspace_suite(root, settings, env)
     check_settings_apply(settings, suite.bazel_version, f"Debian {suite.name}'s image")
     if offline.workspace_kind(root) is offline.WorkspaceKind.BZLMOD:
@@ -214,6 +250,10 @@ def render(
 ) -> RenderResult:
     """Render //cross_compiler for ``cpus`` into ``workspace`` (or only compare, with check);
     ``choices``: the compiler family and sysroot per cpu that meet a --manylinux baseline."""
+    from cross_compiler.toolchain import portable, probe
+    from cross_compiler.toolchain.packagetree import package_dir, plan_tree, write_tree
+    from cross_compiler.toolchain.render import RenderRequest, render_toolchain
+
     targets = targets or suite_targets(cpus, env, machine_suite(env))
     root = check_workspace(workspace)
     cache = config.cache_dir(env)
@@ -271,6 +311,8 @@ def build(
 def _one_build_at_a_time(root: Path, env: Mapping[str, str],
                          dry_run: bool = False) -> contextlib.AbstractContextManager[None]:
     """The workspace lock (wslock.py); inside the builder the host holds it already."""
+    from cross_compiler import wslock
+
     if dry_run or env.get("CROSS_COMPILER_IN_CONTAINER"):
         return contextlib.nullcontext()
     return wslock.workspace_lock(config.cache_dir(env), root)
@@ -278,6 +320,9 @@ def _one_build_at_a_time(root: Path, env: Mapping[str, str],
 
 def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str, Any], *,
            dry_run: bool, result_json: Path | None) -> BuildResult:
+    from cross_compiler.bazel.localbuild import BuildResult, Staging
+    from cross_compiler.toolchain import portable
+
     file_values, file_name = config.read_config_file(root)
     settings = config.resolve(file_values, file_name, env, cli)
     settings = with_source_date(settings, root)
@@ -319,6 +364,9 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
 def _build_groups(root: Path, cpus: list[str], settings: config.Settings,
                   env: Mapping[str, str], result: BuildResult, staging: Staging,
                   dry_run: bool) -> None:
+    from cross_compiler.bazel.localbuild import BuildResult
+    from cross_compiler.toolchain import portable
+
     for group in local_groups(root, cpus, settings, env):
         one = config.with_value(settings, "python", [group[0].python_version],
                                 "chosen per cpu")
@@ -337,6 +385,8 @@ def local_groups(root: Path, cpus: list[str], settings: config.Settings,
     """The (cpu, Python) pairs a build on this machine makes, one list per Python: target
     roots from the suite that has that Python; the build machine's python3.X (packaging,
     repository rules) must be on PATH, else one line before Bazel starts."""
+    from cross_compiler.toolchain import debroot, probe
+
     machine = machine_suite(env)
     groups = [targets for _suite, targets in
               python_groups(root, cpus, settings, env, machine)]
@@ -370,6 +420,8 @@ def local_groups(root: Path, cpus: list[str], settings: config.Settings,
 def fetch_root(target: Target, env: Mapping[str, str]) -> Path:
     """The target's root (Python, runtime) in the cache, fetched once: from its suite, with
     the older suite that lends its CPython when it has one."""
+    from cross_compiler.toolchain import debroot
+
     catalogue = suite_catalogue(env)
     return debroot.fetch(target, catalogue[target.suite], config.cache_dir(env),
                          catalogue.get(target.python_source))
@@ -385,6 +437,11 @@ def _local_plans(root: Path, targets: list[Target], settings: config.Settings,
                             list[BuildPlan]]:
     """Render and plan a build on this machine, with this machine's Bazel, for ``targets``
     (each with its Python)."""
+    from cross_compiler.bazel.localbuild import check_settings_apply, plan_build
+    from cross_compiler.bazel.overrides import sysroot_routes_usable, with_overrides
+    from cross_compiler.toolchain import portable
+    from cross_compiler.toolchain.render import PACKAGE, python_wrapper
+
     # Before Bazel: an unreachable --manylinux fails here; sysroots are assembled.
     bazel_setup = probe_bazel(settings["bazel"])
     check_settings_apply(settings, str(bazel_setup.version), "the local runner")
@@ -422,6 +479,10 @@ def test(workspace: Path | None, cpus: list[str], env: Mapping[str, str],
 
 def _test(root: Path, cpus: list[str], env: Mapping[str, str], settings: config.Settings,
           labels: tuple[str, ...]) -> None:
+    from cross_compiler import proc
+    from cross_compiler.bazel import secretrc, targetrun
+    from cross_compiler.bazel.localbuild import BuildResult
+
     if choose_runner(settings["runner"], env) == "docker":
         from cross_compiler.docker import dockerrun
 
@@ -453,6 +514,9 @@ def run(workspace: Path | None, cpu: str, env: Mapping[str, str], cli: Mapping[s
         label: str, args: list[str]) -> int:
     """Build one binary for ``cpu`` and run it under qemu-user with the runtime of the
     suite that built it; returns its exit code."""
+    from cross_compiler import proc
+    from cross_compiler.bazel import targetrun
+
     result = build(workspace, [cpu], env, {**cli, "targets": [label], "package_command": ""})
     name = label.rsplit(":", 1)[-1] if ":" in label else label.rstrip("/").rsplit("/", 1)[-1]
     matches = [p for p in result.outputs.get(cpu, []) if p.name == name]
@@ -501,6 +565,7 @@ def write_result_json(result: BuildResult, path: Path) -> None:
 def builder_image(workspace: Path | None, env: Mapping[str, str],
                   cli: Mapping[str, Any]) -> tuple[str, str]:
     """Build or reuse the builder image; returns (tag, what happened)."""
+    from cross_compiler.bazel.overrides import sysroot_routes_usable
     from cross_compiler.docker import container, dockerrun
 
     file_values, file_name = ({}, "") if workspace is None else config.read_config_file(
@@ -601,6 +666,8 @@ def retag(
 ) -> list[RetagResult]:
     """Retag each wheel for ``cpu`` (empty: the cpu of ``platform``'s arch, else aarch64);
     all are checked before any output is written."""
+    from cross_compiler.wheel.retag import retag_wheels
+
     catalogue = config.toolchains_dir(env)
     cpu = cpu or _cpu_of_platform(platform, catalogue)
     native = catalogue / "native" / f"{cpu}.toml"
@@ -704,6 +771,8 @@ def wheel_cpu(wheel: Path, env: Mapping[str, str]) -> str:
 
 def fetch_python(cpus: list[str], env: Mapping[str, str], suite: str = "auto") -> dict[str, Path]:
     """Download each target's Python root (headers + interpreter) into the cache."""
+    from cross_compiler.toolchain import debroot
+
     cache = config.cache_dir(env)
     chosen = (machine_suite(env) if suite in ("", "auto")
               else suites.choose_suite(suite, None, False, suite_catalogue(env))[0])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import email.policy
 import hashlib
 import io
 import itertools
@@ -65,7 +64,9 @@ def parse_wheel_metadata(data: bytes, where: str) -> Message:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise WheelError(f"{shown(where)} is not UTF-8 text") from e
-    message = BytesParser(policy=email.policy.compat32).parsebytes(data)
+    # The parser's default policy is compat32: named by value it would import email.policy
+    # (and its header registry), a cost every retag paid at start-up for nothing.
+    message = BytesParser().parsebytes(data)
     if not message.get("Wheel-Version") or not message.get_all("Tag"):
         raise WheelError(f"{shown(where)} is malformed: it needs Wheel-Version and Tag lines",
                          "rebuild the wheel")
