@@ -17,17 +17,20 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from invoke import Argument, Collection, Exit, Program, Task  # type: ignore[attr-defined]
 from invoke import task as invoke_task  # type: ignore[attr-defined]
 from invoke.parser import ParseResult
 
-from cross_compiler import __version__, api
-from cross_compiler.bazel.localbuild import BuildResult
+from cross_compiler import __version__, api, options
 from cross_compiler.display import EscapedArgs, shown
 from cross_compiler.errors import BuildError, CrossCompilerError, DriftError, Terminated
+from cross_compiler.options import WORKSPACE, CommandLine, Flag, Group
 from cross_compiler.toolchain.targets import parse_cpu_list
+
+if TYPE_CHECKING:
+    from cross_compiler.bazel.localbuild import BuildResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,6 +58,44 @@ def task(**kwargs: Any) -> Callable[[Callable[..., Any]], CliTask]:
     """invoke's ``@task(...)``, making a CliTask."""
     made: Callable[[Callable[..., Any]], CliTask] = invoke_task(klass=CliTask, **kwargs)
     return made
+
+
+def command(*groups: Group, **task_kwargs: Any,
+            ) -> Callable[[Callable[[Any, CommandLine], None]], CliTask]:
+    """A task taking the flags of ``groups`` (a command's own arguments are a group too):
+    its signature, help and repeatable flags are made from the Flag entries, so invoke
+    sees real parameters; the body gets one CommandLine value."""
+    flags = options.flags_of(*groups)
+    ordered = ([f for f in flags if f.positional] + [f for f in flags if not f.positional])
+    signature = inspect.Signature([
+        inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        *(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                            **({} if f.positional else {"default": f.default}))
+          for f in ordered)])
+
+    def decorate(impl: Callable[[Any, CommandLine], None]) -> CliTask:
+        def body(*args: Any, **kwargs: Any) -> None:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            c, *_ = bound.arguments.values()
+            values = {k: v for k, v in bound.arguments.items() if k != "c"}
+            impl(c, options.command_line(flags, values))
+
+        for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+            setattr(body, attr, getattr(impl, attr))
+        body.__signature__ = signature  # type: ignore[attr-defined]
+        return task(
+            positional=[f.name for f in flags if f.positional],
+            iterable=[f.name for f in flags if f.kind is list],
+            help={f.name: f.text for f in flags}, **task_kwargs,
+        )(_errors_to_exit(body))
+
+    return decorate
+
+
+def cpu_flag(default: str, text: str = "") -> Group:
+    """A command's --cpu: its own default (and help, when it is not the usual one)."""
+    return (Flag("cpu", default=default, help=text or CPU_HELP),)
 
 
 def _setup_logging() -> None:
@@ -128,13 +169,12 @@ def _workspace_or_default(value: str) -> Path:
     return _workspace(value) or api.choose_workspace(None, dict(os.environ), say=False)
 
 
-_CPU_HELP = "target cpu(s), comma-separated: aarch64, armv7hf, riscv64, ppc64le, s390x or all"
-_WS_HELP = ("Bazel workspace directory (default: the one containing the current directory, "
-            "else the embedded example workspace)")
+CPU_HELP = "target cpu(s), comma-separated: aarch64, armv7hf, riscv64, ppc64le, s390x or all"
+_WS_HELP = WORKSPACE[0].help
 
 
 @task(help={
-    "cpu": _CPU_HELP,
+    "cpu": CPU_HELP,
     "workspace": _WS_HELP,
     "check": "report drift from what would be rendered, write nothing (exit 4 on drift)",
     "dry_run": "list the files that would be written, write nothing",
@@ -166,96 +206,21 @@ def toolchain(c: Any, cpu: str = "aarch64", workspace: str = "", check: bool = F
           f"removed, {result.changes.unchanged} unchanged")
 
 
-_BUILD_FLAGS = {
-    # CLI flag -> setting; empty values mean "not given" (the config layers decide).
-    "runner": "runner", "target": "targets", "bazel_mode": "bazel_mode",
-    "compilation_mode": "compilation_mode", "bazel_flag": "bazel_flags",
-    "bazel_startup_option": "bazel_startup_options", "package_command": "package_command",
-    "dist_dir": "dist_dir", "platform": "platform", "env": "env", "cache_dir": "cache_dir",
-    "manylinux": "manylinux", "toolchain": "toolchain", "python": "python",
-    "base_image": "base_image", "extra_package": "extra_packages", "network": "network",
-    "suite": "suite",
-    "remote_cache": "remote_cache", "remote_header_env": "remote_header_env",
-    "remote_executor": "remote_executor", "remote_instance_name": "remote_instance_name",
-    "remote_exec_property": "remote_exec_properties",
-}
-_BUILD_HELP = {
-    "cpu": _CPU_HELP,
-    "workspace": _WS_HELP,
-    "runner": "where Bazel runs: docker, local, or auto (docker when an engine answers)",
-    "target": "Bazel label to build (repeatable; default from cross_compiler.toml or //...)",
-    "bazel_mode": "auto (by Bazel version), legacy (--crosstool_top) or platforms",
-    "compilation_mode": "Bazel --compilation_mode (default opt)",
-    "bazel_flag": "extra Bazel build flag (repeatable)",
-    "bazel_startup_option": "Bazel startup option (repeatable)",
-    "package_command": "shell command (sh -c, in the workspace) that writes wheels into {out} "
-                       "after the build; &&, globs and redirections work",
-    "no_package": "skip the packaging command configured for the workspace",
-    "dist_dir": "where retagged wheels go (default <workspace>/dist)",
-    "platform": "wheel platform tag: auto (manylinux_2_X_<arch> if it fits) or a tag",
-    "manylinux": "glibc baseline every output must meet (2014, 2_17, 2_28, 2_31, …): picks "
-                 "the compiler family and sysroot, or fails before building",
-    "toolchain": "compiler family: gcc (Debian's cross gcc), clang (+ a Debian sysroot) or "
-                 "zig; default auto: gcc, or what --manylinux needs",
-    "python": "target CPython X.Y (comma-separated, or all): its headers, its python3 for "
-              "packaging and repository rules; default the builder suite's, else the "
-              "nearest the cpu has (riscv64 on Bazel 4: 3.13)",
-    "env": "docker runner: pass NAME (from here) or NAME=value into the container",
-    "cache_dir": "docker runner: where Bazel's caches persist (default <cache>/docker)",
-    "suite": "docker runner: Debian suite of the builder image, bookworm (Bazel 4.2.3) or sid "
-             "(Bazel 7.7.1); default from .bazelversion, else sid for a workspace with "
-             "MODULE.bazel, else bookworm",
-    "base_image": "docker runner: base of the builder image (default debian:<suite>)",
-    "extra_package": "docker runner: another Debian package for the image (repeatable)",
-    "network": "docker runner: bridge (default) or host",
-    "remote_cache": "Bazel remote cache URL (http://, https://, grpc://, grpcs://)",
-    "remote_header_env": "env variable holding a 'Name=value' header for the remote cache",
-    "no_remote_upload": "read from the remote cache but do not upload local results",
-    "remote_executor": "Bazel remote executor URL (bazel-remote, Buildbarn, BuildBuddy…)",
-    "remote_instance_name": "remote execution instance name",
-    "remote_exec_property": "KEY=VALUE exec platform property for remote execution "
-                            "(repeatable), e.g. container-image=docker://IMAGE",
-}
-
-
-def _build_cli(given: dict[str, Any]) -> dict[str, Any]:
-    """Settings given on the command line (empty values mean: not given)."""
-    cli = {setting: given[flag] for flag, setting in _BUILD_FLAGS.items() if given.get(flag)}
-    if given.get("no_package"):
-        cli["package_command"] = ""
-    if given.get("no_remote_upload"):
-        cli["remote_upload"] = "false"
-    return cli
-
-
-@task(
-    iterable=["target", "bazel_flag", "bazel_startup_option", "env", "extra_package",
-              "remote_exec_property"],
-    help={
-        **_BUILD_HELP,
-        "dry_run": "print the rendered files (or the container request) and the exact Bazel "
-                   "argv, run nothing",
-        "result_json": "also write what was built to this JSON file",
-    },
+@command(
+    cpu_flag("aarch64"), WORKSPACE, options.BUILD, options.DOCKER, options.REMOTE,
+    (Flag("dry_run", kind=bool, default=False, help=(
+        "print the rendered files (or the container request) and the exact Bazel argv, run "
+        "nothing")),
+     Flag("result_json", help="also write what was built to this JSON file")),
 )
-@_errors_to_exit
-def build(c: Any, cpu: str = "aarch64", workspace: str = "", runner: str = "",
-          target: list[str] | None = None, bazel_mode: str = "", compilation_mode: str = "",
-          bazel_flag: list[str] | None = None, bazel_startup_option: list[str] | None = None,
-          dry_run: bool = False, package_command: str = "", no_package: bool = False,
-          dist_dir: str = "", platform: str = "", env: list[str] | None = None,
-          cache_dir: str = "", base_image: str = "", extra_package: list[str] | None = None,
-          network: str = "", result_json: str = "", remote_cache: str = "",
-          remote_header_env: str = "", no_remote_upload: bool = False,
-          remote_executor: str = "", remote_instance_name: str = "", suite: str = "",
-          remote_exec_property: list[str] | None = None,
-          manylinux: str = "", toolchain: str = "", python: str = "") -> None:
+def build(c: Any, given: CommandLine) -> None:
     """Cross-compile a Bazel workspace for the target cpu(s) and check every binary.
 
     Then run the workspace's packaging command and retag the wheels it makes."""
-    cli = _build_cli(locals())
-    result = api.build(_workspace(workspace), parse_cpu_list(cpu), dict(os.environ), cli,
-                       dry_run=dry_run, result_json=Path(result_json) if result_json else None)
+    dry_run, result_json, workspace = given["dry_run"], given["result_json"], given["workspace"]
+    result = api.build(_workspace(workspace), parse_cpu_list(given["cpu"]), dict(os.environ),
+                       given.settings, dry_run=dry_run,
+                       result_json=Path(result_json) if result_json else None)
     if dry_run:
         if result.container:
             print("# container request:")
@@ -311,29 +276,12 @@ def _from(cwd: Path, path: Path) -> str:
     return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
 
 
-@task(
-    iterable=["extra_package"],
-    help={
-        "cpu": "cpus the image holds toolchains for (default all)",
-        "suite": "Debian suite: bookworm (Bazel 4.2.3) or sid (Bazel 7.7.1); default bookworm, "
-                 "or from the workspace's .bazelversion",
-        "base_image": "base image (default debian:<suite>; bootstrapped if it cannot be pulled)",
-        "extra_package": "another Debian package to install (repeatable)",
-        "workspace": "read image settings from this workspace's cross_compiler.toml",
-        "manylinux": "also hold what this baseline's routes need (clang, zig, sysroots), "
-                     "as a --manylinux build uses",
-        "toolchain": "also hold this compiler family (clang or zig), as --toolchain uses",
-    },
-)
-@_errors_to_exit
-def image(c: Any, cpu: str = "", base_image: str = "", extra_package: list[str] | None = None,
-          workspace: str = "", suite: str = "", manylinux: str = "",
-          toolchain: str = "") -> None:
+@command(options.IMAGE, (Flag("workspace", help=(
+    "read image settings from this workspace's cross_compiler.toml")),))
+def image(c: Any, given: CommandLine) -> None:
     """Build (or reuse) the builder image: Bazel, cross compilers, target Python."""
-    cli = {k: v for k, v in (("image_cpus", cpu), ("base_image", base_image), ("suite", suite),
-                             ("extra_packages", extra_package), ("manylinux", manylinux),
-                             ("toolchain", toolchain)) if v}
-    tag, how = api.builder_image(_workspace(workspace), dict(os.environ), cli)
+    tag, how = api.builder_image(_workspace(given["workspace"]), dict(os.environ),
+                                 given.settings)
     print(f"{tag}\t{how}")
 
 
@@ -348,47 +296,30 @@ def clean(c: Any, yes: bool = False) -> None:
         print("(dry run: pass --yes to remove)")
 
 
-@task(
-    iterable=["target", "bazel_flag", "bazel_startup_option", "env", "extra_package",
-              "remote_exec_property"],
-    help={
-        **_BUILD_HELP,
-        "cpu": "target cpus, comma-separated, or all (default all)",
-        "out_dir": "where artifacts, SHA256SUMS and manifest.json go (default <ws>/release)",
-        "json": "print the summary as JSON (for CI systems) instead of a table",
-        "fail_fast": "stop at the first failing target",
-        "check_reproducible": "build every target again from clean caches and fail naming "
-                              "each artifact that differs",
-        "compare_to": "compare with a previous release directory (its SHA256SUMS and files)",
-        "python": "target CPython versions, comma-separated (e.g. 3.11,3.13), or all: one "
-                  "wheel per (cpu, version), each from the builder image that has it",
-    },
+@command(
+    cpu_flag("all", "target cpus, comma-separated, or all (default all)"), WORKSPACE,
+    options.BUILD, options.DOCKER, options.REMOTE,
+    (Flag("out_dir", help="where artifacts, SHA256SUMS and manifest.json go (default "
+                          "<ws>/release)"),
+     Flag("json", kind=bool, default=False,
+          help="print the summary as JSON (for CI systems) instead of a table"),
+     Flag("fail_fast", kind=bool, default=False, help="stop at the first failing target"),
+     Flag("check_reproducible", "check_reproducible", bool, False, when_set="true"),
+     Flag("compare_to", help="compare with a previous release directory (its SHA256SUMS "
+                             "and files)")),
 )
-@_errors_to_exit
-def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
-            json: bool = False, fail_fast: bool = False, runner: str = "",
-            check_reproducible: bool = False, compare_to: str = "",
-            target: list[str] | None = None, bazel_mode: str = "", compilation_mode: str = "",
-            bazel_flag: list[str] | None = None, bazel_startup_option: list[str] | None = None,
-            package_command: str = "", no_package: bool = False, dist_dir: str = "",
-            platform: str = "", env: list[str] | None = None, cache_dir: str = "",
-            base_image: str = "", extra_package: list[str] | None = None, network: str = "",
-            remote_cache: str = "", remote_header_env: str = "", no_remote_upload: bool = False,
-            remote_executor: str = "", remote_instance_name: str = "", suite: str = "",
-            manylinux: str = "", toolchain: str = "", python: str = "",
-            remote_exec_property: list[str] | None = None) -> None:
+def release(c: Any, given: CommandLine) -> None:
     """Build, retag and smoke-test every target into a release directory.
 
     The directory holds the artifacts, SHA256SUMS and a provenance manifest; the exit
     code is non-zero if any target failed."""
     from cross_compiler.release import publish as rel
 
-    cli = {**_build_cli(locals()), **({"check_reproducible": "true"} if check_reproducible
-                                      else {}), **({"python": python} if python else {})}
-    where, outcomes = api.release(_workspace(workspace), parse_cpu_list(cpu),
-                                  dict(os.environ), cli,
+    out_dir, compare_to, json = given["out_dir"], given["compare_to"], given["json"]
+    where, outcomes = api.release(_workspace(given["workspace"]), parse_cpu_list(given["cpu"]),
+                                  dict(os.environ), given.settings,
                                   out_dir=Path(out_dir) if out_dir else None,
-                                  fail_fast=fail_fast,
+                                  fail_fast=given["fail_fast"],
                                   compare_to=Path(compare_to) if compare_to else None)
     print(rel.summary_json(outcomes) if json else rel.summary_table(outcomes))
     failed = [o.cpu for o in outcomes if o.status != "ok"]
@@ -399,23 +330,23 @@ def release(c: Any, cpu: str = "all", workspace: str = "", out_dir: str = "",
         print(f"artifacts, SHA256SUMS and manifest.json in {shown(where)}")
 
 
-@task(
-    help={"show": "print every resolved setting and where it came from",
-          "workspace": _WS_HELP},
+@command(
+    WORKSPACE, options.BUILD, options.DOCKER, options.REMOTE,
+    (Flag("show", kind=bool, default=False,
+          help="print every resolved setting and where it came from"),),
 )
-@_errors_to_exit
-def config(c: Any, show: bool = False, workspace: str = "") -> None:
+def config(c: Any, given: CommandLine) -> None:
     """Show the resolved settings and where each one came from.
 
     Later sources win: defaults < cross_compiler.toml < CROSS_COMPILER_* < CLI."""
-    rows = api.show_config(_workspace(workspace), dict(os.environ), {})
+    rows = api.show_config(_workspace(given["workspace"]), dict(os.environ), given.settings)
     width = max(len(k) for k, _, _ in rows)
     for key, value, source in rows:
         text = " ".join(value) if isinstance(value, list) else value
         print(f"{key.ljust(width)}  {shown(text):40}  ({shown(source)})")
 
 
-@task(help={"cpu": _CPU_HELP,
+@task(help={"cpu": CPU_HELP,
             "suite": "Debian suite to fetch from (default: this machine's)"})
 @_errors_to_exit
 def fetch_python(c: Any, cpu: str = "all", suite: str = "") -> None:
@@ -424,7 +355,7 @@ def fetch_python(c: Any, cpu: str = "all", suite: str = "") -> None:
         print(f"{name}\t{shown(root)}")
 
 
-@task(help={"cpu": _CPU_HELP,
+@task(help={"cpu": CPU_HELP,
             "suite": "Debian suite whose packages make the sysroot (sysroots/<suite>.toml)"})
 @_errors_to_exit
 def sysroot(c: Any, cpu: str = "aarch64", suite: str = "bullseye") -> None:
@@ -505,46 +436,34 @@ def test_wheel(c: Any, wheel: str, cpu: str = "", command: str = "", suite: str 
     print(f"{shown(wheel)}: ok on {cpu} (imported {shown(', '.join(modules))})")
 
 
-_RUN_HELP = {
-    "cpu": _CPU_HELP, "workspace": _WS_HELP, "runner": _BUILD_HELP["runner"],
-    "bazel_flag": _BUILD_HELP["bazel_flag"], "suite": _BUILD_HELP["suite"],
-    "cache_dir": _BUILD_HELP["cache_dir"], "manylinux": _BUILD_HELP["manylinux"],
-    "toolchain": _BUILD_HELP["toolchain"], "python": _BUILD_HELP["python"],
-}
-
-
-@task(
-    name="test", positional=["labels"], iterable=["bazel_flag"],
-    help={**_RUN_HELP, "labels": "test targets, comma-separated, e.g. //... or //a:t,//b:u"},
+@command(
+    (Flag("labels", positional=True,
+          help="test targets, comma-separated, e.g. //... or //a:t,//b:u"),),
+    cpu_flag("aarch64"), WORKSPACE, options.TARGET_RUN, name="test",
 )
-@_errors_to_exit
-def test_targets(c: Any, labels: str, cpu: str = "aarch64", workspace: str = "",
-                 runner: str = "", bazel_flag: list[str] | None = None, suite: str = "",
-                 cache_dir: str = "", manylinux: str = "", toolchain: str = "",
-                 python: str = "") -> None:
+def test_targets(c: Any, given: CommandLine) -> None:
     """Run the workspace's tests for the target cpu(s) under qemu-user, through Bazel."""
+    labels = given["labels"]
     if _asked_for_help("test", labels):
         return
-    cli = _build_cli(locals())
     chosen = tuple(x.strip() for x in labels.replace(" ", ",").split(",") if x.strip())
-    api.test(_workspace(workspace), parse_cpu_list(cpu), dict(os.environ), cli, chosen)
+    api.test(_workspace(given["workspace"]), parse_cpu_list(given["cpu"]), dict(os.environ),
+             given.settings, chosen)
 
 
-@task(
-    name="run", positional=["label"], iterable=["bazel_flag"],
-    help={**_RUN_HELP, "label": "the cc_binary to build and run; its arguments go after --"},
+@command(
+    (Flag("label", positional=True,
+          help="the cc_binary to build and run; its arguments go after --"),),
+    cpu_flag("aarch64"), WORKSPACE, options.TARGET_RUN, name="run",
 )
-@_errors_to_exit
-def run_target(c: Any, label: str, cpu: str = "aarch64", workspace: str = "", runner: str = "",
-               bazel_flag: list[str] | None = None, suite: str = "",
-               cache_dir: str = "", manylinux: str = "", toolchain: str = "",
-               python: str = "") -> None:
+def run_target(c: Any, given: CommandLine) -> None:
     """Build one binary for the target cpu and run it under qemu-user (args after --)."""
+    label = given["label"]
     if _asked_for_help("run", label):
         return
-    cli = _build_cli({k: v for k, v in locals().items() if k != "c"})
     args = shlex.split(getattr(c, "remainder", "") or "")
-    code = api.run(_workspace(workspace), cpu, dict(os.environ), cli, label, args)
+    code = api.run(_workspace(given["workspace"]), given["cpu"], dict(os.environ),
+                   given.settings, label, args)
     if code != 0:
         raise Exit(code=code)
 

@@ -32,7 +32,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("targets", list, ["//..."], "Bazel labels to build"),
+    Setting("targets", list, ["//..."], "Bazel labels to build (default //...)"),
     Setting("bazel", str, "bazel", "Bazel program"),
     Setting("bazel_mode", str, "auto", "auto, legacy (--crosstool_top) or platforms"),
     Setting("compilation_mode", str, "opt", "Bazel --compilation_mode: opt, dbg or fastbuild"),
@@ -45,8 +45,10 @@ SETTINGS: tuple[Setting, ...] = (
             "auto: from .bazelversion, else sid for a workspace with MODULE.bazel (with or "
             "without WORKSPACE), else bookworm; the local runner uses the machine's own"),
     Setting("python", list, [],
-            "release: target Python versions, one wheel per (cpu, version), each built in the "
-            "image of the suite that has it (3.11: bookworm, 3.13: sid)"),
+            "target CPython X.Y (comma-separated, or all): its headers, its python3 for "
+            "packaging and repository rules; one wheel per (cpu, version), each built in the "
+            "image of the suite that has it (3.11: bookworm, 3.13: sid); default the builder "
+            "suite's, else the nearest the cpu has (riscv64 on Bazel 4: 3.13)"),
     Setting("base_image", str, "", "base of the builder image (default debian:<suite>)"),
     Setting("extra_packages", list, [], "more Debian packages for the builder image"),
     Setting("image_cpus", str, "all", "cpus the builder image holds toolchains for"),
@@ -123,6 +125,11 @@ class Settings:
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key].value
+
+
+def setting(key: str) -> Setting:
+    """The setting named ``key`` (an unknown key is refused with a "did you mean")."""
+    return _check_key(key, "settings")
 
 
 def _check_key(key: str, where: str) -> Setting:

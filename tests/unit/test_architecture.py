@@ -18,8 +18,8 @@ SOURCE = Path(__file__).resolve().parents[2] / PACKAGE
 # never one above; a new top-level module or subpackage is given its floor here.
 FLOORS: tuple[tuple[str, frozenset[str]], ...] = (
     ("helpers", frozenset({"", "config", "datafile", "display", "errors", "hostlink",
-                           "manylinuxpolicy", "proc", "redact", "resources", "workspace",
-                           "wslock"})),
+                           "manylinuxpolicy", "options", "proc", "redact", "resources",
+                           "workspace", "wslock"})),
     ("toolchain", frozenset({"toolchain"})),
     ("wheel", frozenset({"wheel"})),
     ("bazel", frozenset({"bazel"})),
