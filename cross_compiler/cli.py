@@ -1,150 +1,33 @@
-"""Thin invoke tasks: parse flags, call cross_compiler.api, map errors to Exit.
+"""Thin invoke tasks: flags -> one CommandLine value -> cross_compiler.api; the
+``cross-compiler`` console script (cliprogram.py's Program over the same tasks).
 
-Also the ``cross-compiler`` console script (invoke's Program over the same tasks).
-"""
+How a task is made (signatures from option groups, errors -> exit codes) is clitask.py;
+the rows printed after a build are clirows.py."""
 
 from __future__ import annotations
 
-import functools
 import glob
-import inspect
-import logging
 import os
 import shlex
 import signal
 import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
-from invoke import Argument, Collection, Exit, Program, Task  # type: ignore[attr-defined]
-from invoke import task as invoke_task  # type: ignore[attr-defined]
-from invoke.parser import ParseResult
+from invoke import Collection, Exit  # type: ignore[attr-defined]
 
-from cross_compiler import __version__, api, options
-from cross_compiler.display import EscapedArgs, shown
-from cross_compiler.errors import BuildError, CrossCompilerError, DriftError, Terminated
-from cross_compiler.options import WORKSPACE, CommandLine, Flag, Group
+from cross_compiler import api, options
+from cross_compiler.cliprogram import KEPT_CORE_OPTIONS as KEPT_CORE_OPTIONS
+from cross_compiler.cliprogram import CrossCompilerProgram as CrossCompilerProgram
+from cross_compiler.clirows import result_rows as result_rows
+from cross_compiler.clirows import short_path as short_path
+from cross_compiler.clitask import CPU_HELP, HELP_WORDS, command, cpu_flag, errors_to_exit
+from cross_compiler.clitask import SHORT_FLAGS as SHORT_FLAGS
+from cross_compiler.clitask import task as task
+from cross_compiler.display import shown
+from cross_compiler.errors import BuildError, DriftError
+from cross_compiler.options import WORKSPACE, CommandLine, Flag
 from cross_compiler.toolchain.targets import parse_cpu_list
-
-if TYPE_CHECKING:
-    from cross_compiler.bazel.localbuild import BuildResult
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-# The only short flags: the ones people type. invoke's automatic ones are assigned by
-# spelling (`-h` would be --cache-dir, `--=STRING` appears when letters run out) and
-# change whenever a flag is added.
-SHORT_FLAGS = {"cpu": "c", "workspace": "w", "target": "t"}
-HELP_WORDS = ("-h", "--help")
-
-
-class CliTask(Task[Callable[..., Any]]):
-    """A task whose flags are long-only, but for the few in SHORT_FLAGS."""
-
-    def __init__(self, body: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(body, **{**kwargs, "auto_shortflags": False})
-
-    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
-        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
-        if name in SHORT_FLAGS and not opts["positional"]:
-            opts["names"] = [*opts["names"], SHORT_FLAGS[name]]
-        return opts
-
-
-def task(**kwargs: Any) -> Callable[[Callable[..., Any]], CliTask]:
-    """invoke's ``@task(...)``, making a CliTask."""
-    made: Callable[[Callable[..., Any]], CliTask] = invoke_task(klass=CliTask, **kwargs)
-    return made
-
-
-def command(*groups: Group, **task_kwargs: Any,
-            ) -> Callable[[Callable[[Any, CommandLine], None]], CliTask]:
-    """A task taking the flags of ``groups`` (a command's own arguments are a group too):
-    its signature, help and repeatable flags are made from the Flag entries, so invoke
-    sees real parameters; the body gets one CommandLine value."""
-    flags = options.flags_of(*groups)
-    ordered = ([f for f in flags if f.positional] + [f for f in flags if not f.positional])
-    signature = inspect.Signature([
-        inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-        *(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                            **({} if f.positional else {"default": f.default}))
-          for f in ordered)])
-
-    def decorate(impl: Callable[[Any, CommandLine], None]) -> CliTask:
-        def body(*args: Any, **kwargs: Any) -> None:
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            c, *_ = bound.arguments.values()
-            values = {k: v for k, v in bound.arguments.items() if k != "c"}
-            impl(c, options.command_line(flags, values))
-
-        for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
-            setattr(body, attr, getattr(impl, attr))
-        body.__signature__ = signature  # type: ignore[attr-defined]
-        return task(
-            positional=[f.name for f in flags if f.positional],
-            iterable=[f.name for f in flags if f.kind is list],
-            help={f.name: f.text for f in flags}, **task_kwargs,
-        )(_errors_to_exit(body))
-
-    return decorate
-
-
-def cpu_flag(default: str, text: str = "") -> Group:
-    """A command's --cpu: its own default (and help, when it is not the usual one)."""
-    return (Flag("cpu", default=default, help=text or CPU_HELP),)
-
-
-def _setup_logging() -> None:
-    level = os.environ.get("CROSS_COMPILER_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO), stream=sys.stderr,
-        format="cross_compiler: %(message)s", force=True,
-    )
-    for handler in logging.getLogger().handlers:  # a name from input never forges a line
-        handler.addFilter(EscapedArgs())
-
-
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    # SIGTERM unwinds like Ctrl-C: Bazel is interrupted, containers and temp dirs removed.
-    raise Terminated()
-
-
-def _errors_to_exit(fn: F) -> F:
-    """The one place a CrossCompilerError becomes a one-line message and an exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _setup_logging()
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _raise_terminated)
-        try:
-            return fn(*args, **kwargs)
-        except CrossCompilerError as e:
-            # One line whatever the message interpolated: the last line of defence.
-            _tell_the_host(shown(e))
-            raise Exit(f"cross_compiler: error: {shown(e)}", code=e.exit_code) from e
-        except Terminated:
-            raise Exit("cross_compiler: terminated", code=143) from None
-        except KeyboardInterrupt:
-            raise Exit("cross_compiler: interrupted", code=130) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _tell_the_host(line: str) -> None:
-    """Inside the builder container: leave the error line where the host reads it (the
-    host's last line is then this one, not only "the build in container failed")."""
-    path = os.environ.get("CROSS_COMPILER_ERROR_FILE", "")
-    if not path or not os.environ.get("CROSS_COMPILER_IN_CONTAINER"):
-        return
-    try:
-        Path(path).write_text(line + "\n")
-    except OSError:
-        pass  # the host still says the container failed, and its exit code
 
 
 def _asked_for_help(name: str, value: str) -> bool:
@@ -152,7 +35,7 @@ def _asked_for_help(name: str, value: str) -> bool:
     invoke hands a task's missing positional whatever comes next."""
     if value not in HELP_WORDS:
         return False
-    CrossCompilerProgram(_binary()).run([_binary(), "--help", name], exit=False)
+    CrossCompilerProgram(ns, _binary()).run([_binary(), "--help", name], exit=False)
     return True
 
 
@@ -169,7 +52,6 @@ def _workspace_or_default(value: str) -> Path:
     return _workspace(value) or api.choose_workspace(None, dict(os.environ), say=False)
 
 
-CPU_HELP = "target cpu(s), comma-separated: aarch64, armv7hf, riscv64, ppc64le, s390x or all"
 _WS_HELP = WORKSPACE[0].help
 
 
@@ -179,7 +61,7 @@ _WS_HELP = WORKSPACE[0].help
     "check": "report drift from what would be rendered, write nothing (exit 4 on drift)",
     "dry_run": "list the files that would be written, write nothing",
 })
-@_errors_to_exit
+@errors_to_exit
 def toolchain(c: Any, cpu: str = "aarch64", workspace: str = "", check: bool = False,
               dry_run: bool = False) -> None:
     """Render the Bazel cross toolchain package //cross_compiler into a workspace."""
@@ -239,42 +121,6 @@ def build(c: Any, given: CommandLine) -> None:
         print(row)
 
 
-def result_rows(result: BuildResult, workspace: Path, cwd: Path) -> list[str]:
-    """``cpu<TAB>output`` per checked binary, ``cpu<TAB>wheel<TAB>tag<TAB>why`` per wheel."""
-    rows = [f"{cpu}\t{shown(short_path(p, workspace, cwd))}"
-            for cpu, files in result.outputs.items() for p in files]
-    rows += [f"{cpu}\t{shown(_from(cwd, w.path))}\t{shown(w.platform)}\t{shown(w.reason)}"
-             for cpu, wheels in result.wheels.items() for w in wheels]
-    return rows
-
-
-def short_path(path: Path, workspace: Path, cwd: Path) -> str:
-    """An output named through the workspace's ``bazel-bin`` (or ``bazel-out``) symlink
-    when that reaches the same file, relative to ``cwd`` when the workspace is inside it;
-    else its full path (Bazel's output base is deep in a cache)."""
-    parts = path.parts
-    workspace = Path(os.path.abspath(workspace))
-    if "bazel-out" not in parts:
-        return str(path)
-    i = len(parts) - 1 - parts[::-1].index("bazel-out")
-    tail = parts[i + 1:]  # <config>/bin/<package path>
-    candidates = [workspace / "bazel-out" / Path(*tail)] if tail else []
-    if len(tail) > 2 and tail[1] == "bin":
-        candidates.insert(0, workspace / "bazel-bin" / Path(*tail[2:]))
-    for candidate in candidates:
-        try:
-            same = os.path.samefile(candidate, path)
-        except OSError:
-            continue
-        if same:
-            return _from(cwd, candidate)
-    return str(path)
-
-
-def _from(cwd: Path, path: Path) -> str:
-    """``path`` relative to ``cwd`` when it is inside it, else as it is."""
-    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
-
 
 @command(options.IMAGE, (Flag("workspace", help=(
     "read image settings from this workspace's cross_compiler.toml")),))
@@ -286,7 +132,7 @@ def image(c: Any, given: CommandLine) -> None:
 
 
 @task(help={"yes": "really remove them (default: only list)"})
-@_errors_to_exit
+@errors_to_exit
 def clean(c: Any, yes: bool = False) -> None:
     """List (or with --yes remove) the tool's containers, images and volumes."""
     for kind, names in api.clean(remove=yes).items():
@@ -348,7 +194,7 @@ def config(c: Any, given: CommandLine) -> None:
 
 @task(help={"cpu": CPU_HELP,
             "suite": "Debian suite to fetch from (default: this machine's)"})
-@_errors_to_exit
+@errors_to_exit
 def fetch_python(c: Any, cpu: str = "all", suite: str = "") -> None:
     """Download the target's Python (headers and interpreter) into the tool's cache."""
     for name, root in api.fetch_python(parse_cpu_list(cpu), dict(os.environ), suite).items():
@@ -357,7 +203,7 @@ def fetch_python(c: Any, cpu: str = "all", suite: str = "") -> None:
 
 @task(help={"cpu": CPU_HELP,
             "suite": "Debian suite whose packages make the sysroot (sysroots/<suite>.toml)"})
-@_errors_to_exit
+@errors_to_exit
 def sysroot(c: Any, cpu: str = "aarch64", suite: str = "bullseye") -> None:
     """Assemble a sysroot from a Debian suite's packages into the tool's cache.
 
@@ -378,7 +224,7 @@ def sysroot(c: Any, cpu: str = "aarch64", suite: str = "bullseye") -> None:
         "no_verify": "skip the check that every ELF member is for the target",
     },
 )
-@_errors_to_exit
+@errors_to_exit
 def retag(c: Any, wheels: str, cpu: str = "", platform: str = "auto",
           out_dir: str = "", no_verify: bool = False) -> None:
     """Retag wheels for a target platform, after proving their binaries are for it."""
@@ -419,7 +265,7 @@ def _expand(spec: str) -> list[str]:
                        "(repeatable)",
     },
 )
-@_errors_to_exit
+@errors_to_exit
 def test_wheel(c: Any, wheel: str, cpu: str = "", command: str = "", suite: str = "",
                python: str = "",
                find_links: list[str] | None = None, no_index: bool = False,
@@ -471,69 +317,10 @@ def run_target(c: Any, given: CommandLine) -> None:
 ns = Collection(toolchain, build, release, image, clean, retag, test_wheel, config,
                 fetch_python, sysroot, test_targets, run_target)
 
-
-# invoke's core options that apply to this tool; the others configure invoke's own
-# command runner (pty, echo, sudo, hide, config files), which these tasks never use.
-KEPT_CORE_OPTIONS = ("help", "version", "list", "list-format", "complete",
-                     "print-completion-script")
-
-
-class CrossCompilerProgram(Program):
-    """invoke's Program with only the core options that mean something here, and
-    ``SUBCOMMAND … -h/--help`` printing help whatever else is on the line."""
-
-    def __init__(self, binary: str = "cross-compiler") -> None:
-        super().__init__(namespace=ns, name="cross-compiler", binary=binary,
-                         version=__version__)
-
-    def core_args(self) -> list[Argument]:
-        return [a for a in super().core_args() if a.name in KEPT_CORE_OPTIONS]
-
-    @property
-    def args(self) -> Any:
-        # invoke reads its other core options after parsing (write-pyc, pty, echo…):
-        # they are still there for it, unset, just not on the command line.
-        args = super().args
-        for arg in super().core_args():
-            if arg.name not in args:
-                args[arg.name] = arg
-        return args
-
-    def parse_tasks(self) -> None:
-        name = self._help_requested(list(self.core.unparsed))
-        if name is None:
-            super().parse_tasks()
-            return
-        # A subcommand's required positional would swallow --help: skip the task parse.
-        self.parser = self._make_parser()
-        self.tasks = ParseResult()
-        self.args.help.value = name
-
-    def print_task_help(self, name: str) -> None:
-        # invoke's own says "[--core-opts] NAME [--options] [other tasks here ...]" and
-        # leaves the positional arguments out.
-        ctx = self.parser.contexts[name]
-        positional = " ".join(a.name.upper() for a in ctx.positional_args)
-        print(f"Usage: {self.binary} {name} [--options] {positional}".rstrip())
-        print()
-        for line in (inspect.getdoc(self.collection[name]) or "").splitlines():
-            print(f"{self.leading_indent}{line}".rstrip())
-        print()
-        print("Options:")
-        self.print_columns(ctx.help_tuples())
-
-    def _help_requested(self, argv: list[str]) -> str | None:
-        """The subcommand whose help `SUBCOMMAND ... -h` asks for (before any `--`)."""
-        words = argv[: argv.index("--")] if "--" in argv else argv
-        if len(words) < 2 or words[0] not in self.collection.task_names:
-            return None
-        return words[0] if any(w in HELP_WORDS for w in words[1:]) else None
-
-
 def main() -> None:
     try:
         try:
-            CrossCompilerProgram(_binary()).run()
+            CrossCompilerProgram(ns, _binary()).run()
         finally:
             sys.stdout.flush()  # here, where a closed pipe can still be caught
     except BrokenPipeError:

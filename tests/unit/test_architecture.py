@@ -26,7 +26,7 @@ FLOORS: tuple[tuple[str, frozenset[str]], ...] = (
     ("docker", frozenset({"docker"})),
     ("release", frozenset({"release"})),
     ("api", frozenset({"api"})),
-    ("cli", frozenset({"cli"})),
+    ("cli", frozenset({"cli", "cliprogram", "clirows", "clitask"})),
 )
 
 
