@@ -8,7 +8,6 @@ import importlib
 import json
 import logging
 import os
-import re
 import shutil
 import sys
 from collections.abc import Mapping
@@ -17,17 +16,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cross_compiler import config, hostlink, resources
+from cross_compiler.builderchoice import docker_suite as docker_suite
+from cross_compiler.builderchoice import fetch_root as fetch_root
+from cross_compiler.builderchoice import local_groups as local_groups
+from cross_compiler.builderchoice import machine_suite as machine_suite
+from cross_compiler.builderchoice import python_groups as python_groups
+from cross_compiler.builderchoice import python_versions as python_versions
+from cross_compiler.builderchoice import suite_catalogue as suite_catalogue
+from cross_compiler.builderchoice import suite_targets as suite_targets
+from cross_compiler.builderchoice import workspace_suite as workspace_suite
 from cross_compiler.display import shown
 from cross_compiler.errors import BuildError, ConfigError
 from cross_compiler.toolchain import suites
-from cross_compiler.toolchain.suites import Suite
 from cross_compiler.toolchain.targets import (
     Target,
     available_cpus,
-    load_target_file,
     load_targets,
 )
-from cross_compiler.wheel.platformtag import check_platform, tag_arch
+from cross_compiler.wheelcommands import retag as retag
+from cross_compiler.wheelcommands import test_wheel as test_wheel
+from cross_compiler.wheelcommands import wheel_cpu as wheel_cpu
+from cross_compiler.wheelcommands import wheel_python as wheel_python
+from cross_compiler.wheelcommands import wheel_suite as wheel_suite
 from cross_compiler.workspace import check_workspace, enclosing_workspace
 
 if TYPE_CHECKING:
@@ -35,7 +45,6 @@ if TYPE_CHECKING:
     from cross_compiler.toolchain import portable
     from cross_compiler.toolchain.packagetree import TreeChanges
     from cross_compiler.toolchain.render import PACKAGE
-    from cross_compiler.wheel.retag import RetagResult
 
 # What the Bazel, docker, render and release commands use is imported where they run:
 # `retag` (and `import cross_compiler.api`) pays only for the wheel modules it needs.
@@ -72,7 +81,6 @@ def build_local(root: Path, targets: list[Target], settings: config.Settings,
     from cross_compiler.bazel.localbuild import build_local as run_build
 
     run_build(root, targets, settings, env, result, staging)
-
 
 
 def with_source_date(settings: config.Settings, root: Path) -> config.Settings:
@@ -145,94 +153,6 @@ def choose_workspace(workspace: Path | None, env: Mapping[str, str], *, say: boo
                  "WORKSPACE.bazel is in %s or above it; --workspace picks another",
                  shown(example), shown(here))
     return example
-
-
-def suite_catalogue(env: Mapping[str, str]) -> dict[str, Suite]:
-    return suites.load_suites(config.suites_dir(env))
-
-
-def machine_suite(env: Mapping[str, str]) -> Suite:
-    """The Debian suite of the machine this runs on (inside the builder: the image's)."""
-    catalogue = suite_catalogue(env)
-    try:
-        text = Path("/etc/os-release").read_text(errors="replace")
-    except OSError:
-        text = ""
-    return catalogue[suites.host_suite(text, catalogue)]
-
-
-def workspace_suite(root: Path, settings: config.Settings,
-                    env: Mapping[str, str]) -> tuple[Suite, str]:
-    """The builder image's suite for this workspace, and why (for the docker runner)."""
-    from cross_compiler.bazel import offline
-
-    version_file = root / ".bazelversion"
-    wanted = (suites.read_bazelversion(version_file.read_text(errors="replace")[:4096])
-              if version_file.is_file() else "")
-    has_module = offline.workspace_kind(root) is not offline.WorkspaceKind.WORKSPACE
-    return suites.choose_suite(settings["suite"], wanted or None, has_module,
-                               suite_catalogue(env))
-
-
-def docker_suite(root: Path, settings: config.Settings, env: Mapping[str, str]) -> Suite:
-    """The builder image's suite for a docker-runner command, said in the log; a bzlmod
-    workspace missing a module the rendered package uses is refused here, before any image
-    or container (the build inside says it too)."""
-    from cross_compiler.bazel import offline
-    from cross_compiler.bazel.localbuild import check_settings_apply
-
-    suite, why = workspace_suite(root, settings, env)
-    check_settings_apply(settings, suite.bazel_version, f"Debian {suite.name}'s image")
-    if offline.workspace_kind(root) is offline.WorkspaceKind.BZLMOD:
-        offline.check_module_deps((root / "MODULE.bazel").read_text(errors="replace"),
-                                  offline.needed_modules(suite.bazel_major))
-    log.info("builder image: Debian %s with Bazel %s (%s)", suite.name, suite.bazel_version,
-             why)
-    return suite
-
-
-def suite_targets(cpus: list[str], env: Mapping[str, str], suite: Suite) -> list[Target]:
-    return [suites.for_suite(t, suite) for t in load_targets(cpus, config.toolchains_dir(env))]
-
-
-def python_versions(settings: config.Settings) -> list[str]:
-    """The python setting as versions: [] (each cpu's default), X.Y values, or ["all"]."""
-    return [v.strip() for item in settings["python"] for v in str(item).split(",")
-            if v.strip()]
-
-
-def python_groups(root: Path, cpus: list[str], settings: config.Settings,
-                  env: Mapping[str, str], builder: Suite) -> list[tuple[Suite, list[Target]]]:
-    """(suite, targets) per build: each (cpu, CPython) pair in the suite of ``builder``'s
-    Bazel that has that Python for that cpu; each target says its Python. Default: each
-    cpu the builder's Python, else the nearest its architecture has (said in one line)."""
-    catalogue = suite_catalogue(env)
-    if settings["suite"] not in ("", "auto") or env.get("CROSS_COMPILER_IN_CONTAINER"):
-        # Named, or inside that suite's image: that builder only (and the suites that lend
-        # it their Pythons).
-        catalogue = {builder.name: builder, **{n: catalogue[n] for n in
-                                               builder.foreign_pythons.values()
-                                               if n in catalogue}}
-    else:
-        catalogue[builder.name] = builder
-    versions = python_versions(settings)
-    groups: dict[tuple[str, str], tuple[Suite, list[Target]]] = {}
-    for target in load_targets(cpus, config.toolchains_dir(env)):
-        arch = {target.cpu: target.debian_arch}
-        wanted = versions
-        if versions == ["all"]:
-            wanted = [v for v, per_cpu in suites.python_table(
-                {n: s for n, s in catalogue.items() if s.bazel_major == builder.bazel_major},
-                arch).items() if target.cpu in per_cpu]
-        for version in wanted or [""]:
-            suite, chosen, why = suites.python_suite(version, builder.bazel_major, arch,
-                                                     catalogue, prefer=builder.name)
-            if not version and chosen != builder.python_version:
-                log.info("%s: Python %s (%s), from Debian %s", target.cpu, chosen, why,
-                         suite.name)
-            group = groups.setdefault((suite.name, chosen), (suite, []))
-            group[1].append(suites.for_suite(target, suite, chosen))
-    return list(groups.values())
 
 
 @dataclass(frozen=True)
@@ -378,57 +298,6 @@ def _build_groups(root: Path, cpus: list[str], settings: config.Settings,
         result.add(part)
         result.rendered = sorted({*result.rendered, *rendered.files})
         result.changed += list(rendered.changes.written)
-
-
-def local_groups(root: Path, cpus: list[str], settings: config.Settings,
-                 env: Mapping[str, str]) -> list[list[Target]]:
-    """The (cpu, Python) pairs a build on this machine makes, one list per Python: target
-    roots from the suite that has that Python; the build machine's python3.X (packaging,
-    repository rules) must be on PATH, else one line before Bazel starts."""
-    from cross_compiler.toolchain import debroot, probe
-
-    machine = machine_suite(env)
-    groups = [targets for _suite, targets in
-              python_groups(root, cpus, settings, env, machine)]
-    for i, targets in enumerate(groups):
-        version = targets[0].python_version
-        if version != _own_python() and probe.build_python(version) is None:
-            if not python_versions(settings):
-                # The default for a cpu this machine's suite has no Python for: its C/C++
-                # still builds, its extensions say why they cannot (as before --python).
-                log.warning("%s: the default Python %s needs python%s on this machine, "
-                            "which has none: building without a target Python (use "
-                            "--runner=docker for its wheels)", ", ".join(
-                                t.cpu for t in targets), version, version)
-                groups[i] = [suites.for_suite(t, machine) for t in targets]
-                continue
-            raise ConfigError(
-                f"the local runner builds for Python {version} with this machine's "
-                f"python{version} (it packages the wheels and runs repository rules), and "
-                "there is none on PATH",
-                f"use --runner=docker (its builder image has python{version}), or install it")
-    catalogue = suite_catalogue(env)
-    cache = config.cache_dir(env)
-    for targets in groups:  # target roots not fetched yet (another suite's): on demand
-        for t in targets:
-            if (t.debian_python and t.suite in catalogue
-                    and not debroot.interpreter(t, cache).exists()):
-                fetch_root(t, env)
-    return groups
-
-
-def fetch_root(target: Target, env: Mapping[str, str]) -> Path:
-    """The target's root (Python, runtime) in the cache, fetched once: from its suite, with
-    the older suite that lends its CPython when it has one."""
-    from cross_compiler.toolchain import debroot
-
-    catalogue = suite_catalogue(env)
-    return debroot.fetch(target, catalogue[target.suite], config.cache_dir(env),
-                         catalogue.get(target.python_source))
-
-
-def _own_python() -> str:
-    return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def _local_plans(root: Path, targets: list[Target], settings: config.Settings,
@@ -658,115 +527,6 @@ def release(
         rel.mark_irreproducible(outcomes, reproduce.compare(compare_to.resolve(), where, built),
                                 str(compare_to))
     return where, outcomes
-
-
-def retag(
-    wheels: list[Path], cpu: str, env: Mapping[str, str], *, platform: str = "auto",
-    out_dir: Path | None = None, verify: bool = True,
-) -> list[RetagResult]:
-    """Retag each wheel for ``cpu`` (empty: the cpu of ``platform``'s arch, else aarch64);
-    all are checked before any output is written."""
-    from cross_compiler.wheel.retag import retag_wheels
-
-    catalogue = config.toolchains_dir(env)
-    cpu = cpu or _cpu_of_platform(platform, catalogue)
-    native = catalogue / "native" / f"{cpu}.toml"
-    # The build machine's own arch is no cross target, but its wheels can be retagged too.
-    target = load_target_file(native) if native.is_file() else load_targets([cpu], catalogue)[0]
-    if not wheels:
-        raise ConfigError("no wheel given", "pass the path of a .whl file")
-    check_platform(platform, target.wheel_arch, target.cpu)
-    return retag_wheels(wheels, out_dir, target, platform=platform, verify=verify)
-
-
-def _cpu_of_platform(platform: str, catalogue: Path) -> str:
-    """The cpu whose wheel arch a platform tag names (``linux_x86_64`` -> x86_64)."""
-    arch = tag_arch(platform)
-    if platform == "auto" or arch is None:
-        return "aarch64"
-    found = _cpus_of_arch({arch}, catalogue, native=True)
-    if not found:
-        raise ConfigError(f"no target has the wheel arch {arch!r} of --platform={platform}",
-                          "pass --cpu")
-    return found[0]
-
-
-def _cpus_of_arch(arches: set[str], catalogue: Path, native: bool = False) -> list[str]:
-    """The cpus (cross targets, then with ``native`` this machine's) whose wheel arch is
-    one of ``arches``."""
-    paths = sorted(catalogue.glob("*.toml")) + (sorted(catalogue.glob("native/*.toml"))
-                                                 if native else [])
-    return list(dict.fromkeys(t.cpu for t in map(load_target_file, paths)
-                              if t.wheel_arch in arches))
-
-
-def wheel_python(wheel: Path) -> str:
-    """The CPython X.Y a wheel's ``cpXY`` tag names ("" for py3/abi-free wheels)."""
-    match = re.search(r"-cp(\d)(\d+)-", wheel.name)
-    return f"{match[1]}.{match[2]}" if match else ""
-
-
-def wheel_suite(wheel: Path, requested: str, env: Mapping[str, str],
-                python: str = "") -> Suite:
-    """The suite whose runtime runs ``wheel``: named, else the one whose Python matches the
-    wheel's ``cpXY`` tag (this machine's suite first), else this machine's."""
-    catalogue = suite_catalogue(env)
-    if requested not in ("", "auto"):
-        return suites.choose_suite(requested, None, False, catalogue)[0]
-    own = machine_suite(env)
-    version = python or wheel_python(wheel)
-    if python and not any(python in s.pythons for s in catalogue.values()):
-        raise ConfigError(f"no suite has CPython {python} to test {shown(wheel.name)} with",
-                          "available: " + ", ".join(sorted(
-                              {v for s in catalogue.values() for v in s.pythons})))
-    if version:
-        builders = [s for s in (own, *catalogue.values()) if s.builder]
-        for suite in builders:  # the suite whose own Python it is
-            if suite.python_version == version:
-                return suite
-        for suite in builders:  # else one that ships it too (sid's 3.14, bookworm's 3.9)
-            if version in suite.pythons:
-                return suite
-    return own
-
-
-def test_wheel(wheel: Path, cpu: str, env: Mapping[str, str], command: str = "",
-               suite: str = "auto", *, find_links: tuple[Path, ...] = (), no_index: bool = False,
-               with_packages: tuple[str, ...] = (),
-               requirement_files: tuple[Path, ...] = (), python: str = "") -> list[str]:
-    """Install ``wheel`` and what it requires, resolved for the target (from the
-    ``find_links`` wheelhouses, the index unless ``no_index``, the suite's Debian packages as
-    fallback; plus the test-only ``with_packages`` and ``requirement_files``), in the
-    target's CPython under qemu-user, with the runtime of the Debian suite whose Python it
-    was built for; import its modules and run ``command``."""
-    from cross_compiler.wheel import smoke  # imports PyPI's installer: only for this command
-    from cross_compiler.wheel.resolve import Sources
-
-    wheel = Path(os.path.abspath(wheel))  # installed from a temporary working directory
-    sources = Sources(tuple(Path(os.path.abspath(d)) for d in find_links), not no_index,
-                      with_packages, tuple(Path(os.path.abspath(f)) for f in requirement_files))
-    chosen = wheel_suite(wheel, suite, env, python)
-    version = python or wheel_python(wheel)
-    (target,) = [suites.for_suite(t, chosen, version if version in chosen.pythons else "")
-                 for t in load_targets([cpu or wheel_cpu(wheel, env)],
-                                       config.toolchains_dir(env))]
-    cache = config.cache_dir(env)
-    fetch_root(target, env)
-    return smoke.smoke_test(wheel, target, cache, command, suite=chosen, sources=sources,
-                            env=env)
-
-
-def wheel_cpu(wheel: Path, env: Mapping[str, str]) -> str:
-    """The cpu a wheel's platform tags name (``manylinux_2_17_armv7l`` -> armv7hf)."""
-    from cross_compiler.wheel.tags import WheelName
-
-    arches = {a for p in WheelName.parse(wheel.name).platforms if (a := tag_arch(p))}
-    found = _cpus_of_arch(arches, config.toolchains_dir(env))
-    if len(found) != 1:
-        raise ConfigError(f"{shown(wheel.name)}: its platform tag names "
-                          f"{'no cpu this tool builds' if not found else 'several cpus'}",
-                          "pass --cpu")
-    return found[0]
 
 
 def fetch_python(cpus: list[str], env: Mapping[str, str], suite: str = "auto") -> dict[str, Path]:

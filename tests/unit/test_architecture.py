@@ -25,7 +25,7 @@ FLOORS: tuple[tuple[str, frozenset[str]], ...] = (
     ("bazel", frozenset({"bazel"})),
     ("docker", frozenset({"docker"})),
     ("release", frozenset({"release"})),
-    ("api", frozenset({"api"})),
+    ("api", frozenset({"api", "builderchoice", "wheelcommands"})),
     ("cli", frozenset({"cli", "cliprogram", "clirows", "clitask"})),
 )
 
