@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib
 import json
 import logging
@@ -11,7 +10,6 @@ import os
 import shutil
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +25,15 @@ from cross_compiler.builderchoice import suite_targets as suite_targets
 from cross_compiler.builderchoice import workspace_suite as workspace_suite
 from cross_compiler.display import shown
 from cross_compiler.errors import BuildError, ConfigError
+from cross_compiler.imagecommands import builder_image as builder_image
+from cross_compiler.imagecommands import clean as clean
+from cross_compiler.packagerender import RenderResult as RenderResult
+from cross_compiler.packagerender import render as render
+from cross_compiler.rootcommands import fetch_python as fetch_python
+from cross_compiler.rootcommands import sysroot as sysroot
 from cross_compiler.toolchain import suites
 from cross_compiler.toolchain.targets import (
     Target,
-    available_cpus,
     load_targets,
 )
 from cross_compiler.wheelcommands import retag as retag
@@ -43,7 +46,6 @@ from cross_compiler.workspace import check_workspace, enclosing_workspace
 if TYPE_CHECKING:
     from cross_compiler.bazel.localbuild import BazelSetup, BuildPlan, BuildResult, Staging
     from cross_compiler.toolchain import portable
-    from cross_compiler.toolchain.packagetree import TreeChanges
     from cross_compiler.toolchain.render import PACKAGE
 
 # What the Bazel, docker, render and release commands use is imported where they run:
@@ -153,52 +155,6 @@ def choose_workspace(workspace: Path | None, env: Mapping[str, str], *, say: boo
                  "WORKSPACE.bazel is in %s or above it; --workspace picks another",
                  shown(example), shown(here))
     return example
-
-
-@dataclass(frozen=True)
-class RenderResult:
-    workspace: Path
-    files: dict[str, bytes]
-    changes: TreeChanges
-    include_dirs: Mapping[str, tuple[str, ...]]  # cpu -> the cross compiler's, discovered
-
-
-def render(
-    workspace: Path, cpus: list[str], env: Mapping[str, str], *, check: bool = False,
-    dry_run: bool = False, bazel_major: int = 7,
-    choices: Mapping[str, portable.Choice] | None = None, targets: list[Target] | None = None,
-) -> RenderResult:
-    """Render //cross_compiler for ``cpus`` into ``workspace`` (or only compare, with check);
-    ``choices``: the compiler family and sysroot per cpu that meet a --manylinux baseline."""
-    from cross_compiler.toolchain import portable, probe
-    from cross_compiler.toolchain.packagetree import package_dir, plan_tree, write_tree
-    from cross_compiler.toolchain.render import RenderRequest, render_toolchain
-
-    targets = targets or suite_targets(cpus, env, machine_suite(env))
-    root = check_workspace(workspace)
-    cache = config.cache_dir(env)
-    inputs = tuple(portable.toolchain_inputs(t, cache, choices or {}) for t in targets)
-    request = RenderRequest(
-        toolchains=inputs,
-        exec_constraints=probe.host_exec_constraints(),
-        host_system_name=probe.host_system_name(),
-        bazel_major=bazel_major,
-    )
-    files = render_toolchain(request)
-    directory = package_dir(root)
-    # Another cpu's Python wrappers and tool wrappers stay: a Bazel repository rule that ran
-    # for it (python_configure) still points at them when that cpu is built again.
-    others = set(available_cpus(config.toolchains_dir(env))) - {t.cpu for t in targets}
-
-    def keep(rel: str) -> bool:
-        parts = rel.split("/")
-        return len(parts) > 2 and parts[0] in ("python", "tools") and parts[1] in others
-
-    if check or dry_run:
-        changes = plan_tree(directory, files, keep)
-    else:
-        changes = write_tree(directory, files, keep)
-    return RenderResult(root, files, changes, {i.target.cpu: i.include_dirs for i in inputs})
 
 
 def choose_runner(requested: str, env: Mapping[str, str]) -> str:
@@ -431,36 +387,6 @@ def write_result_json(result: BuildResult, path: Path) -> None:
     tmp.replace(path)
 
 
-def builder_image(workspace: Path | None, env: Mapping[str, str],
-                  cli: Mapping[str, Any]) -> tuple[str, str]:
-    """Build or reuse the builder image; returns (tag, what happened)."""
-    from cross_compiler.bazel.overrides import sysroot_routes_usable
-    from cross_compiler.docker import container, dockerrun
-
-    file_values, file_name = ({}, "") if workspace is None else config.read_config_file(
-        check_workspace(workspace))
-    settings = config.resolve(file_values, file_name, env, cli)
-    suite, _ = (workspace_suite(check_workspace(workspace), settings, env) if workspace
-                else suites.choose_suite(settings["suite"], None, False, suite_catalogue(env)))
-    extras = dockerrun.route_extras(
-        dockerrun.image_targets(settings, env, suite), settings, env, suite,
-        sysroot_routes_usable(check_workspace(workspace), suite.bazel_major)
-        if workspace else True)
-    spec = dockerrun.builder_image(settings, env, suite, extras)
-    prepare = functools.partial(dockerrun.prepare_context, spec, extras)
-    return spec.tag, container.build_image(container.connect(), spec, prepare)
-
-
-def clean(remove: bool) -> dict[str, list[str]]:
-    from cross_compiler.docker import container
-
-    client = container.connect()
-    found = container.tool_resources(client)
-    if remove:
-        container.remove_tool_resources(client)
-    return found
-
-
 def show_config(workspace: Path | None, env: Mapping[str, str],
                 cli: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
     """(key, value, where it came from) for every setting."""
@@ -527,31 +453,6 @@ def release(
         rel.mark_irreproducible(outcomes, reproduce.compare(compare_to.resolve(), where, built),
                                 str(compare_to))
     return where, outcomes
-
-
-def fetch_python(cpus: list[str], env: Mapping[str, str], suite: str = "auto") -> dict[str, Path]:
-    """Download each target's Python root (headers + interpreter) into the cache."""
-    from cross_compiler.toolchain import debroot
-
-    cache = config.cache_dir(env)
-    chosen = (machine_suite(env) if suite in ("", "auto")
-              else suites.choose_suite(suite, None, False, suite_catalogue(env))[0])
-    return {t.cpu: debroot.fetch(t, chosen, cache) for t in suite_targets(cpus, env, chosen)
-            if t.debian_python}
-
-
-def sysroot(cpus: list[str], env: Mapping[str, str], suite: str) -> dict[str, Any]:
-    """Assemble ``suite``'s sysroot (sysroots/<suite>.toml) for each cpu into the cache."""
-    from cross_compiler.toolchain import sysroot as sr
-
-    specs = sr.load_specs(resources.data_dir("sysroots"))
-    if suite not in specs:
-        raise ConfigError(f"no sysroot description for suite {suite!r}",
-                          f"use one of: {', '.join(sorted(specs))}")
-    targets = load_targets(cpus, config.toolchains_dir(env))
-    for t in targets:  # every cpu checked before anything is fetched
-        sr.check_arch(specs[suite], t)
-    return {t.cpu: sr.assemble(specs[suite], t, config.cache_dir(env)) for t in targets}
 
 
 __all__ = ["PACKAGE", "BuildResult", "RenderResult", "build", "fetch_python", "render", "retag"]

@@ -25,7 +25,8 @@ FLOORS: tuple[tuple[str, frozenset[str]], ...] = (
     ("bazel", frozenset({"bazel"})),
     ("docker", frozenset({"docker"})),
     ("release", frozenset({"release"})),
-    ("api", frozenset({"api", "builderchoice", "wheelcommands"})),
+    ("api", frozenset({"api", "builderchoice", "imagecommands", "packagerender",
+                       "rootcommands", "wheelcommands"})),
     ("cli", frozenset({"cli", "cliprogram", "clirows", "clitask"})),
 )
 
