@@ -387,6 +387,15 @@ def write_result_json(result: BuildResult, path: Path) -> None:
     tmp.replace(path)
 
 
+def shutdown(workspace: Path | None, env: Mapping[str, str], every: bool = False) -> list[str]:
+    """Remove the warm servers (docker runner) of the workspace, or with ``every`` all of
+    them, as `bazel shutdown` stops Bazel's; returns their names."""
+    from cross_compiler.docker import container
+
+    root = None if every else str(choose_workspace(workspace, env))
+    return container.remove_servers(container.connect(), workspace=root)
+
+
 def show_config(workspace: Path | None, env: Mapping[str, str],
                 cli: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
     """(key, value, where it came from) for every setting."""
@@ -412,7 +421,9 @@ def release(
     settings = with_source_date(config.resolve(file_values, file_name, env, cli), root)
     runner = choose_runner(settings["runner"], env)
     # One epoch for every build of the release, the second of --check-reproducible too.
-    fixed = {**cli, "runner": runner, "source_date_epoch": settings["source_date_epoch"]}
+    # One container per build (server one-shot): a release leaves nothing running.
+    fixed = {**cli, "runner": runner, "source_date_epoch": settings["source_date_epoch"],
+             "server": "one-shot"}
     where = (out_dir or root / "release").resolve()
     if compare_to is not None:
         baseline = compare_to.resolve()

@@ -89,7 +89,8 @@ def toolchain(c: Any, cpu: str = "aarch64", workspace: str = "", check: bool = F
 
 
 @command(
-    cpu_flag("aarch64"), WORKSPACE, options.BUILD, options.DOCKER, options.REMOTE,
+    cpu_flag("aarch64"), WORKSPACE, options.BUILD, options.DOCKER, options.SERVER,
+    options.REMOTE,
     (Flag("dry_run", kind=bool, default=False, help=(
         "print the rendered files (or the container request) and the exact Bazel argv, run "
         "nothing")),
@@ -131,10 +132,21 @@ def image(c: Any, given: CommandLine) -> None:
     print(f"{tag}\t{how}")
 
 
+@command(WORKSPACE, (Flag("all", kind=bool, default=False,
+                         help="every workspace's warm servers"),))
+def shutdown(c: Any, given: CommandLine) -> None:
+    """Remove the warm servers (docker runner) of the workspace, like `bazel shutdown`."""
+    for name in api.shutdown(_workspace(given["workspace"]), dict(os.environ),
+                             every=given["all"]):
+        print(f"removed warm server {shown(name)}")
+
+
 @task(help={"yes": "really remove them (default: only list)"})
 @errors_to_exit
 def clean(c: Any, yes: bool = False) -> None:
-    """List (or with --yes remove) the tool's containers, images and volumes."""
+    """List (or with --yes remove) the tool's containers, images and volumes.
+
+    The containers include the docker runner's warm servers (`shutdown` removes only those)."""
     for kind, names in api.clean(remove=yes).items():
         for name in names:
             print(f"{'removed' if yes else 'would remove'} {kind[:-1]} {name}")
@@ -314,7 +326,7 @@ def run_target(c: Any, given: CommandLine) -> None:
         raise Exit(code=code)
 
 
-ns = Collection(toolchain, build, release, image, clean, retag, test_wheel, config,
+ns = Collection(toolchain, build, release, image, clean, shutdown, retag, test_wheel, config,
                 fetch_python, sysroot, test_targets, run_target)
 
 def main() -> None:

@@ -55,6 +55,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("env", list, [], "environment passed into the container: NAME or NAME=value"),
     Setting("cache_dir", str, "",
             "persistent Bazel caches for the docker runner (default <user cache>/docker)"),
+    Setting("server", str, "auto",
+            "docker runner: warm keeps the builder container and its Bazel server between "
+            "commands (docker exec), one-shot runs each command in a fresh container; auto: "
+            "warm, but one-shot under CI=true and for release"),
+    Setting("server_idle_seconds", str, "300",
+            "docker runner: a warm server unused this long removes itself (Bazel's "
+            "--max_idle_secs too)"),
     Setting("network", str, "bridge",
             "container network: bridge or host (host is chosen for a loopback remote cache)"),
     Setting("remote_cache", str, "", "Bazel remote cache URL (http(s):// or grpc(s)://)"),
@@ -108,6 +115,7 @@ _CHOICES = {
     "compilation_mode": ("opt", "dbg", "fastbuild"),
     "runner": ("auto", "local", "docker"),
     "network": ("bridge", "host"),
+    "server": ("auto", "warm", "one-shot"),
     "remote_upload": ("true", "false"),
     "check_reproducible": ("true", "false"),
 }
@@ -156,6 +164,10 @@ def _coerce(setting: Setting, value: Any, where: str) -> Any:
     if setting.key == "source_date_epoch" and value and not (value.isascii() and value.isdigit()):
         raise ConfigError(f"{shown(where)}: source_date_epoch must be whole seconds since "
                           f"1970, got {value!r}", "e.g. the output of `git log -1 --format=%ct`")
+    if setting.key == "server_idle_seconds" and not (
+            value.isascii() and value.isdigit() and 0 < int(value) <= 86400):
+        raise ConfigError(f"{shown(where)}: server_idle_seconds must be whole seconds from 1 "
+                          f"to 86400, got {value!r}", "e.g. 300 (five minutes)")
     if setting.key == "manylinux" and value:
         try:
             parse_baseline(value)

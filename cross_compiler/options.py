@@ -62,6 +62,8 @@ DOCKER: Group = (
     _flag("env", kind=list), _flag("cache_dir"), _flag("suite"), _flag("base_image"),
     _flag("extra_package", "extra_packages", list), _flag("network"),
 )
+# The docker runner's warm server (release is one-shot always: no flag there).
+SERVER: Group = (_flag("server"), _flag("server_idle_seconds"))
 # A remote cache and remote execution.
 REMOTE: Group = (
     _flag("remote_cache"), _flag("remote_header_env"),
@@ -74,6 +76,7 @@ REMOTE: Group = (
 TARGET_RUN: Group = (
     _flag("runner"), _flag("bazel_flag", "bazel_flags", list), _flag("suite"),
     _flag("cache_dir"), _flag("manylinux"), _flag("toolchain"), _flag("python"),
+    *SERVER,
 )
 # The builder image alone (`image`): its cpus, suite, base and the routes it holds.
 IMAGE: Group = (

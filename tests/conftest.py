@@ -17,6 +17,9 @@ from cross_compiler import resources
 ROOT = Path(__file__).resolve().parents[1]
 STRICT = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CLI = str(Path(sys.executable).parent / "cross-compiler")
+# Docker-runner tests run one-shot (a fresh container per command, none left behind) unless
+# a test asks for the warm server itself (tests/integration/test_server.py).
+os.environ.setdefault("CROSS_COMPILER_SERVER", "one-shot")
 
 
 def require(ok: bool, what: str) -> None:

@@ -20,10 +20,12 @@ import docker.utils.socket
 from docker.models.containers import Container
 
 from cross_compiler import proc
+from cross_compiler.docker import server
 from cross_compiler.docker.image import LABEL, ImageSpec
 from cross_compiler.docker.plan import ContainerRequest
 from cross_compiler.errors import CrossCompilerError, Terminated, ToolMissingError
 from cross_compiler.hostlink import encode as encode_link
+from cross_compiler.hostlink import encode_signal
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +284,156 @@ def run(client: docker.DockerClient, request: ContainerRequest, stdout_is_result
                 container.remove(force=True)
             except docker.errors.NotFound:
                 pass
+
+
+class ServerGone(DockerError):
+    """The warm server stopped between being found and the exec (its idle timeout)."""
+
+
+def find_server(client: docker.DockerClient, key: str) -> str | None:
+    """The id of the running server with this key, if any."""
+    flt: dict[str, str | list[str] | bool] = {"label": f"{server.SERVER_LABEL}={key}",
+                                              "status": "running"}
+    found = client.containers.list(filters=flt)
+    return str(found[0].id) if found else None
+
+
+def start_server(client: docker.DockerClient, request: ContainerRequest) -> str:
+    """Start the long-lived container (server.server_request); it removes itself when its
+    idle loop ends. Another command that started the same one first wins."""
+    key = request.labels[server.SERVER_LABEL]
+    try:
+        made = client.containers.run(
+            request.image, command=list(request.command), environment=dict(request.env),
+            user=request.user or "", working_dir=request.working_dir,
+            labels=dict(request.labels), network_mode=request.network_mode,
+            mounts=[docker.types.Mount(m.target, m.source, type="bind", read_only=m.read_only)
+                    for m in request.mounts],
+            name=server.server_name(key), init=True, auto_remove=True, detach=True)
+    except docker.errors.APIError as e:
+        if e.status_code == 409:  # the name is taken: that server is this key's
+            found = find_server(client, key)
+            if found:
+                return found
+        raise DockerError(f"cannot start the warm server: {e}") from e
+    except docker.errors.DockerException as e:
+        raise DockerError(f"cannot start the warm server: {e}") from e
+    return str(made.id)
+
+
+def remove_servers(client: docker.DockerClient, workspace: str | None = None,
+                   output_root: str | None = None, keep: str = "") -> list[str]:
+    """Remove warm servers (of one workspace, one cache layout; all when None), but the
+    one whose key is ``keep``; returns their names."""
+    labels = [server.SERVER_LABEL]
+    if workspace is not None:
+        labels.append(f"{server.WORKSPACE_LABEL}={workspace}")
+    if output_root is not None:
+        labels.append(f"{server.ROOT_LABEL}={output_root}")
+    flt: dict[str, str | list[str] | bool] = {"label": labels}
+    removed = []
+    for c in client.containers.list(all=True, filters=flt):
+        if keep and c.labels.get(server.SERVER_LABEL) == keep:
+            continue
+        try:
+            c.remove(force=True)
+            removed.append(str(c.name))
+        except docker.errors.NotFound:
+            pass  # its idle loop ended meanwhile
+        except docker.errors.APIError as e:
+            if e.status_code != 409:  # 409: being removed already (auto-remove)
+                raise DockerError(f"cannot remove warm server {c.name}: {e}") from e
+    return removed
+
+
+def remove_container(client: docker.DockerClient, container_id: str) -> None:
+    try:
+        client.api.remove_container(container_id, force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as e:
+        if e.status_code != 409:
+            raise DockerError(f"cannot remove container {container_id[:12]}: {e}") from e
+
+
+def exec_in(client: docker.DockerClient, container_id: str, request: ContainerRequest,
+            beat: Callable[[], None], abandon: Callable[[], None]) -> int:
+    """Run the request's command in a running server (``docker exec``), stream its output,
+    return its exit code. ``beat`` is called while it runs (the server's heartbeat).
+
+    Secrets go over the exec's stdin, never into its or the server's environment. A Ctrl-C
+    or SIGTERM is passed on over that link (an exec has no ``docker kill``): the tool inside
+    interrupts Bazel, and the server stays for the next command. A second Ctrl-C closes the
+    link (the tool inside stops at once) and abandons it; a command that does not stop
+    within the grace period has its server removed (``abandon``). If this process is
+    killed outright, the link closes and the tool inside stops Bazel.
+    """
+    try:
+        made = client.api.exec_create(
+            container_id, list(request.command), stdin=True, stdout=True, stderr=True,
+            environment=dict(request.env), workdir=request.working_dir,
+            user=request.user or "")
+        sock: Any = client.api.exec_start(made["Id"], socket=True)
+    except docker.errors.APIError as e:
+        if e.status_code in (404, 409):  # gone, or stopping: its idle timeout
+            raise ServerGone(f"the warm server stopped: {e}") from e
+        raise DockerError(f"docker exec failed: {e}") from e
+    except docker.errors.DockerException as e:
+        raise DockerError(f"docker exec failed: {e}") from e
+    raw = getattr(sock, "_sock", sock)
+    raw.settimeout(None)
+    interrupt: KeyboardInterrupt | None = None
+    try:
+        _send(sock, encode_link(request.stdin_env))
+        done = threading.Event()
+        threading.Thread(target=_pump, args=(sock, sys.stderr, done), daemon=True).start()
+        deadline = None
+        while not done.is_set():
+            beat()
+            if deadline is not None and time.monotonic() > deadline:
+                log.warning("the build did not stop in %ds: removing its warm server",
+                            proc.INTERRUPT_GRACE_SECONDS)
+                abandon()
+                break
+            try:
+                done.wait(timeout=0.5)
+            except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (errors.Terminated)
+                if interrupt is not None:
+                    _close_link(raw)  # EOF: the tool inside stops at once
+                    raise
+                interrupt = e
+                deadline = time.monotonic() + proc.INTERRUPT_GRACE_SECONDS
+                log.warning("%s: asking the build to stop (Ctrl-C again to abandon)",
+                            "terminated" if isinstance(e, Terminated) else "interrupt")
+                _send(sock, encode_signal("SIGTERM" if isinstance(e, Terminated)
+                                          else "SIGINT"))
+        if interrupt is not None:
+            raise interrupt
+        return _exec_code(client, made["Id"])
+    except docker.errors.DockerException as e:
+        raise DockerError(f"docker exec failed: {e}") from e
+    finally:
+        _close_link(raw)
+
+
+def _close_link(raw: Any) -> None:
+    """Close the socket itself (closing the SDK's wrapper leaves it open, and the exec's
+    stdin with it)."""
+    try:
+        raw.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    raw.close()
+
+
+def _exec_code(client: docker.DockerClient, exec_id: str) -> int:
+    # The stream ends as the process does; the engine records its code a moment later.
+    for _ in range(100):
+        info = client.api.exec_inspect(exec_id)
+        if not info.get("Running") and info.get("ExitCode") is not None:
+            return int(info["ExitCode"])
+        time.sleep(0.05)
+    raise DockerError("the engine reports no exit code for the build's docker exec")
 
 
 def tool_resources(client: docker.DockerClient) -> dict[str, list[str]]:

@@ -16,12 +16,13 @@ import time
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from cross_compiler import config, proc, redact, resources
 from cross_compiler.bazel.localbuild import BuildResult, remote_header
 from cross_compiler.bazel.overrides import sysroot_routes_usable
 from cross_compiler.display import shown
-from cross_compiler.docker import container, imageextras
+from cross_compiler.docker import container, imageextras, server
 from cross_compiler.docker.image import (
     ROUTE_WHEELS,
     BakedSysroot,
@@ -60,6 +61,12 @@ FORWARDED = ("targets", "bazel_mode", "compilation_mode", "bazel_flags",
              "source_date_epoch", "manylinux", "toolchain", "header_roots", "wheelhouses", "python")
 
 
+# Settings whose values Bazel reads with each command (flags, targets, what to package):
+# a change of them is no reason for a fresh warm server (server.server_key).
+PER_COMMAND_SETTINGS = ("targets", "bazel_mode", "compilation_mode", "bazel_flags",
+                        "package_command", "dist_dir", "platform", "source_date_epoch")
+
+
 def result_file(layout: CacheLayout) -> Path:
     """Where the tool inside reports what it built; one per run, so builds sharing a cache
     directory never read each other's."""
@@ -67,6 +74,8 @@ def result_file(layout: CacheLayout) -> Path:
 
 
 ERROR_FILE_ENV = "CROSS_COMPILER_ERROR_FILE"
+PER_COMMAND_ENV = (ERROR_FILE_ENV,
+                   *(config.ENV_PREFIX + key.upper() for key in PER_COMMAND_SETTINGS))
 
 
 def error_file(report: Path) -> Path:
@@ -166,10 +175,14 @@ def docker_cache_root(settings: config.Settings, env: Mapping[str, str]) -> Path
     return config.cache_dir(env) / "docker"
 
 
-def _settings_env(settings: config.Settings, layout: CacheLayout) -> dict[str, str]:
+def _settings_env(settings: config.Settings, layout: CacheLayout,
+                  idle_seconds: int | None = None) -> dict[str, str]:
     values = {key: settings[key] for key in FORWARDED}
+    # A warm server's Bazel exits after the same idle time as its container.
+    idle = [f"--max_idle_secs={idle_seconds}"] if idle_seconds else []
     values["bazel_startup_options"] = [
-        f"--output_user_root={layout.output_user_root}", *values["bazel_startup_options"]]
+        f"--output_user_root={layout.output_user_root}", *idle,
+        *values["bazel_startup_options"]]
     # Bazel refuses a disk cache next to gRPC remote execution ("Cannot combine gRPC based
     # remote execution with disk caching or HTTP-based caching"): the executor's CAS is the
     # cache then.
@@ -186,12 +199,13 @@ def _settings_env(settings: config.Settings, layout: CacheLayout) -> dict[str, s
 def plan_container(root: Path, targets: list[Target], settings: config.Settings,
                    env: Mapping[str, str], spec: ImageSpec, rootless: bool,
                    extra_args: list[str], command: str = "build",
-                   extras: ImageExtras | None = None,
+                   extras: ImageExtras | None = None, idle_seconds: int | None = None,
                    ) -> tuple[ContainerRequest, CacheLayout, Path]:
+    """``idle_seconds``: for a warm server (Bazel's --max_idle_secs)."""
     layout = cache_layout(docker_cache_root(settings, env), spec.tag)
     report = result_file(layout)
     passed = allowed_env(settings["env"], env)
-    settings_env = _settings_env(settings, layout)
+    settings_env = _settings_env(settings, layout, idle_seconds)
     # Where the tool inside writes its one-line error, which the host then ends with.
     settings_env[ERROR_FILE_ENV] = str(error_file(report))
     # Over stdin, never in the container's environment: the header, and any setting that
@@ -282,7 +296,8 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
                        env: Mapping[str, str], result: BuildResult, dry_run: bool,
                        suite: Suite, command: str = "build", extra_args: tuple[str, ...] = (),
                        ) -> None:
-    """Build the image if needed, run the build in a fresh container, check its outputs."""
+    """Build the image if needed, run the build in the workspace's warm server (or, one-shot,
+    in a fresh container), check its outputs."""
     held = {t.cpu for t in image_targets(settings, env, suite)}
     missing = [t.cpu for t in targets if t.cpu not in held]
     if missing:
@@ -303,9 +318,11 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
     container.remove_orphans(client)  # stopped containers of runs that were killed
     spec = builder_image(settings, env, suite, extras)
     rootless = container.is_rootless(client)
+    mode = server.server_mode(settings["server"], env, command, dry_run)
+    idle = int(settings["server_idle_seconds"]) if mode == "warm" else None
     request, layout, report = plan_container(
         root, targets, settings, env, spec, rootless,
-        [*(["--dry-run"] if dry_run else []), *extra_args], command, extras)
+        [*(["--dry-run"] if dry_run else []), *extra_args], command, extras, idle)
     result.container = request.describe()
     tool_dirs = [Path(m.source) for m in imageextras.writable_mounts(
         extras, docker_cache_root(settings, env))]
@@ -324,7 +341,15 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
     result.image_id = container.image_id(client, spec.tag)
     _make_dirs(layout, tool_dirs)
     try:
-        code = container.run(client, request)
+        if idle is not None:
+            code = _run_warm(client, request, layout, [t.cpu for t in targets],
+                             result.image_id, idle)
+        else:
+            # Never two Bazel servers on one output base: a warm one of this workspace
+            # and cache goes first.
+            container.remove_servers(client, workspace=str(root),
+                                     output_root=str(layout.root))
+            code = container.run(client, request)
         if code != 0:
             # The tool inside exits with Bazel's code (or its own error's): pass it on, and
             # end with its one-line error (a header proof's names the header).
@@ -339,6 +364,58 @@ def build_in_container(root: Path, targets: list[Target], settings: config.Setti
     finally:
         report.unlink(missing_ok=True)
         error_file(report).unlink(missing_ok=True)
+
+
+def _run_warm(client: Any, request: ContainerRequest, layout: CacheLayout, cpus: list[str],
+              image_id: str, idle: int) -> int:
+    """Exec the command in the warm server with this key, started first when there is none
+    (or it is about to time out). Other servers of the workspace on the same Bazel output
+    base go: a changed image, suite, render or mount set never meets a stale server."""
+    key = server.server_key(request, image_id, cpus, PER_COMMAND_ENV)
+    removed = container.remove_servers(client, workspace=request.working_dir,
+                                       output_root=str(layout.root), keep=key)
+    if removed:
+        log.info("removed the workspace's warm server(s) of other settings: %s",
+                 ", ".join(removed))
+    heartbeat = server.heartbeat_file(layout, key)
+    heartbeat.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in (1, 2):
+        found = container.find_server(client, key)
+        if found and not server.reusable(_age(heartbeat), idle):
+            container.remove_container(client, found)  # its loop may be exiting now
+            found = None
+        _touch(heartbeat)
+        if found is None:
+            found = container.start_server(client, server.server_request(
+                request, key, layout, idle, PER_COMMAND_ENV))
+            log.info("started warm server %s (removes itself after %d s idle; "
+                     "`cross-compiler shutdown` removes it now)", server.server_name(key), idle)
+        else:
+            log.info("warm server %s", server.server_name(key))
+        try:
+            return container.exec_in(
+                client, found, request, beat=functools.partial(_touch, heartbeat),
+                abandon=functools.partial(container.remove_container, client, found))
+        except container.ServerGone:
+            if attempt == 2:
+                raise
+        finally:
+            _touch(heartbeat)  # idle from the end of the command
+    raise AssertionError("unreachable")
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        path.touch()
+
+
+def _age(path: Path) -> float | None:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return None
 
 
 def _make_dirs(layout: CacheLayout, tool_dirs: list[Path]) -> None:

@@ -28,7 +28,9 @@ def _cli(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
     # If help handling ever broke, a subcommand must not reach Docker, the user's caches
     # or the network: local runner, caches under tmp, nothing on PATH but the venv.
     env = {"CROSS_COMPILER_RUNNER": "local", "CROSS_COMPILER_CACHE": str(tmp / "cache"),
-           "HOME": str(tmp), "PATH": str(Path(CLI).parent), "LANG": "C.UTF-8"}
+           "HOME": str(tmp), "PATH": str(Path(CLI).parent), "LANG": "C.UTF-8",
+           # This checkout's code (a git worktree shares the venv of another).
+           "PYTHONPATH": str(ROOT)}
     return subprocess.run([CLI, *args], cwd=tmp, env=env, capture_output=True, text=True,
                           check=False, timeout=60)
 
