@@ -70,11 +70,11 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def probe_bazel(program: str) -> BazelSetup:
+def probe_bazel(program: str, env: Mapping[str, str] | None = None) -> BazelSetup:
     """The Bazel this machine runs (bazel/localbuild.py), imported when a build needs it."""
     from cross_compiler.bazel.localbuild import probe_bazel as probe
 
-    return probe(program)
+    return probe(program, env)
 
 
 def build_local(root: Path, targets: list[Target], settings: config.Settings,
@@ -268,7 +268,7 @@ def _local_plans(root: Path, targets: list[Target], settings: config.Settings,
     from cross_compiler.toolchain.render import PACKAGE, python_wrapper
 
     # Before Bazel: an unreachable --manylinux fails here; sysroots are assembled.
-    bazel_setup = probe_bazel(settings["bazel"])
+    bazel_setup = probe_bazel(settings["bazel"], env)
     check_settings_apply(settings, str(bazel_setup.version), "the local runner")
     choices = portable.prepare(targets, settings["manylinux"], config.cache_dir(env),
                                settings["toolchain"], sysroot_routes_usable(

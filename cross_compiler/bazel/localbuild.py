@@ -51,6 +51,8 @@ class BazelSetup:
     writable_dirs: tuple[str, ...] = ()
     # Flags a compiler family needs (zig: --dynamic_mode=off, families/zig.toml).
     family_flags: tuple[str, ...] = ()
+    # Startup options every command of the build takes (the real version for Starlark).
+    startup: tuple[str, ...] = ()
 
 
 def _debian_package_of(program: str) -> str:
@@ -62,7 +64,48 @@ def _debian_package_of(program: str) -> str:
     return result.stdout.split(":", 1)[0] if result.returncode == 0 else ""
 
 
-def probe_bazel(program: str) -> BazelSetup:
+def build_data_dir(version: BazelVersion, env: Mapping[str, str]) -> Path:
+    """Where the tool keeps the ``build-data.properties`` that tells Bazel its version: a
+    stable path (a new one would restart the server), writable as the user (in the builder
+    image, under the persisted HOME)."""
+    base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME", "/tmp"), ".cache")
+    return Path(base) / "cross_compiler" / "bazel-build-data" / str(version)
+
+
+def build_data_properties(version: BazelVersion) -> str:
+    """What Bazel's server reads as its build info: ``build.label`` is what Starlark's
+    ``native.bazel_version`` (and ``bazel info release``) report."""
+    return f"build.label={version}\n"
+
+
+def version_startup_options(version: BazelVersion, env: Mapping[str, str]) -> tuple[str, ...]:
+    """Debian builds Bazel >= 7 with no embed label: its server jar has no
+    ``/build-data.properties``, so ``native.bazel_version`` is "" and ``bazel_features``
+    takes it for a development version newer than any release. The server loads that
+    resource through its class loader, which asks the boot class path first: a directory
+    appended there with the file makes Starlark see the real version. Writes the file."""
+    directory = build_data_dir(version, env)
+    path = directory / "build-data.properties"
+    text = build_data_properties(version)
+    try:
+        if not path.is_file() or path.read_text() != text:
+            directory.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(text)
+            tmp.replace(path)
+    except OSError as e:
+        log.warning("cannot write %s (%s): Starlark will see Bazel's version as \"\"",
+                    shown(path), e)
+        return ()
+    if " " in str(directory):
+        # host_jvm_args is split on spaces by Bazel's client.
+        log.warning("%s holds a space: Starlark will see Bazel's version as \"\"",
+                    shown(directory))
+        return ()
+    return (f"--host_jvm_args=-Xbootclasspath/a:{directory}",)
+
+
+def probe_bazel(program: str, env: Mapping[str, str] | None = None) -> BazelSetup:
     """Bazel's version and, for Debian's offline bazel-bootstrap, the repository overrides."""
     hint = "install Bazel (Debian: apt-get install bazel-bootstrap bazel-rules-java)"
     result = proc.run([program, "--version"], missing_hint=hint)
@@ -91,7 +134,9 @@ def probe_bazel(program: str) -> BazelSetup:
             f"cannot tell the Bazel version from {result.stdout.strip()!r}", hint
         )
     offline7 = None
+    startup: tuple[str, ...] = ()
     if version.major >= 7 and _debian_package_of(program) == "bazel-bootstrap":
+        startup = version_startup_options(version, os.environ if env is None else env)
         rc = DEBIAN_BAZELRC.read_text() if DEBIAN_BAZELRC.is_file() else ""
         offline7 = offline.OfflineBazel7(resources.bazel_overrides_dir() / "modules",
                                          offline.debian_module_overrides(rc))
@@ -100,7 +145,7 @@ def probe_bazel(program: str) -> BazelSetup:
     debian = bool(overrides) or _debian_package_of(program) == "bazel-bootstrap"
     return BazelSetup(program, version, overrides, offline7,
                       ("--nosandbox_debug",) if debian else (),
-                      (("USE_BAZEL_VERSION", "latest"),) if debian else ())
+                      (("USE_BAZEL_VERSION", "latest"),) if debian else (), startup=startup)
 
 
 @dataclass(frozen=True)
@@ -198,7 +243,7 @@ def plan_build(
          *(f"--sandbox_writable_path={d}" for d in setup.writable_dirs),
          *setup.family_flags, *settings["bazel_flags"]],
     )
-    startup = tuple(settings["bazel_startup_options"])
+    startup = (*setup.startup, *settings["bazel_startup_options"])
     # Headers and URL passwords (from any setting) go in a private bazelrc, not on argv.
     flags, secret = bazel.split_secret_flags(flags)
     log_dir = bazel.server_log_dir(startup, workspace, config.cache_dir(env or {}))

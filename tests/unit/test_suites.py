@@ -130,7 +130,7 @@ def test_module_overrides_are_refused_before_a_bazel_4_starts(
 
     # The local runner: after asking Bazel its version, before anything is prepared or run.
     monkeypatch.setattr(api, "probe_bazel",
-                        lambda program: BazelSetup(program, BazelVersion(4, 2, 3), {}))
+                        lambda program, env=None: BazelSetup(program, BazelVersion(4, 2, 3), {}))
     monkeypatch.setattr(api.portable, "prepare", went_on)
     monkeypatch.setattr(api, "build_local", went_on)
     with pytest.raises(ConfigError, match=r"^module_overrides \(abseil-cpp\) need bzlmod .*"
