@@ -12,6 +12,7 @@ from typing import IO, Literal
 from cross_compiler.display import shown
 from cross_compiler.errors import ArchMismatchError
 from cross_compiler.toolchain.targets import ElfSpec, Target
+from cross_compiler.wheel import staticlib
 
 ELF_MAGIC = b"\x7fELF"
 EF_ARM_ABI_FLOAT_HARD = 0x400
@@ -62,14 +63,42 @@ def mismatch(header: ElfHeader, spec: ElfSpec) -> str | None:
     return None
 
 
+def check_archive(path: Path, stream: IO[bytes], size: int, target: Target) -> int:
+    """Check every ELF member of the static archive ``path``; returns how many there were.
+    A member for another machine fails naming the archive and the member."""
+    checked = 0
+    try:
+        for name, head in staticlib.members(stream, size):
+            header = parse_header(head)
+            if header is None:
+                continue  # not an object file (LTO bitcode, a text member)
+            problem = mismatch(header, target.elf)
+            if problem:
+                raise ArchMismatchError(
+                    f"{shown(path)}: member {shown(name)} {problem}",
+                    f"the archive holds an object not built for {target.cpu}; check what "
+                    "put it there (a prebuilt library, a host toolchain)")
+            checked += 1
+    except staticlib.ArchiveFormatError as e:
+        # An archive the check cannot read is not proven for the target.
+        raise ArchMismatchError(f"{shown(path)}: cannot be checked as a static archive: {e}",
+                                "rebuild it with the target's ar") from e
+    return checked
+
+
 def check_files(paths: list[Path], target: Target) -> list[Path]:
-    """Check every ELF among ``paths``; return the ELF files; raise on the first mismatch."""
+    """Check every ELF among ``paths`` and every ELF member of the static archives among
+    them; return the ELF files; raise on the first mismatch."""
     elves: list[Path] = []
     for path in paths:
         if not path.is_file():
             continue
         with path.open("rb") as f:
-            header = parse_header(f.read(64))
+            head = f.read(64)
+            if staticlib.is_archive(head):
+                check_archive(path, f, path.stat().st_size, target)
+                continue
+            header = parse_header(head)
         if header is None:
             continue
         problem = mismatch(header, target.elf)
