@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import json
 import logging
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cross_compiler import config, hostlink, resources
+from cross_compiler import config, distnames, hostlink, resources
 from cross_compiler.builderchoice import docker_suite as docker_suite
 from cross_compiler.builderchoice import fetch_root as fetch_root
 from cross_compiler.builderchoice import local_groups as local_groups
@@ -24,7 +25,7 @@ from cross_compiler.builderchoice import suite_catalogue as suite_catalogue
 from cross_compiler.builderchoice import suite_targets as suite_targets
 from cross_compiler.builderchoice import workspace_suite as workspace_suite
 from cross_compiler.display import shown
-from cross_compiler.errors import BuildError, ConfigError
+from cross_compiler.errors import BuildError, ConfigError, CrossCompilerError
 from cross_compiler.imagecommands import builder_image as builder_image
 from cross_compiler.imagecommands import clean as clean
 from cross_compiler.packagerender import RenderResult as RenderResult
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from cross_compiler.bazel.localbuild import BazelSetup, BuildPlan, BuildResult, Staging
     from cross_compiler.toolchain import portable
     from cross_compiler.toolchain.render import PACKAGE
+    from cross_compiler.toolchain.suites import Suite
 
 # What the Bazel, docker, render and release commands use is imported where they run:
 # `retag` (and `import cross_compiler.api`) pays only for the wheel modules it needs.
@@ -213,9 +215,13 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
         builder = docker_suite(root, settings, env)
         groups = python_groups(root, cpus, settings, env, builder)
         result.suite = groups[0][0].name
-        for suite, targets in groups:
-            # One container per (suite, Python): each builds its cpus for that Python.
-            one = config.with_value(settings, "python", [targets[0].python_version],
+        settings = _with_dist_layout(settings, [t for _s, group in groups for t in group])
+        for suite, targets in containers(groups):
+            # One container (one Bazel server) per suite and cpu set, building those cpus
+            # for each of its Pythons in turn: only the actions that include Python's
+            # headers run again for the second Python.
+            one = config.with_value(settings, "python",
+                                    list(dict.fromkeys(t.python_version for t in targets)),
                                     "chosen per cpu")
             dockerrun.build_in_container(root, targets, one, env, result, dry_run, suite)
         if result_json is not None and not dry_run:
@@ -237,13 +243,33 @@ def _build(root: Path, cpus: list[str], env: Mapping[str, str], cli: Mapping[str
     return result
 
 
+def containers(groups: list[tuple[Suite, list[Target]]]) -> list[tuple[Suite, list[Target]]]:
+    """The (suite, Python) groups merged per suite and cpu set: the Pythons of one suite
+    that reach the same cpus are built in one container, one after another."""
+    merged: dict[tuple[str, tuple[str, ...]], tuple[Suite, list[Target]]] = {}
+    for suite, targets in groups:
+        key = (suite.name, tuple(sorted(t.cpu for t in targets)))
+        merged.setdefault(key, (suite, []))[1].extend(targets)
+    return list(merged.values())
+
+
+def _with_dist_layout(settings: config.Settings, pairs: list[Target]) -> config.Settings:
+    layout = distnames.resolve_layout(settings["dist_layout"],
+                                      [(t.cpu, t.python_version) for t in pairs])
+    if layout == settings["dist_layout"]:
+        return settings
+    return config.with_value(settings, "dist_layout", layout, "from the (cpu, Python) pairs")
+
+
 def _build_groups(root: Path, cpus: list[str], settings: config.Settings,
                   env: Mapping[str, str], result: BuildResult, staging: Staging,
                   dry_run: bool) -> None:
     from cross_compiler.bazel.localbuild import BuildResult
     from cross_compiler.toolchain import portable
 
-    for group in local_groups(root, cpus, settings, env):
+    groups = local_groups(root, cpus, settings, env)
+    settings = _with_dist_layout(settings, [t for group in groups for t in group])
+    for group in groups:
         one = config.with_value(settings, "python", [group[0].python_version],
                                 "chosen per cpu")
         targets, choices, rendered, plans = _local_plans(root, group, one, env, dry_run)
@@ -376,7 +402,7 @@ def write_result_json(result: BuildResult, path: Path) -> None:
     data = {
         "outputs": {cpu: [str(p) for p in paths] for cpu, paths in result.outputs.items()},
         "wheels": {cpu: [{"path": str(w.path), "platform": w.platform, "reason": w.reason,
-                          "renamed": w.renamed} for w in wheels]
+                          "renamed": w.renamed, "python": w.python} for w in wheels]
                    for cpu, wheels in result.wheels.items()},
         "bazel": result.bazel,
         "suite": result.suite,
@@ -441,14 +467,40 @@ def release(
     else:
         targets = [t for group in local_groups(root, cpus, settings, env) for t in group]
 
-    def pair_cli(t: Target) -> dict[str, Any]:
-        # Each (cpu, Python) pair in the builder image of the suite that has that Python.
-        return {**fixed, "python": [t.python_version],
-                **({"suite": t.suite} if runner == "docker" else {})}
+    # One build per cpu and builder suite, for all its Pythons in turn (one container, one
+    # Bazel server: the C/C++ compiles once); each (cpu, Python) pair is then smoke-tested
+    # and released on its own. A cpu's build that fails fails each of its pairs.
+    units: dict[tuple[str, str], list[Target]] = {}
+    for t in targets:
+        units.setdefault((t.cpu, t.suite if runner == "docker" else ""), []).append(t)
+    builds: dict[tuple[str, str], BuildResult | CrossCompilerError] = {}
+    dist = (root / settings["dist_dir"]).resolve()
+
+    def build_pair(t: Target) -> BuildResult:
+        key = (t.cpu, t.suite if runner == "docker" else "")
+        if key not in builds:
+            pythons = [u.python_version for u in units[key]]
+            try:
+                builds[key] = build(root, [t.cpu], env, {
+                    **fixed, "python": pythons,
+                    "dist_layout": "cpu-python" if matrix else "cpu",
+                    **({"suite": t.suite} if runner == "docker" else {})})
+            except CrossCompilerError as e:
+                builds[key] = e
+        done = builds[key]
+        if isinstance(done, CrossCompilerError):
+            raise done
+        if not matrix:
+            return done
+        view = dataclasses.replace(done)  # this pair's loose outputs only
+        mine = dist / t.cpu / f"py{t.python_version}"
+        view.outputs = {t.cpu: [p for p in done.outputs.get(t.cpu, [])
+                                if p.resolve().is_relative_to(mine)]}
+        return view
 
     outcomes = rel.release(
         targets, root, where,
-        build_one=lambda t: build(root, [t.cpu], env, pair_cli(t)),
+        build_one=build_pair,
         smoke_one=lambda wheel, t: test_wheel(wheel, t.cpu, env, suite=t.suite),
         fail_fast=fail_fast, runner=runner,
         settings={k: r.value for k, r in settings.values.items()}, env=env,

@@ -95,7 +95,12 @@ SETTINGS: tuple[Setting, ...] = (
             "shell command (sh -c, from the workspace root) run after the build to make "
             "wheels into {out}, which becomes that directory as one quoted word, e.g. "
             "bazel-bin/pkg/build {out} && cp extra/*.whl {out}"),
-    Setting("dist_dir", str, "dist", "where retagged wheels go, relative to the workspace"),
+    Setting("dist_dir", str, "dist",
+            "where retagged wheels and the checked outputs go, relative to the workspace"),
+    Setting("dist_layout", str, "auto",
+            "where in dist_dir the checked binaries and libraries go: cpu (dist/<cpu>/), "
+            "cpu-python (dist/<cpu>/py<X.Y>/), or auto: cpu-python when a cpu is built for "
+            "several Pythons (their extensions differ), else cpu"),
     Setting("platform", str, "auto", "wheel platform tag: auto or e.g. manylinux_2_28_aarch64"),
     Setting("manylinux", str, "",
             "glibc baseline every output must run on: 2014, 2_17, 2_28, 2_31, …; picks the "

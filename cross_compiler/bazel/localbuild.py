@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cross_compiler import config, proc, redact, resources
+from cross_compiler import config, distnames, proc, redact, resources
 from cross_compiler.bazel import flags as bazel
 from cross_compiler.bazel import headercheck, offline, secretrc
 from cross_compiler.bazel import log as bazellog
@@ -428,11 +428,37 @@ class Staging:
             self.path = Path(tempfile.mkdtemp(prefix=".cross_compiler-staging-", dir=self.dist))
         return self.path / name
 
+    def stage_outputs(self, paths: list[Path], subdir: Path) -> list[Path]:
+        """Copies of a build's checked outputs, to reach ``dist/<subdir>/`` with the wheels
+        (Bazel's own files are overwritten by the next build of another Python or cpu)."""
+        staged = []
+        for path, name in zip(paths, distnames.artifact_names(paths), strict=True):
+            dest = self.dir("outputs") / subdir / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+            dest.chmod(path.stat().st_mode & 0o777 | 0o200)  # runnable stays runnable
+            staged.append(dest)
+        return staged
+
     def publish(self, result: BuildResult) -> None:
-        """Every staged wheel of ``result`` into dist/, said where it now is."""
-        if self.made:
-            result.wheels = {cpu: [packaging.move_into(w, self.dist) for w in wheels]
-                             for cpu, wheels in result.wheels.items()}
+        """Every staged wheel of ``result`` into dist/, and its checked outputs into
+        dist/<cpu>/, each said where it now is."""
+        if not self.made:
+            return
+        result.wheels = {cpu: [packaging.move_into(w, self.dist) for w in wheels]
+                         for cpu, wheels in result.wheels.items()}
+        staged = self.dir("outputs")
+        for cpu, paths in result.outputs.items():
+            moved = []
+            for path in paths:
+                if not path.is_relative_to(staged):
+                    moved.append(path)
+                    continue
+                dest = self.dist / path.relative_to(staged)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, dest)
+                moved.append(dest)
+            result.outputs[cpu] = moved
 
     def remove(self) -> None:
         if self.path is not None:
@@ -475,13 +501,20 @@ def _build_each(root: Path, settings: config.Settings, env: Mapping[str, str],
             log.warning("%s: the build produced no ELF files to check", cpu)
         for path in result.outputs[cpu]:
             log.info("%s: %s ok (%s)", cpu, shown(path), plan.target.triple)
+        # Into dist/<cpu>/ (dist/<cpu>/pyX.Y/ when a cpu is built for several Pythons).
+        result.outputs[cpu] = staging.stage_outputs(result.outputs[cpu], distnames.output_dir(
+            settings["dist_layout"], cpu, plan.target.python_version))
         if built:
             # Bazel-built wheels are proven like packaged ones: cpXY and extension names
             # against the compiled headers, every ELF member, policy, honest platform tag.
             log.info("%s: %d wheel(s) built by Bazel: %s", cpu, len(built),
                      ", ".join(shown(w.name) for w in built))
-            result.wheels.setdefault(cpu, []).extend(packaging.check_and_retag(
-                built, plan.target, settings, staging.dir(f"{cpu}-bazel")))
+            result.wheels.setdefault(cpu, []).extend(
+                dataclasses.replace(w, python=plan.target.python_version)
+                for w in packaging.check_and_retag(built, plan.target, settings,
+                                                   staging.dir(f"{cpu}-bazel")))
         if settings["package_command"]:
-            result.wheels.setdefault(cpu, []).extend(packaging.package_and_retag(
-                root, plan.target, settings, env, staging.dir(cpu)))
+            result.wheels.setdefault(cpu, []).extend(
+                dataclasses.replace(w, python=plan.target.python_version)
+                for w in packaging.package_and_retag(root, plan.target, settings, env,
+                                                     staging.dir(cpu)))

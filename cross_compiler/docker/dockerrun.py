@@ -58,7 +58,8 @@ FORWARDED = ("targets", "bazel_mode", "compilation_mode", "bazel_flags",
              "remote_cache", "remote_header_env", "remote_upload", "remote_executor",
              "remote_instance_name", "remote_exec_properties", "repository_overrides",
              "module_overrides", "distdirs",
-             "source_date_epoch", "manylinux", "toolchain", "header_roots", "wheelhouses", "python")
+             "source_date_epoch", "manylinux", "toolchain", "header_roots", "wheelhouses", "python",
+             "dist_layout")
 
 
 # Settings whose values Bazel reads with each command (flags, targets, what to package):
@@ -220,7 +221,7 @@ def plan_container(root: Path, targets: list[Target], settings: config.Settings,
                  "network")
         network = "host"
     inner = ["cross-compiler", command, "--runner=local",
-             "--cpu=" + ",".join(t.cpu for t in targets), f"--workspace={root}",
+             "--cpu=" + ",".join(dict.fromkeys(t.cpu for t in targets)), f"--workspace={root}",
              *([f"--result-json={report}"] if command == "build" else []), *extra_args]
     request = make_request(
         image=spec.tag, workspace=root, layout=layout, inner_command=inner,
@@ -442,6 +443,7 @@ def _collect(result_file: Path, targets: list[Target], result: BuildResult,
     # The family, glibc and sysroot packages the routes used (for a release's manifest).
     part.toolchains = dict(data.get("toolchains", {}))
     part.wheels = {cpu: [RetagResult(Path(w["path"]), w["platform"], w["reason"],
-                                     dict(w.get("renamed", {})), ()) for w in wheels]
+                                     dict(w.get("renamed", {})), (), str(w.get("python", "")))
+                       for w in wheels]
                    for cpu, wheels in data.get("wheels", {}).items()}
     result.add(part)  # a cpu built for several Pythons (one container each) keeps all

@@ -11,7 +11,6 @@ import datetime
 import hashlib
 import json
 import logging
-import os
 import secrets
 import shutil
 import socket
@@ -24,6 +23,7 @@ from typing import Any
 
 from cross_compiler import __version__, proc
 from cross_compiler.bazel.localbuild import BuildResult
+from cross_compiler.distnames import artifact_names
 from cross_compiler.errors import ConfigError, CrossCompilerError
 from cross_compiler.redact import mask_argv, mask_url
 from cross_compiler.release import provenance as slsa
@@ -98,30 +98,6 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def artifact_names(sources: list[Path]) -> list[str]:
-    """A distinct relative name for each source: its file name, or, for a file name that
-    several sources share, its path below their deepest common directory."""
-    groups: dict[str, list[Path]] = {}
-    for source in sources:
-        groups.setdefault(source.name, []).append(source)
-    names = []
-    for source in sources:
-        group = groups[source.name]
-        if len(group) == 1:
-            names.append(source.name)
-        else:
-            common = Path(os.path.commonpath([str(p.parent) for p in group]))
-            names.append(source.relative_to(common).as_posix())
-    taken = set(names)
-    for name in names:
-        parts = name.split("/")
-        clash = any("/".join(parts[:i]) in taken for i in range(1, len(parts)))
-        if clash or len(taken) != len(names):
-            raise ConfigError(f"release outputs cannot be given distinct names ({name})",
-                              "give the outputs different file names")
-    return names
-
-
 def label(target: Target, python_matrix: bool) -> str:
     """A release target's name and directory: ``aarch64``, or ``aarch64-py3.13`` when the
     release covers several Python versions."""
@@ -130,27 +106,37 @@ def label(target: Target, python_matrix: bool) -> str:
 
 def collect(result: BuildResult, target: Target, staging: Path,
             provenance: dict[str, Any], python_matrix: bool = False) -> list[Artifact]:
-    """Copy the target's wheels and binaries into ``staging/<label>/`` and describe them;
-    outputs sharing a file name keep their distinct relative paths."""
-    name_of_target = label(target, python_matrix)
-    out = staging / name_of_target
-    out.mkdir(parents=True, exist_ok=True)
+    """Copy the target's wheels into ``staging/<cpu>/`` and its binaries there too (into
+    ``<cpu>/py<X.Y>/`` in a release over several Pythons: an extension differs per Python)
+    and describe them; outputs sharing a file name keep their distinct relative paths. A
+    wheel another Python of the cpu already put there with the same bytes is one artifact."""
+    out = staging / target.cpu
+    loose = out / f"py{target.python_version}" if python_matrix else out
     artifacts: list[Artifact] = []
-    sources = [(w.path.resolve(), w.platform) for w in result.wheels.get(target.cpu, [])]
-    sources += [(p.resolve(), target.triple) for p in result.outputs.get(target.cpu, [])]
-    sources = list(dict(sources).items())  # one file listed twice is one artifact
-    names = artifact_names([source for source, _ in sources])
-    for (source, platform), name in zip(sources, names, strict=True):
-        dest = out / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, dest)
-        if source.stat().st_mode & 0o111:
-            dest.chmod(0o755)  # a released program stays runnable (Bazel's outputs are 0555)
-        artifacts.append(Artifact(
-            path=f"{name_of_target}/{name}", cpu=target.cpu, triple=target.triple,
-            platform=platform, size=dest.stat().st_size, sha256=sha256_file(dest),
-            provenance=provenance, python=target.python_version if python_matrix else "",
-        ))
+    wheels = [(w.path.resolve(), w.platform) for w in result.wheels.get(target.cpu, [])
+              if w.python in ("", target.python_version)]
+    outputs = [(p.resolve(), target.triple) for p in result.outputs.get(target.cpu, [])]
+    outputs = [o for o in dict(outputs).items() if o[0] not in dict(wheels)]
+    for sources, where in ((list(dict(wheels).items()), out), (outputs, loose)):
+        names = artifact_names([source for source, _ in sources])
+        for (source, platform), name in zip(sources, names, strict=True):
+            dest = where / name
+            if dest.exists():
+                if sha256_file(dest) == sha256_file(source):
+                    continue
+                raise ConfigError(f"two different {target.cpu} files would be released as "
+                                  f"{dest.relative_to(staging)}",
+                                  "give the outputs different file names")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, dest)
+            if source.stat().st_mode & 0o111:
+                dest.chmod(0o755)  # a released program stays runnable (Bazel's are 0555)
+            artifacts.append(Artifact(
+                path=dest.relative_to(staging).as_posix(), cpu=target.cpu,
+                triple=target.triple, platform=platform, size=dest.stat().st_size,
+                sha256=sha256_file(dest), provenance=provenance,
+                python=target.python_version if python_matrix else "",
+            ))
     return artifacts
 
 
@@ -272,6 +258,16 @@ def release(
             outcome.seconds = round(time.monotonic() - clock, 1)
         if not any(o.status == "ok" for o in outcomes):
             log.error("no target succeeded: %s left as it was", out_dir)
+            return outcomes
+        failed = [o.cpu for o in outcomes if o.status == "failed"]
+        if python_matrix and failed:
+            # A matrix is released whole: a missing (cpu, Python) pair would look like a
+            # wheel the project does not ship.
+            log.error("%s failed: %s left as it was (a release over several Pythons is "
+                      "published whole)", ", ".join(failed), out_dir)
+            for o in outcomes:
+                if o.status == "ok":
+                    o.status, o.error = "skipped", f"not published: {', '.join(failed)} failed"
             return outcomes
         artifacts = [a for o in outcomes for a in o.artifacts]
         _write_index(staging, artifacts, outcomes)

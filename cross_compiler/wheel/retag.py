@@ -59,6 +59,7 @@ class RetagResult:
     reason: str
     renamed: dict[str, str]
     elf_members: tuple[str, ...]
+    python: str = ""  # the target CPython the build that made it compiled for, when known
 
 
 @dataclass(frozen=True)

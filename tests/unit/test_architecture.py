@@ -17,9 +17,9 @@ SOURCE = Path(__file__).resolve().parents[2] / PACKAGE
 # ("" is the package's own __init__). A module may import its own floor and those below,
 # never one above; a new top-level module or subpackage is given its floor here.
 FLOORS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("helpers", frozenset({"", "config", "datafile", "display", "errors", "hostlink",
-                           "manylinuxpolicy", "options", "proc", "redact", "resources",
-                           "workspace", "wslock"})),
+    ("helpers", frozenset({"", "config", "datafile", "display", "distnames", "errors",
+                           "hostlink", "manylinuxpolicy", "options", "proc", "redact",
+                           "resources", "workspace", "wslock"})),
     ("toolchain", frozenset({"toolchain"})),
     ("wheel", frozenset({"wheel"})),
     ("bazel", frozenset({"bazel"})),

@@ -247,7 +247,9 @@ def test_a_python_matrix_release_names_targets_by_cpu_and_python(tmp_path: Path)
     outcomes = release(pairs, ws, out, _builder(tmp_path, set()), lambda w, t: None,
                        python_matrix=True)
     assert [o.cpu for o in outcomes] == ["aarch64-py3.11", "aarch64-py3.13"]
-    assert (out / "aarch64-py3.13" / "hello").is_file() and _sums_ok(out)
+    # Wheels of every Python in <cpu>/, binaries (which may differ per Python) below it.
+    assert (out / "aarch64" / "py3.13" / "hello").is_file() and _sums_ok(out)
+    assert (out / "aarch64" / "py3.11" / "hello").is_file()
     assert "python" in summary_table(outcomes).splitlines()[0]
     manifest = json.loads((out / "manifest.json").read_text())
     assert {a["python"] for a in manifest["artifacts"]} == {"3.11", "3.13"}
