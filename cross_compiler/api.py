@@ -492,7 +492,9 @@ def release(
             raise done
         if not matrix:
             return done
-        view = dataclasses.replace(done)  # this pair's loose outputs only
+        view = dataclasses.replace(done)  # this pair's wheels and loose outputs only
+        view.wheels = {t.cpu: [w for w in done.wheels.get(t.cpu, [])
+                               if w.python in ("", t.python_version)]}
         mine = dist / t.cpu / f"py{t.python_version}"
         view.outputs = {t.cpu: [p for p in done.outputs.get(t.cpu, [])
                                 if p.resolve().is_relative_to(mine)]}
@@ -501,7 +503,10 @@ def release(
     outcomes = rel.release(
         targets, root, where,
         build_one=build_pair,
-        smoke_one=lambda wheel, t: test_wheel(wheel, t.cpu, env, suite=t.suite),
+        # A lent Python (sid's 3.11, bookworm's) runs with the runtime of the suite whose
+        # own Python it is, as `test-wheel` of that wheel picks by itself.
+        smoke_one=lambda wheel, t: test_wheel(wheel, t.cpu, env,
+                                              suite="auto" if t.python_source else t.suite),
         fail_fast=fail_fast, runner=runner,
         settings={k: r.value for k, r in settings.values.items()}, env=env,
         python_matrix=matrix,
