@@ -33,6 +33,7 @@ WORKSPACE_TOOLS = ("git",)
 # setuptools too, which packaging commands (setup.py bdist_wheel) need from Python 3.12 on.
 RUNTIME_DEPENDENCIES = (
     "invoke", "jinja2", "packaging", "wheel", "auditwheel", "pyelftools", "installer",
+    "abi3info",
 )
 # The build context's folder of the wheels --manylinux routes add (ziglang).
 ROUTE_WHEELS = "route-wheels"

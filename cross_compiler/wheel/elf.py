@@ -142,7 +142,7 @@ class DynamicInfo:
 
 
 @dataclass(frozen=True)
-class _Section:
+class Section:
     type: int
     offset: int
     size: int
@@ -186,7 +186,9 @@ def _string(table: bytes, offset: int, what: str) -> str:
     return table[offset:end].decode("utf-8", "replace")
 
 
-def _sections(open_stream: Callable[[], IO[bytes]], head: bytes) -> list[_Section]:
+def section_table(open_stream: Callable[[], IO[bytes]], head: bytes) -> list[Section]:
+    """The section headers of the ELF file whose first 64 bytes are ``head`` (one bounded
+    read). Raises ElfFormatError."""
     bits64, order = head[4] == 2, "<" if head[5] == 1 else ">"
     shoff, entsize, count = (struct.unpack(f"{order}Q10xHH", head[40:62]) if bits64
                              else struct.unpack(f"{order}I10xHH", head[32:50]))
@@ -205,7 +207,7 @@ def _sections(open_stream: Callable[[], IO[bytes]], head: bytes) -> list[_Sectio
     sections = []
     for i in range(count):
         fields = struct.unpack(layout, table[i * entsize:i * entsize + need])
-        sections.append(_Section(fields[1], fields[4], fields[5], fields[6], fields[7]))
+        sections.append(Section(fields[1], fields[4], fields[5], fields[6], fields[7]))
     return sections
 
 
@@ -216,7 +218,7 @@ def read_dynamic(open_stream: Callable[[], IO[bytes]]) -> DynamicInfo:
     if parse_header(head) is None or len(head) < 64:
         raise ElfFormatError("not an ELF file")
     bits64, order = head[4] == 2, "<" if head[5] == 1 else ">"
-    sections = _sections(open_stream, head)
+    sections = section_table(open_stream, head)
     tables = [i for i, s in enumerate(sections) if s.type in (SHT_DYNAMIC, SHT_GNU_VERNEED)]
     for i in tables:
         if not 0 < sections[i].link < len(sections):
@@ -260,7 +262,7 @@ def read_dynamic(open_stream: Callable[[], IO[bytes]]) -> DynamicInfo:
                        tuple(d for r in runpath for d in names[r].split(":") if d))
 
 
-def _names(open_stream: Callable[[], IO[bytes]], sections: list[_Section],
+def _names(open_stream: Callable[[], IO[bytes]], sections: list[Section],
            data: dict[int, bytes], refs: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
     """Each (string table, offset) reference as text: from the table when it was read
     whole, else from a window of at most MAX_NAME bytes read for it (one pass)."""

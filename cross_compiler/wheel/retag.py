@@ -33,6 +33,7 @@ from cross_compiler.wheel.binaries import (
     verify_binaries,
 )
 from cross_compiler.wheel.platformtag import check_platform
+from cross_compiler.wheel.pyabi import check_python_abi
 from cross_compiler.wheel.tags import (
     WheelError,
     WheelName,
@@ -178,6 +179,8 @@ def plan_retag(path: Path, out_dir: Path, target: Target, platform: str = "auto"
         check_tags_agree(name, metadata, wheel_member)
         elves = (verify_binaries(archive, target) if verify
                  else [i for i, _ in elf_members(archive)])
+        if verify:
+            check_python_abi(archive, elves, name)
         if platform == "auto":
             choice_tag, reason = infer_platform(archive, elves, target)
         else:
