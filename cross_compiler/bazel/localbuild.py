@@ -221,7 +221,27 @@ def plan_build(
                 "cannot build it", "use Bazel 7 (--suite=sid, or a .bazelversion of 7.x)")
         offline.check_module_deps((workspace / "MODULE.bazel").read_text(errors="replace"),
                                   offline.needed_modules(setup.version.major))
-    offline_flags = setup.offline7.flags(kind) if setup.offline7 else ()
+    # Pins win: a repository the WORKSPACE declares itself is never replaced by a packaged
+    # stand-in; each stand-in used, and each pin kept, is one line.
+    declared = (frozenset() if kind is offline.WorkspaceKind.BZLMOD
+                else frozenset(offline.workspace_declarations(workspace)))
+    tool_overrides, pinned = offline.split_fallbacks(setup.overrides, set(declared))
+    offline_flags: tuple[str, ...] = ()
+    debian_used: dict[str, Path | str] = {}
+    replaced: dict[str, str] = {}
+    if setup.offline7:
+        offline_flags = setup.offline7.flags(kind, declared)
+        debian = setup.offline7.debian_modules
+        if kind is not offline.WorkspaceKind.BZLMOD:
+            debian_used, more = offline.split_fallbacks(debian, set(declared))
+            pinned = sorted({*pinned, *more})
+        if kind is not offline.WorkspaceKind.WORKSPACE:
+            text = (workspace / "MODULE.bazel").read_text(errors="replace")
+            own = {e.partition("=")[0] for e in settings["module_overrides"]}
+            replaced = {name: debian[name] for name in sorted(offline.declared_modules(text))
+                        if name in debian and name not in own}
+    for line in offline.fallback_lines({**tool_overrides, **debian_used}, pinned, replaced):
+        log.info("%s", shown(line))
     local = []
     wheelhouses = []
     for key, name, directory in config.local_paths(settings):
@@ -238,7 +258,8 @@ def plan_build(
         # Otherwise an archive in the repository cache or a distdir is never a hit.
         local.append("--repo_env=BAZEL_HTTP_RULES_URLS_AS_DEFAULT_CANONICAL_ID=0")
     flags = bazel.build_flags(
-        target, mode, setup.version, setup.overrides, settings["compilation_mode"],
+        target, mode, setup.version, {n: Path(p) for n, p in tool_overrides.items()},
+        settings["compilation_mode"],
         [*setup.distro_flags, *offline_flags, *local, *python, *remote,
          *(f"--sandbox_writable_path={d}" for d in setup.writable_dirs),
          *setup.family_flags, *settings["bazel_flags"]],

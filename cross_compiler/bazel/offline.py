@@ -50,6 +50,36 @@ def debian_module_overrides(bazelrc: str) -> dict[str, str]:
     return found
 
 
+_DECLARED_NAME = re.compile(r"""\bname\s*=\s*["']([A-Za-z0-9_.~+-]+)["']""")
+WORKSPACE_FILES = ("WORKSPACE", "WORKSPACE.bazel", "WORKSPACE.bzlmod")
+
+
+def declared_repositories(workspace_text: str) -> set[str]:
+    """Repository names a WORKSPACE file declares itself: every ``name = "…"`` of a call in
+    it (http_archive, git_repository, local_repository, a macro given a name), comments
+    ignored. Repositories its macros declare are not seen (they are the macros' choice)."""
+    text = "\n".join(line.split("#", 1)[0] for line in workspace_text.splitlines())
+    return set(_DECLARED_NAME.findall(text))
+
+
+def workspace_declarations(root: Path) -> set[str]:
+    """What the workspace's WORKSPACE files (any of the three names) declare."""
+    names: set[str] = set()
+    for file_name in WORKSPACE_FILES:
+        path = root / file_name
+        if path.is_file():
+            names |= declared_repositories(path.read_text(errors="replace"))
+    return names
+
+
+def split_fallbacks(overrides: Mapping[str, Path | str], declared: set[str]
+                    ) -> tuple[dict[str, Path | str], list[str]]:
+    """Pins win: the packaged stand-ins for the repositories the workspace does not declare
+    (the fallbacks), and the names it declares itself (its own are used)."""
+    used = {name: path for name, path in overrides.items() if name not in declared}
+    return used, sorted(name for name in overrides if name in declared)
+
+
 _BAZEL_DEP = re.compile(r"""bazel_dep\s*\(\s*name\s*=\s*["']([A-Za-z0-9_.-]+)["']""")
 
 
@@ -88,7 +118,10 @@ class OfflineBazel7:
     stub_dir: Path  # holds <module>/MODULE.bazel for STUB_MODULES
     debian_modules: Mapping[str, str]  # from /etc/bazel/bazelrc
 
-    def flags(self, kind: WorkspaceKind) -> tuple[str, ...]:
+    def flags(self, kind: WorkspaceKind, declared: frozenset[str] = frozenset()
+              ) -> tuple[str, ...]:
+        """``declared``: the repositories the workspace's WORKSPACE declares itself, which
+        Debian's packaged rules never replace (pins win)."""
         flags: list[str] = []
         if kind is not WorkspaceKind.WORKSPACE:
             flags += [f"--override_module={name}={self.stub_dir / name}" for name in STUB_MODULES]
@@ -101,5 +134,20 @@ class OfflineBazel7:
             flags.append("--noenable_bzlmod")
         if kind is not WorkspaceKind.BZLMOD:
             flags += [f"--override_repository={name}={path}"
-                      for name, path in sorted(self.debian_modules.items())]
+                      for name, path in sorted(self.debian_modules.items())
+                      if name not in declared]
         return tuple(flags)
+
+
+def fallback_lines(used: Mapping[str, Path | str], pinned: list[str],
+                   module_replaced: Mapping[str, str] = {}) -> list[str]:
+    """One line per packaged stand-in a build uses, and per pin that wins over one."""
+    lines = [f"@{name}: the workspace does not declare it; offline Bazel uses the packaged "
+             f"copy at {path}" for name, path in sorted(used.items())]
+    lines += [f"@{name}: the workspace's own (its WORKSPACE declares it), not the packaged "
+              "copy" for name in pinned]
+    lines += [f"@{name}: MODULE.bazel's bazel_dep is resolved to Debian's packaged copy at "
+              f"{path} (/etc/bazel/bazelrc; offline there is no registry to fetch it from; "
+              "a module_overrides entry picks another)"
+              for name, path in sorted(module_replaced.items())]
+    return lines

@@ -163,16 +163,19 @@ def source_files(package_dir: Path, data_dirs: Mapping[str, Path]) -> dict[str, 
 
 
 def bazelrc_lines(suite: Suite) -> list[str]:
-    """For anyone running Debian's offline Bazel in the image by hand (the tool passes
-    what a build needs itself, see offline.py)."""
+    """For anyone running Debian's offline Bazel in the image by hand, behind
+    ``--config=debian-offline``: the tool passes what a build needs itself (see offline.py),
+    and never a stand-in for a repository the workspace declares (pins win), which an
+    unconditional line here would replace in every build."""
     overrides = f"{IMAGE_SRC}/cross_compiler/_data/bazel_overrides"
     if suite.bazel_major >= 7:
-        return [f"common --override_module={name}={overrides}/modules/{name}"
+        return [f"common:debian-offline --override_module={name}={overrides}/modules/{name}"
                 for name in ("apple_support", "buildozer", "protobuf", "zlib")]
     return [
-        "common --override_repository=rules_java=/usr/share/bazel/rules/java",
-        f"common --override_repository=rules_cc={overrides}/rules_cc",
-        f"common --override_repository=remote_coverage_tools={overrides}/remote_coverage_tools",
+        "common:debian-offline --override_repository=rules_java=/usr/share/bazel/rules/java",
+        f"common:debian-offline --override_repository=rules_cc={overrides}/rules_cc",
+        "common:debian-offline --override_repository=remote_coverage_tools="
+        f"{overrides}/remote_coverage_tools",
     ]
 
 

@@ -12,6 +12,10 @@ from cross_compiler.bazel.offline import (
     check_module_deps,
     debian_module_overrides,
     declared_modules,
+    declared_repositories,
+    fallback_lines,
+    split_fallbacks,
+    workspace_declarations,
     workspace_kind,
 )
 from cross_compiler.errors import ConfigError
@@ -65,3 +69,66 @@ def test_missing_platforms_dep_says_what_to_add() -> None:
         check_module_deps('module(name = "x")\n', ("platforms",))
     assert 'add to MODULE.bazel: bazel_dep(name = "platforms", version = "0.0.10")' in str(e.value)
     check_module_deps('bazel_dep(name = "platforms", version = "0.0.9")\n', ("platforms",))
+
+
+WORKSPACE_TEXT = """workspace(name = "own")
+load("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")
+http_archive(
+    name = "rules_cc",  # the workspace's pin
+    urls = ["https://example.invalid/rules_cc-0.1.5.tar.gz"],
+)
+local_repository(name='rules_python', path = "third_party/rules_python")
+# http_archive(name = "bazel_skylib")  (commented out: not declared)
+"""
+
+
+def test_pins_win_over_the_packaged_rules(tmp_path: Path) -> None:
+    assert declared_repositories(WORKSPACE_TEXT) == {"own", "rules_cc", "rules_python"}
+    (tmp_path / "WORKSPACE.bazel").write_text(WORKSPACE_TEXT)
+    (tmp_path / "WORKSPACE.bzlmod").write_text('local_repository(name = "platforms", path = "p")')
+    declared = workspace_declarations(tmp_path)
+    assert declared == {"own", "rules_cc", "rules_python", "platforms"}
+    offline = OfflineBazel7(Path("/stubs"), debian_module_overrides(DEBIAN_BAZELRC))
+    for kind in (WorkspaceKind.WORKSPACE, WorkspaceKind.HYBRID):
+        flags = offline.flags(kind, frozenset(declared))
+        assert not any(f.startswith("--override_repository") for f in flags)
+    assert "--override_repository=rules_cc=/usr/share/bazel/rules/cc" in offline.flags(
+        WorkspaceKind.WORKSPACE, frozenset({"platforms"}))
+    used, pinned = split_fallbacks({"rules_cc": "/a", "rules_java": "/b"}, declared)
+    assert used == {"rules_java": "/b"} and pinned == ["rules_cc"]
+    lines = fallback_lines(used, pinned, {"rules_python": "/usr/share/bazel/rules/python"})
+    assert lines == [
+        "@rules_java: the workspace does not declare it; offline Bazel uses the packaged copy "
+        "at /b",
+        "@rules_cc: the workspace's own (its WORKSPACE declares it), not the packaged copy",
+        "@rules_python: MODULE.bazel's bazel_dep is resolved to Debian's packaged copy at "
+        "/usr/share/bazel/rules/python (/etc/bazel/bazelrc; offline there is no registry to "
+        "fetch it from; a module_overrides entry picks another)"]
+
+
+def test_a_build_plan_keeps_the_workspace_pins_and_says_each_fallback(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from cross_compiler import config, resources
+    from cross_compiler.bazel.flags import BazelVersion
+    from cross_compiler.bazel.localbuild import BazelSetup, plan_build
+    from cross_compiler.toolchain.targets import load_targets
+
+    a64 = load_targets(["aarch64"], resources.toolchains_dir())[0]
+    settings = config.resolve({}, "cross_compiler.toml", {}, {})
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "WORKSPACE").write_text(WORKSPACE_TEXT)
+    env = {"PATH": "/usr/bin", "CROSS_COMPILER_CACHE": str(tmp_path)}
+    four = BazelSetup("bazel", BazelVersion(4, 2, 3),
+                      {"rules_cc": Path("/own/rules_cc"), "rules_java": Path("/java")})
+    with caplog.at_level("INFO"):
+        flags = plan_build(ws, a64, settings, four, env).build.flags
+    assert "--override_repository=rules_java=/java" in flags
+    assert not any(f.startswith("--override_repository=rules_cc=") for f in flags)
+    assert "@rules_cc: the workspace's own (its WORKSPACE declares it)" in caplog.text
+    assert "@rules_java: the workspace does not declare it" in caplog.text
+    seven = BazelSetup("bazel", BazelVersion(7, 7, 1), {}, OfflineBazel7(
+        Path("/stubs"), debian_module_overrides(DEBIAN_BAZELRC)))
+    flags = plan_build(ws, a64, settings, seven, env).build.flags
+    assert "--override_repository=platforms=/usr/share/bazel/tools/platforms" in flags
+    assert not any(f.startswith("--override_repository=rules_cc=") for f in flags)
