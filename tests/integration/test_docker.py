@@ -76,7 +76,9 @@ def test_build_in_container_then_warm_and_incremental(
     first = _docker_build(ws, cache_dir)
     assert first.returncode == 0, first.stderr[-3000:]
     rows = [line.split("\t") for line in first.stdout.splitlines()]
-    hello = next(Path(r[1]) for r in rows if len(r) == 2 and r[1].endswith("/cli/hello"))
+    # Checked binaries are copied out of bazel-out into dist/<cpu>/ (the rows name them).
+    hello = next(Path(r[1]) for r in rows if len(r) == 2 and r[1].endswith("/aarch64/hello"))
+    assert hello == ws / "dist" / "aarch64" / "hello"
     run = subprocess.run(["qemu-aarch64-static", "-L", "/usr/aarch64-linux-gnu", str(hello),
                           "50"], capture_output=True, text=True, check=True)
     assert run.stdout == EXPECTED_HELLO
