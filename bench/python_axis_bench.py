@@ -4,8 +4,9 @@ On the docker runner (sid image, Bazel 7.7.1), aarch64, examples/pyext (its targ
 packaging), each measurement in a fresh copy of the workspace and a fresh docker cache
 directory (cold Bazel, no disk cache hits from earlier runs):
   one    --python=3.13
-  three  --python=3.13,3.14,3.15: one container per Python, sharing the cache directory, so
-         only the actions that include Python headers should run again.
+  three  --python=3.13,3.14,3.15: the three Pythons of one suite in one container (one
+         Bazel server, one cache), so only the actions that include Python headers should
+         run again.
 Also printed: how many compile actions each of the three ran (Bazel's "N processes" line),
 which says what was a cache hit. The image is built (untimed) first. Nothing is asserted.
 
