@@ -223,8 +223,9 @@ def plan_build(
                                   offline.needed_modules(setup.version.major))
     # Pins win: a repository the WORKSPACE declares itself is never replaced by a packaged
     # stand-in; each stand-in used, and each pin kept, is one line.
+    bzlmod = kind is offline.WorkspaceKind.HYBRID and setup.version.major >= 7
     declared = (frozenset() if kind is offline.WorkspaceKind.BZLMOD
-                else frozenset(offline.workspace_declarations(workspace)))
+                else frozenset(offline.workspace_declarations(workspace, bzlmod)))
     tool_overrides, pinned = offline.split_fallbacks(setup.overrides, set(declared))
     offline_flags: tuple[str, ...] = ()
     debian_used: dict[str, Path | str] = {}

@@ -28,10 +28,12 @@ class WorkspaceKind(Enum):
     HYBRID = "hybrid"  # both: bzlmod with the WORKSPACE as fallback (Bazel 7's default)
 
 
+WORKSPACE_FILES = ("WORKSPACE", "WORKSPACE.bazel", "WORKSPACE.bzlmod")
+
+
 def workspace_kind(root: Path) -> WorkspaceKind:
     has_module = (root / "MODULE.bazel").is_file()
-    has_workspace = any((root / n).is_file()
-                        for n in ("WORKSPACE", "WORKSPACE.bazel", "WORKSPACE.bzlmod"))
+    has_workspace = any((root / n).is_file() for n in WORKSPACE_FILES)
     if has_module and has_workspace:
         return WorkspaceKind.HYBRID
     return WorkspaceKind.BZLMOD if has_module else WorkspaceKind.WORKSPACE
@@ -51,7 +53,6 @@ def debian_module_overrides(bazelrc: str) -> dict[str, str]:
 
 
 _DECLARED_NAME = re.compile(r"""\bname\s*=\s*["']([A-Za-z0-9_.~+-]+)["']""")
-WORKSPACE_FILES = ("WORKSPACE", "WORKSPACE.bazel", "WORKSPACE.bzlmod")
 
 
 def declared_repositories(workspace_text: str) -> set[str]:
@@ -62,14 +63,17 @@ def declared_repositories(workspace_text: str) -> set[str]:
     return set(_DECLARED_NAME.findall(text))
 
 
-def workspace_declarations(root: Path) -> set[str]:
-    """What the workspace's WORKSPACE files (any of the three names) declare."""
-    names: set[str] = set()
-    for file_name in WORKSPACE_FILES:
+def workspace_declarations(root: Path, bzlmod: bool = False) -> set[str]:
+    """What the WORKSPACE file Bazel reads declares: WORKSPACE.bazel, else WORKSPACE; with
+    ``bzlmod`` on, WORKSPACE.bzlmod instead when there is one (Bazel then ignores the other
+    two, as in abseil-cpp, whose WORKSPACE pins what its empty WORKSPACE.bzlmod does not)."""
+    order = ("WORKSPACE.bzlmod", "WORKSPACE.bazel", "WORKSPACE") if bzlmod else (
+        "WORKSPACE.bazel", "WORKSPACE")
+    for file_name in order:
         path = root / file_name
         if path.is_file():
-            names |= declared_repositories(path.read_text(errors="replace"))
-    return names
+            return declared_repositories(path.read_text(errors="replace"))
+    return set()
 
 
 def split_fallbacks(overrides: Mapping[str, Path | str], declared: set[str]

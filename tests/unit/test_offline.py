@@ -86,8 +86,14 @@ def test_pins_win_over_the_packaged_rules(tmp_path: Path) -> None:
     assert declared_repositories(WORKSPACE_TEXT) == {"own", "rules_cc", "rules_python"}
     (tmp_path / "WORKSPACE.bazel").write_text(WORKSPACE_TEXT)
     (tmp_path / "WORKSPACE.bzlmod").write_text('local_repository(name = "platforms", path = "p")')
+    (tmp_path / "WORKSPACE").write_text('local_repository(name = "old", path = "o")')
+    # Bazel reads WORKSPACE.bazel before WORKSPACE; with bzlmod on, WORKSPACE.bzlmod alone.
+    assert workspace_declarations(tmp_path, bzlmod=True) == {"platforms"}
     declared = workspace_declarations(tmp_path)
-    assert declared == {"own", "rules_cc", "rules_python", "platforms"}
+    assert declared == {"own", "rules_cc", "rules_python"}
+    (tmp_path / "WORKSPACE.bazel").unlink()
+    assert workspace_declarations(tmp_path) == {"old"}
+    declared |= {"platforms"}
     offline = OfflineBazel7(Path("/stubs"), debian_module_overrides(DEBIAN_BAZELRC))
     for kind in (WorkspaceKind.WORKSPACE, WorkspaceKind.HYBRID):
         flags = offline.flags(kind, frozenset(declared))
@@ -132,3 +138,36 @@ def test_a_build_plan_keeps_the_workspace_pins_and_says_each_fallback(
     flags = plan_build(ws, a64, settings, seven, env).build.flags
     assert "--override_repository=platforms=/usr/share/bazel/tools/platforms" in flags
     assert not any(f.startswith("--override_repository=rules_cc=") for f in flags)
+
+
+def test_bazel_7_reads_workspace_bzlmod_instead_of_workspace(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """abseil-cpp's layout: a WORKSPACE pinning rules, an empty WORKSPACE.bzlmod and a
+    MODULE.bazel. Under bzlmod (Bazel 7) the WORKSPACE is not read: its pins are not kept
+    (nor said to be); Bazel 4 still reads it."""
+    from cross_compiler import config, resources
+    from cross_compiler.bazel.flags import BazelVersion
+    from cross_compiler.bazel.localbuild import BazelSetup, plan_build
+    from cross_compiler.toolchain.targets import load_targets
+
+    a64 = load_targets(["aarch64"], resources.toolchains_dir())[0]
+    settings = config.resolve({}, "cross_compiler.toml", {}, {})
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "WORKSPACE").write_text(WORKSPACE_TEXT)
+    (ws / "WORKSPACE.bzlmod").write_text("# bzlmod: see MODULE.bazel\n")
+    (ws / "MODULE.bazel").write_text('module(name = "m")\nbazel_dep(name = "platforms")\n')
+    env = {"PATH": "/usr/bin", "CROSS_COMPILER_CACHE": str(tmp_path)}
+    seven = BazelSetup("bazel", BazelVersion(7, 7, 1), {}, OfflineBazel7(
+        Path("/stubs"), debian_module_overrides(DEBIAN_BAZELRC)))
+    with caplog.at_level("INFO"):
+        flags = plan_build(ws, a64, settings, seven, env).build.flags
+    assert "--override_repository=rules_cc=/usr/share/bazel/rules/cc" in flags
+    assert "the workspace's own" not in caplog.text
+    assert "@platforms: MODULE.bazel's bazel_dep is resolved to Debian's packaged" in caplog.text
+    caplog.clear()
+    four = BazelSetup("bazel", BazelVersion(4, 2, 3), {"rules_cc": Path("/own/rules_cc")})
+    with caplog.at_level("INFO"):
+        flags = plan_build(ws, a64, settings, four, env).build.flags
+    assert not any(f.startswith("--override_repository=rules_cc=") for f in flags)
+    assert "@rules_cc: the workspace's own (its WORKSPACE declares it)" in caplog.text
