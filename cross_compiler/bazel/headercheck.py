@@ -57,10 +57,8 @@ def declared_dirs(flags: list[str], bazelrc_overrides: list[str],
     return tuple(dict.fromkeys(found))
 
 
-def prove(aquery_json: str, workspace: Path, exec_root: Path, target: Target,
-          include_dirs: tuple[str, ...], declared: tuple[str, ...] = ()) -> int:
-    """Check the .d files of every target compile; returns how many were read."""
-    dep_paths = headers.parse_aquery_dep_files(aquery_json)
+def read_dep_files(dep_paths: list[str], exec_root: Path) -> dict[str, str]:
+    """The text of each exec-root-relative .d file that exists (bounded)."""
     texts: dict[str, str] = {}
     for rel in dep_paths:
         path = exec_root / rel
@@ -71,6 +69,12 @@ def prove(aquery_json: str, workspace: Path, exec_root: Path, target: Target,
             texts[rel] = path.read_text(errors="surrogateescape")
         except FileNotFoundError:
             continue  # not run here: a remote cache hit without outputs downloaded
+    return texts
+
+
+def prove_dep_files(texts: dict[str, str], workspace: Path, exec_root: Path, target: Target,
+                    include_dirs: tuple[str, ...], declared: tuple[str, ...] = ()) -> None:
+    """Check the headers of these .d files (``read_dep_files``); raise on a violation."""
     roots = headers.AllowedRoots(
         include_dirs=include_dirs, sysroot=target.sysroot,
         python_include=f"{PACKAGE}/{python_include_dir(target.cpu)}",
@@ -83,4 +87,4 @@ def prove(aquery_json: str, workspace: Path, exec_root: Path, target: Target,
                                        host_python_includes())
     headers.prove_header_provenance(texts, roots, PurePath(exec_root), forbidden,
                                     os.path.realpath, content)
-    return len(texts)
+

@@ -18,13 +18,13 @@ from typing import Any
 
 from cross_compiler import config, distnames, proc, redact, resources
 from cross_compiler.bazel import flags as bazel
-from cross_compiler.bazel import headercheck, offline, secretrc
+from cross_compiler.bazel import headercheck, offline, postcheck, secretrc
 from cross_compiler.bazel import log as bazellog
 from cross_compiler.bazel.flags import BazelCommand, BazelMode, BazelVersion
 from cross_compiler.display import shown
 from cross_compiler.errors import BuildError, ConfigError, ToolMissingError
 from cross_compiler.toolchain.targets import Target
-from cross_compiler.wheel import elf, packaging, policycheck
+from cross_compiler.wheel import packaging
 from cross_compiler.wheel.retag import RetagResult
 
 log = logging.getLogger(__name__)
@@ -487,6 +487,26 @@ class Staging:
             shutil.rmtree(self.path, ignore_errors=True)  # ours, made above
 
 
+def _checked(plan: BuildPlan, root: Path, paths: list[Path], settings: config.Settings,
+             env: Mapping[str, str]) -> list[Path]:
+    """The ELF outputs among ``paths``, each checked for the target and the policy, and the
+    header proof; what is unchanged since it passed is not checked again (postcheck.py)."""
+    store = postcheck.store_for(config.cache_dir(env), root, plan.target)
+    try:
+        elves = postcheck.checked_elves(paths, plan.target, store)
+        postcheck.checked_policy(elves, plan.target, settings["manylinux"], store)
+        if plan.aquery is not None:
+            aquery = plan.aquery
+            postcheck.proven_headers(
+                root, _execution_root(plan, root, paths), plan.target, plan.include_dirs,
+                plan.header_roots, (aquery.startup, aquery.flags, aquery.targets),
+                lambda: _run_bazel(aquery, root, f"bazel aquery for {plan.target.cpu}").stdout,
+                store)
+    finally:
+        store.save()  # the verdicts of the checks that passed
+    return elves
+
+
 def _build_each(root: Path, settings: config.Settings, env: Mapping[str, str],
                 result: BuildResult, staging: Staging) -> None:
     for plan in result.plans:
@@ -509,15 +529,8 @@ def _build_each(root: Path, settings: config.Settings, env: Mapping[str, str],
             execroot = _execution_root(plan, root)
             paths = [execroot / f for f in files]
         paths = [p for p in paths if not _toolchain_file(p, plan.target)]
-        result.outputs[cpu] = elf.check_files(paths, plan.target)
         result.pythons[cpu] = plan.target.python_version
-        policycheck.check_outputs(result.outputs[cpu], plan.target, settings["manylinux"])
-        if plan.aquery is not None:
-            graph = _run_bazel(plan.aquery, root, f"bazel aquery for {cpu}").stdout
-            checked = headercheck.prove(graph, root, _execution_root(plan, root, paths),
-                                        plan.target, plan.include_dirs, plan.header_roots)
-            log.info("%s: headers of %d compile actions all from the target's roots", cpu,
-                     checked)
+        result.outputs[cpu] = _checked(plan, root, paths, settings, env)
         built = packaging.bazel_wheels(paths)
         if not result.outputs[cpu] and not built:
             log.warning("%s: the build produced no ELF files to check", cpu)

@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -39,11 +40,13 @@ def _needs(path: Path) -> manylinux.ElfNeeds:
 MAX_LOCAL_LIBRARIES = 10_000  # libraries of the build's own a check follows
 
 
-def check_outputs(paths: list[Path], target: Target, requested: str) -> None:
+def check_outputs(paths: list[Path], target: Target, requested: str,
+                  before_read: Callable[[Path], object] | None = None) -> None:
     """Every ELF output within the requested baseline, or PolicyError naming the first
     file and what it needs that the policy does not allow. A library the build made itself
     (found through the binary's ``$ORIGIN`` RUNPATH, as Bazel links a cc_test against its
-    deps' shared libraries) is no system library: it is checked in turn, like an output."""
+    deps' shared libraries) is no system library: it is checked in turn, like an output.
+    ``before_read`` is called with each file (resolved) before it is read."""
     if not requested:
         return
     wanted = parse_baseline(requested)
@@ -53,6 +56,8 @@ def check_outputs(paths: list[Path], target: Target, requested: str) -> None:
         if path in seen:
             continue
         seen.add(path)
+        if before_read is not None:
+            before_read(path)
         try:
             needs = _needs(path)
         except ValueError as e:
