@@ -316,7 +316,8 @@ def _local_plans(root: Path, targets: list[Target], settings: config.Settings,
 
 def test(workspace: Path | None, cpus: list[str], env: Mapping[str, str],
          cli: Mapping[str, Any], labels: tuple[str, ...]) -> None:
-    """``bazel test`` for the target, every test executable run under qemu-user; a failing
+    """``bazel test`` for the target: a test that is a target ELF runs under qemu-user, a
+    script natively with the target ELFs it runs under qemu (bazel/execshim.py); a failing
     test fails with Bazel's own exit code (3: tests failed, 4: no tests)."""
     env = hostlink.attach(env, sys.stdin.buffer)
     load_targets(cpus, config.toolchains_dir(env))
@@ -331,7 +332,7 @@ def test(workspace: Path | None, cpus: list[str], env: Mapping[str, str],
 def _test(root: Path, cpus: list[str], env: Mapping[str, str], settings: config.Settings,
           labels: tuple[str, ...]) -> None:
     from cross_compiler import proc
-    from cross_compiler.bazel import secretrc, targetrun
+    from cross_compiler.bazel import execshim, secretrc, targetrun
     from cross_compiler.bazel.localbuild import BuildResult
 
     if choose_runner(settings["runner"], env) == "docker":
@@ -350,9 +351,11 @@ def _test(root: Path, cpus: list[str], env: Mapping[str, str], settings: config.
                                 "chosen per cpu")
         targets, _, _, plans = _local_plans(root, group, one, env, dry_run=False)
         pairs += zip(targets, plans, strict=True)
+    launcher = execshim.ensure_launcher(config.cache_dir(env), env)
     for target, plan in pairs:
-        command = targetrun.test_command(plan.build, labels, targetrun.qemu_prefix(target))
-        log.info("==> %s: bazel test under %s", target.cpu, targetrun.qemu_prefix(target))
+        prefix = targetrun.run_under(target, launcher)
+        command = targetrun.test_command(plan.build, labels, prefix)
+        log.info("==> %s: bazel test, each test through %s", target.cpu, prefix)
         with secretrc.argv(command) as argv:
             code = proc.run(argv, cwd=root, stream=True,
                             env=command.environ(os.environ)).returncode

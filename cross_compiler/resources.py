@@ -12,7 +12,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 # Every shipped data folder: force-included into the wheel by pyproject.toml and copied
 # into the builder image (a unit test keeps the two in step).
 DATA_DIRS = ("toolchains", "templates", "examples", "bazel_overrides", "suites", "families",
-             "sysroots", "baselines", "abi")
+             "sysroots", "baselines", "abi", "shims")
 
 
 def data_dir(name: str) -> Path:

@@ -1,4 +1,4 @@
-"""Running target binaries: Bazel tests under qemu-user (--run_under), and one binary."""
+"""Running target binaries: Bazel tests through the launcher (--run_under), and one binary."""
 
 from __future__ import annotations
 
@@ -32,16 +32,26 @@ def runtime_root(target: Target) -> str:
     return root
 
 
-def qemu_prefix(target: Target, root: str | None = None) -> str:
-    """The --run_under value: Bazel splits it on spaces, so no part may hold one."""
-    parts = [qemu_program(target), "-L", root or runtime_root(target)]
-    if any(" " in p for p in parts):
-        raise ToolMissingError(f"a path with a space cannot be used with --run_under: {parts}")
+def elf_word(target: Target) -> str:
+    """``MACHINE:CLASS:DATA`` of the target's ELF files, as the exec shim compares them."""
+    elf = target.elf
+    return f"{elf.machine}:{1 if elf.bits == 32 else 2}:{1 if elf.endianness == 'little' else 2}"
+
+
+def run_under(target: Target, launcher: Path, root: str | None = None) -> str:
+    """The --run_under value: the launcher (shims/run-under.sh) with qemu, the runtime root
+    and the target's ELF word. Bazel splits it on spaces, so no part may hold one."""
+    parts = [str(launcher), qemu_program(target), root or runtime_root(target),
+             elf_word(target)]
+    if any(not p or any(c.isspace() for c in p) for p in parts):
+        raise ToolMissingError(f"a path with a space cannot be used with --run_under: {parts}",
+                               "install qemu and the runtime at paths without spaces")
     return " ".join(parts)
 
 
 def test_command(build: BazelCommand, labels: tuple[str, ...], prefix: str) -> BazelCommand:
-    """``bazel test`` with the build's flags, each test executable run under qemu-user."""
+    """``bazel test`` with the build's flags, each test run through the launcher ``prefix``:
+    a target ELF under qemu-user, a script natively (the target ELFs it runs under qemu)."""
     return dataclasses.replace(
         build, command="test", targets=labels,
         flags=(*build.flags, f"--run_under={prefix}", "--test_output=errors"))
