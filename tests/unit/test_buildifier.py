@@ -27,7 +27,7 @@ WORKSPACES = [ROOT / "examples/pyext", *sorted((ROOT / "tests/workspaces").iterd
 # from; the rendered package loads them from @rules_cc for Bazel 8 (where they are gone),
 # and cc_common is still Bazel's own there.
 OFF = ("native-cc-binary", "native-cc-library", "native-cc-test", "native-cc-toolchain",
-       "native-cc-toolchain-suite", "native-cc-common", "native-sh-binary")
+       "native-cc-toolchain-suite", "native-cc-common", "native-sh-binary", "native-sh-test")
 
 
 def buildifier() -> str:
