@@ -79,8 +79,12 @@ def ensure_launcher(cache: Path, env: Mapping[str, str],
     check_plain(final, "the exec shim's directory")
     if (final / LAUNCHER).is_file() and (final / LIBRARY).is_file():
         return final / LAUNCHER
-    final.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
+    except OSError as e:  # e.g. a builder image's read-only cache, with another $CC
+        raise ConfigError(f"cannot build the exec shim in {final.parent}: {e.strerror}",
+                          "set CROSS_COMPILER_CACHE to a writable directory") from e
     try:
         (work / SOURCE).write_bytes(source)
         argv = [cc, "-shared", "-fPIC", "-O2", "-o", str(work / LIBRARY), str(work / SOURCE),

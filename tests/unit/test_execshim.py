@@ -104,6 +104,14 @@ def test_a_cache_path_the_launcher_cannot_carry_is_refused(tmp_path: Path) -> No
     assert not calls.exists()
 
 
+def test_an_unwritable_cache_is_refused_naming_it(tmp_path: Path) -> None:
+    cc, _ = fake_compiler(tmp_path)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="cannot build the exec shim in") as caught:
+        execshim.ensure_launcher(tmp_path / "file", {"CC": str(cc)})
+    assert "writable" in caught.value.hint
+
+
 def test_no_host_compiler_is_a_missing_tool(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(execshim.shutil, "which", lambda name: None)
     with pytest.raises(ToolMissingError, match="cc or gcc") as caught:
