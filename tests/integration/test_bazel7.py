@@ -157,6 +157,12 @@ def test_which_python3_repository_rule_gets_the_target_headers(
         # The target's pyconfig.h (its SIZEOF_LONG, no x87: the build machine's has it) and
         # the target's numpy configuration (its NPY_SIZEOF_LONG).
         assert out.strip() == f"({long_size}, {long_size}, 0, {long_size})"
+    # Then one cpu at a time in the same workspace and Bazel output base, switching back: a
+    # repository rule that ran one cpu's python3 still finds that cpu's rendered wrappers.
+    for cpu in ("armv7hf", "aarch64"):
+        alone = _build(ws, bazel7_cache, cpu, "--target=//ext:sizes.so")
+        assert alone.returncode == 0, (cpu, alone.stderr[-3000:])
+        assert "sizes.so" in _outputs(alone.stdout, cpu)
 
 
 def test_bazelversion_no_image_provides_is_one_line(tmp_path: Path) -> None:
