@@ -18,7 +18,7 @@ from typing import Any
 
 from cross_compiler import config, distnames, proc, redact, resources
 from cross_compiler.bazel import flags as bazel
-from cross_compiler.bazel import headercheck, offline, postcheck, secretrc
+from cross_compiler.bazel import headercheck, offline, pins, postcheck, secretrc
 from cross_compiler.bazel import log as bazellog
 from cross_compiler.bazel.flags import BazelCommand, BazelMode, BazelVersion
 from cross_compiler.display import shown
@@ -223,9 +223,17 @@ def plan_build(
                                   offline.needed_modules(setup.version.major))
     # Pins win: a repository the WORKSPACE declares itself is never replaced by a packaged
     # stand-in; each stand-in used, and each pin kept, is one line.
+    # A declared repository offline Bazel cannot fetch (an archive in no distdir nor the
+    # repository cache, a git repository) gets the stand-in, said with what to add.
     bzlmod = kind is offline.WorkspaceKind.HYBRID and setup.version.major >= 7
-    declared = (frozenset() if kind is offline.WorkspaceKind.BZLMOD
-                else frozenset(offline.workspace_declarations(workspace, bzlmod)))
+    distdirs = [Path(d) for key, _, d in config.local_paths(settings)
+                if key not in ("repository_overrides", "module_overrides", "wheelhouses")]
+    distdirs += [Path(f.partition("=")[2]) for f in settings["bazel_flags"]
+                 if f.startswith("--distdir=")]
+    cache = pins.repository_cache(settings["bazel_flags"], (
+        *setup.startup, *settings["bazel_startup_options"]), env or os.environ)
+    declared, unfetchable = (frozenset(), {}) if kind is offline.WorkspaceKind.BZLMOD else (
+        pins.split_pins(pins.declarations(workspace, bzlmod), distdirs, cache))
     tool_overrides, pinned = offline.split_fallbacks(setup.overrides, set(declared))
     offline_flags: tuple[str, ...] = ()
     debian_used: dict[str, Path | str] = {}
@@ -241,7 +249,8 @@ def plan_build(
             own = {e.partition("=")[0] for e in settings["module_overrides"]}
             replaced = {name: debian[name] for name in sorted(offline.declared_modules(text))
                         if name in debian and name not in own}
-    for line in offline.fallback_lines({**tool_overrides, **debian_used}, pinned, replaced):
+    for line in offline.fallback_lines({**tool_overrides, **debian_used}, pinned, replaced,
+                                       unfetchable):
         log.info("%s", shown(line))
     local = []
     wheelhouses = []

@@ -144,9 +144,13 @@ class OfflineBazel7:
 
 
 def fallback_lines(used: Mapping[str, Path | str], pinned: list[str],
-                   module_replaced: Mapping[str, str] = {}) -> list[str]:
-    """One line per packaged stand-in a build uses, and per pin that wins over one."""
-    lines = [f"@{name}: the workspace does not declare it; offline Bazel uses the packaged "
+                   module_replaced: Mapping[str, str] = {},
+                   unfetchable: Mapping[str, str] = {}) -> list[str]:
+    """One line per packaged stand-in a build uses (``unfetchable``: declared ones offline
+    Bazel cannot fetch, and why), and per pin that wins over one."""
+    lines = [f"@{name}: the workspace declares it but {unfetchable[name]}; offline Bazel "
+             f"uses the packaged copy at {path}" if name in unfetchable else
+             f"@{name}: the workspace does not declare it; offline Bazel uses the packaged "
              f"copy at {path}" for name, path in sorted(used.items())]
     lines += [f"@{name}: the workspace's own (its WORKSPACE declares it), not the packaged "
               "copy" for name in pinned]

@@ -150,6 +150,10 @@ def test_pip_parse_gets_the_targets_numpy_offline_and_runs(
     result = _build(ws, cache, cpu, PYTHON[cpu], distdir, wheelhouse)
     assert result.returncode == 0, result.stderr[-4000:]
     assert f"{cpu}: headers of 1 compile actions all from the target's roots" in result.stderr
+    if kind == "workspace":
+        # Its http_archive of rules_python cannot be fetched offline: Debian's stands in.
+        assert ("@rules_python: the workspace declares it but its http_archive is in no "
+                "distdir (rules_python-0.22.1.tar.gz)") in result.stderr
     (row,) = [line.split("\t") for line in result.stdout.splitlines()
               if line.startswith(f"{cpu}\t")]
     ext = tmp_path / "ext"

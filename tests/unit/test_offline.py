@@ -120,7 +120,11 @@ def test_a_build_plan_keeps_the_workspace_pins_and_says_each_fallback(
     from cross_compiler.toolchain.targets import load_targets
 
     a64 = load_targets(["aarch64"], resources.toolchains_dir())[0]
-    settings = config.resolve({}, "cross_compiler.toml", {}, {})
+    # The pinned rules_cc archive is in a distdir: offline Bazel can fetch the pin.
+    distdir = tmp_path / "distdir"
+    distdir.mkdir()
+    (distdir / "rules_cc-0.1.5.tar.gz").write_bytes(b"")
+    settings = config.resolve({"distdirs": [str(distdir)]}, "cross_compiler.toml", {}, {})
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "WORKSPACE").write_text(WORKSPACE_TEXT)
@@ -151,7 +155,11 @@ def test_bazel_7_reads_workspace_bzlmod_instead_of_workspace(
     from cross_compiler.toolchain.targets import load_targets
 
     a64 = load_targets(["aarch64"], resources.toolchains_dir())[0]
-    settings = config.resolve({}, "cross_compiler.toml", {}, {})
+    # The pinned rules_cc archive is in a distdir: offline Bazel can fetch the pin.
+    distdir = tmp_path / "distdir"
+    distdir.mkdir()
+    (distdir / "rules_cc-0.1.5.tar.gz").write_bytes(b"")
+    settings = config.resolve({"distdirs": [str(distdir)]}, "cross_compiler.toml", {}, {})
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "WORKSPACE").write_text(WORKSPACE_TEXT)
@@ -171,3 +179,68 @@ def test_bazel_7_reads_workspace_bzlmod_instead_of_workspace(
         flags = plan_build(ws, a64, settings, four, env).build.flags
     assert not any(f.startswith("--override_repository=rules_cc=") for f in flags)
     assert "@rules_cc: the workspace's own (its WORKSPACE declares it)" in caplog.text
+
+
+def test_a_pin_offline_bazel_cannot_fetch_gets_the_stand_in_and_says_what_to_add(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """rules_python's own README pattern: an http_archive of a release. Offline, with the
+    archive in no distdir and its sha256 not in the repository cache, Debian's packaged
+    copy stands in (one line naming the archive); with the sha256 cached, the pin wins."""
+    from cross_compiler import config, resources
+    from cross_compiler.bazel.flags import BazelVersion
+    from cross_compiler.bazel.localbuild import BazelSetup, plan_build
+    from cross_compiler.toolchain.targets import load_targets
+
+    a64 = load_targets(["aarch64"], resources.toolchains_dir())[0]
+    sha = "a" * 64
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "WORKSPACE").write_text(
+        'load("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")\n'
+        f'http_archive(name = "rules_cc", sha256 = "{sha}",\n'
+        '    url = "https://example.invalid/rules_cc-0.1.5.tar.gz?x=1")\n')
+    cache = tmp_path / "repo-cache"
+    settings = config.resolve({"bazel_flags": [f"--repository_cache={cache}"]},
+                              "cross_compiler.toml", {}, {})
+    env = {"PATH": "/usr/bin", "CROSS_COMPILER_CACHE": str(tmp_path)}
+    seven = BazelSetup("bazel", BazelVersion(7, 7, 1), {}, OfflineBazel7(
+        Path("/stubs"), debian_module_overrides(DEBIAN_BAZELRC)))
+    with caplog.at_level("INFO"):
+        flags = plan_build(ws, a64, settings, seven, env).build.flags
+    assert "--override_repository=rules_cc=/usr/share/bazel/rules/cc" in flags
+    assert ("@rules_cc: the workspace declares it but its http_archive is in no distdir "
+            "(rules_cc-0.1.5.tar.gz) nor the repository cache; add the archive to distdirs "
+            "to keep your own; offline Bazel uses the packaged copy at "
+            "/usr/share/bazel/rules/cc") in caplog.text
+    (cache / "content_addressable" / "sha256" / sha).mkdir(parents=True)
+    (cache / "content_addressable" / "sha256" / sha / "file").write_bytes(b"")
+    flags = plan_build(ws, a64, settings, seven, env).build.flags
+    assert not any(f.startswith("--override_repository=rules_cc=") for f in flags)
+
+
+def test_declarations_are_parsed_with_their_rules_and_sources(tmp_path: Path) -> None:
+    from cross_compiler.bazel import pins
+
+    text = (WORKSPACE_TEXT + 'maybe(http_archive, name = "skylib", urls = ["https://x/s.tgz"])\n'
+            'git_repository(name = "g", remote = "https://x/g.git", commit = "0" * 40)\n'
+            'my_macro(name = "own_rule")\n')
+    found = pins.parse_declarations(text)
+    assert found["rules_python"].rule == "local_repository"
+    assert found["skylib"] == pins.Declaration("skylib", "http_archive", ("https://x/s.tgz",))
+    assert pins.offline_source(found["rules_python"], [], None) == "a local repository"
+    assert pins.offline_source(found["g"], [], None) is None
+    assert "cannot be cloned offline" in pins.unfetchable_reason(found["g"])
+    assert pins.offline_source(found["own_rule"], [], None) == "its own my_macro"
+    (tmp_path / "s.tgz").write_bytes(b"")
+    assert pins.offline_source(found["skylib"], [tmp_path], None) == f"the distdir {tmp_path}"
+    # A sha256 that is not one never becomes a path.
+    bad = pins.Declaration("x", "http_archive", ("https://x/y.tgz",), "../../etc")
+    assert pins.offline_source(bad, [], tmp_path) is None
+    # Not Python (Starlark only): the names alone, rules unknown (their own choice).
+    assert pins.parse_declarations('x = {"a": 1 for}\nhttp_archive(name = "n")') == {
+        "n": pins.Declaration("n", "")}
+    env = {"HOME": "/h", "USER": "u"}
+    assert pins.repository_cache([], [], env) == Path("/h/.cache/bazel/_bazel_u/cache/repos/v1")
+    assert pins.repository_cache([], ["--output_user_root=/o"], env) == Path(
+        "/o/cache/repos/v1")
+    assert pins.repository_cache(["--repository_cache=/r"], [], env) == Path("/r")
