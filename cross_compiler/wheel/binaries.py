@@ -3,10 +3,12 @@ scan found), and for manylinux tags what they need from the system (bounded read
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from cross_compiler.display import shown
+from cross_compiler.errors import CrossCompilerError
 from cross_compiler.manylinuxpolicy import policy_glibc
 from cross_compiler.toolchain.targets import Target
 from cross_compiler.wheel import elf
@@ -17,6 +19,8 @@ from cross_compiler.wheel.zipio import ZipIOError
 
 if TYPE_CHECKING:
     from cross_compiler.wheel.manylinux import ElfNeeds
+
+T = TypeVar("T")
 
 # ELF members are streamed for platform inference; above this declared size (no real shared
 # library comes close) it is a bomb, and the platform has to be given instead.
@@ -51,29 +55,37 @@ def verify_binaries(archive: WheelArchive, target: Target) -> list[int]:
     return elves
 
 
+def read_elf_member(archive: WheelArchive, i: int,
+                    reader: Callable[[Callable[[], IO[bytes]]], T], *, limit: int,
+                    purpose: str, hint: str, error: type[CrossCompilerError] = WheelError) -> T:
+    """``reader`` over ELF member ``i``'s stream, with the one-line errors of a wheel: a
+    declared size over ``limit`` (a bomb) refused before any read, a malformed ELF, a
+    damaged member."""
+    m, wheel = archive.members[i], shown(archive.path.name)
+    if m.file_size > limit:
+        raise error(f"{wheel}: {shown(m.name)} declares {m.file_size} bytes, more than the "
+                    f"{limit >> 30} GiB inspected {purpose}", hint)
+    try:
+        return reader(archive.opener(i))
+    except elf.ElfFormatError as e:
+        raise error(f"{wheel}: {shown(m.name)} is a malformed ELF file ({e})",
+                    "rebuild the wheel") from e
+    except ZipIOError as e:
+        raise error(f"{wheel}: {e.message}") from e
+    except (ValueError, OSError) as e:
+        detail = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise error(f"{wheel}: member {m.name!r} is damaged ({detail})") from e
+
+
 def _elf_needs(archive: WheelArchive, elves: list[int], target: Target) -> list[ElfNeeds]:
     """What each ELF member needs from the system (bounded reads)."""
     from cross_compiler.wheel import manylinux  # the auditwheel policy table: only when needed
 
-    needs, wheel = [], archive.path.name
-    for i in elves:
-        m = archive.members[i]
-        if m.file_size > ELF_INSPECT_LIMIT:
-            raise WheelError(
-                f"{shown(wheel)}: {shown(m.name)} declares {m.file_size} bytes, more than the "
-                f"{ELF_INSPECT_LIMIT >> 30} GiB inspected to infer the platform",
-                f"pass the platform tag explicitly, e.g. linux_{target.wheel_arch}")
-        try:
-            needs.append(manylinux.read_needs(archive.opener(i)))
-        except elf.ElfFormatError as e:
-            raise WheelError(f"{shown(wheel)}: {shown(m.name)} is a malformed ELF file ({e})",
-                             "rebuild the wheel") from e
-        except ZipIOError as e:
-            raise WheelError(f"{shown(wheel)}: {e.message}") from e
-        except (ValueError, OSError) as e:
-            detail = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise WheelError(f"{shown(wheel)}: member {m.name!r} is damaged ({detail})") from e
-    return needs
+    return [read_elf_member(archive, i, manylinux.read_needs, limit=ELF_INSPECT_LIMIT,
+                            purpose="to infer the platform",
+                            hint=f"pass the platform tag explicitly, e.g. "
+                                 f"linux_{target.wheel_arch}")
+            for i in elves]
 
 
 def _bundled(archive: WheelArchive, elves: list[int]) -> set[str]:

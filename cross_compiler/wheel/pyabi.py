@@ -12,11 +12,11 @@ import functools
 from pathlib import PurePosixPath
 
 from cross_compiler.display import shown
-from cross_compiler.wheel import elf, elfsyms
+from cross_compiler.wheel import elfsyms
 from cross_compiler.wheel.archive import WheelArchive
+from cross_compiler.wheel.binaries import read_elf_member
 from cross_compiler.wheel.extnames import ExtensionTagError
 from cross_compiler.wheel.tags import WheelName
-from cross_compiler.wheel.zipio import ZipIOError
 
 # Extension members are streamed for their symbol tables; above this declared size the
 # wheel is a bomb (the largest real extension modules are a few hundred MB).
@@ -64,21 +64,9 @@ def _claims(name: WheelName) -> tuple[list[str], tuple[int, int] | None]:
 
 
 def _symbols(archive: WheelArchive, i: int) -> elfsyms.PythonSymbols:
-    m, wheel = archive.members[i], shown(archive.path.name)
-    if m.file_size > SYMBOLS_INSPECT_LIMIT:
-        raise ExtensionTagError(f"{wheel}: {shown(m.name)} declares {m.file_size} bytes, "
-                                f"more than the {SYMBOLS_INSPECT_LIMIT >> 30} GiB inspected "
-                                "for its Python symbols", "the wheel is damaged or hostile")
-    try:
-        return elfsyms.read_python_symbols(archive.opener(i))
-    except elf.ElfFormatError as e:
-        raise ExtensionTagError(f"{wheel}: {shown(m.name)} is a malformed ELF file ({e})",
-                                "rebuild the wheel") from e
-    except ZipIOError as e:
-        raise ExtensionTagError(f"{wheel}: {e.message}") from e
-    except (ValueError, OSError) as e:
-        detail = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ExtensionTagError(f"{wheel}: member {shown(m.name)} is damaged ({detail})") from e
+    return read_elf_member(archive, i, elfsyms.read_python_symbols,
+                           limit=SYMBOLS_INSPECT_LIMIT, purpose="for its Python symbols",
+                           hint="the wheel is damaged or hostile", error=ExtensionTagError)
 
 
 def check_python_abi(archive: WheelArchive, elves: list[int], name: WheelName) -> None:
