@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from cross_compiler import config, resources
+from cross_compiler.bazel.flags import BazelVersion
+from cross_compiler.bazel.localbuild import BazelSetup, plan_build
 from cross_compiler.bazel.offline import (
     OfflineBazel7,
     WorkspaceKind,
@@ -19,7 +22,9 @@ from cross_compiler.bazel.offline import (
     workspace_kind,
 )
 from cross_compiler.errors import ConfigError
+from cross_compiler.toolchain.targets import load_targets
 
+A64 = load_targets(["aarch64"], resources.toolchains_dir())[0]
 DEBIAN_BAZELRC = """try-import /etc/bazel.bazelrc
 startup --install_base=/usr/share/bazel
 build --sandbox_debug
@@ -112,34 +117,42 @@ def test_pins_win_over_the_packaged_rules(tmp_path: Path) -> None:
         "fetch it from; a module_overrides entry picks another)"]
 
 
-def test_a_build_plan_keeps_the_workspace_pins_and_says_each_fallback(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from cross_compiler import config, resources
-    from cross_compiler.bazel.flags import BazelVersion
-    from cross_compiler.bazel.localbuild import BazelSetup, plan_build
-    from cross_compiler.toolchain.targets import load_targets
+def _planned_flags(ws: Path, setup: BazelSetup, values: dict[str, object] | None = None
+                   ) -> tuple[str, ...]:
+    """The build flags plan_build gives ``ws`` (its own cache dir beside it)."""
+    settings = config.resolve(values or {}, "cross_compiler.toml", {}, {})
+    env = {"PATH": "/usr/bin", "CROSS_COMPILER_CACHE": str(ws.parent / "cache")}
+    return plan_build(ws, A64, settings, setup, env).build.flags
 
-    a64 = load_targets(["aarch64"], resources.toolchains_dir())[0]
-    # The pinned rules_cc archive is in a distdir: offline Bazel can fetch the pin.
+
+def _pinned_workspace(tmp_path: Path) -> tuple[Path, dict[str, object]]:
+    """WORKSPACE_TEXT's workspace, and settings whose distdir holds its rules_cc archive
+    (so offline Bazel can fetch that pin)."""
     distdir = tmp_path / "distdir"
     distdir.mkdir()
     (distdir / "rules_cc-0.1.5.tar.gz").write_bytes(b"")
-    settings = config.resolve({"distdirs": [str(distdir)]}, "cross_compiler.toml", {}, {})
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "WORKSPACE").write_text(WORKSPACE_TEXT)
-    env = {"PATH": "/usr/bin", "CROSS_COMPILER_CACHE": str(tmp_path)}
+    return ws, {"distdirs": [str(distdir)]}
+
+
+SEVEN = BazelSetup("bazel", BazelVersion(7, 7, 1), {}, OfflineBazel7(
+    Path("/stubs"), debian_module_overrides(DEBIAN_BAZELRC)))
+
+
+def test_a_build_plan_keeps_the_workspace_pins_and_says_each_fallback(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ws, values = _pinned_workspace(tmp_path)
     four = BazelSetup("bazel", BazelVersion(4, 2, 3),
                       {"rules_cc": Path("/own/rules_cc"), "rules_java": Path("/java")})
     with caplog.at_level("INFO"):
-        flags = plan_build(ws, a64, settings, four, env).build.flags
+        flags = _planned_flags(ws, four, values)
     assert "--override_repository=rules_java=/java" in flags
     assert not any(f.startswith("--override_repository=rules_cc=") for f in flags)
     assert "@rules_cc: the workspace's own (its WORKSPACE declares it)" in caplog.text
     assert "@rules_java: the workspace does not declare it" in caplog.text
-    seven = BazelSetup("bazel", BazelVersion(7, 7, 1), {}, OfflineBazel7(
-        Path("/stubs"), debian_module_overrides(DEBIAN_BAZELRC)))
-    flags = plan_build(ws, a64, settings, seven, env).build.flags
+    flags = _planned_flags(ws, SEVEN, values)
     assert "--override_repository=platforms=/usr/share/bazel/tools/platforms" in flags
     assert not any(f.startswith("--override_repository=rules_cc=") for f in flags)
 
@@ -149,34 +162,18 @@ def test_bazel_7_reads_workspace_bzlmod_instead_of_workspace(
     """abseil-cpp's layout: a WORKSPACE pinning rules, an empty WORKSPACE.bzlmod and a
     MODULE.bazel. Under bzlmod (Bazel 7) the WORKSPACE is not read: its pins are not kept
     (nor said to be); Bazel 4 still reads it."""
-    from cross_compiler import config, resources
-    from cross_compiler.bazel.flags import BazelVersion
-    from cross_compiler.bazel.localbuild import BazelSetup, plan_build
-    from cross_compiler.toolchain.targets import load_targets
-
-    a64 = load_targets(["aarch64"], resources.toolchains_dir())[0]
-    # The pinned rules_cc archive is in a distdir: offline Bazel can fetch the pin.
-    distdir = tmp_path / "distdir"
-    distdir.mkdir()
-    (distdir / "rules_cc-0.1.5.tar.gz").write_bytes(b"")
-    settings = config.resolve({"distdirs": [str(distdir)]}, "cross_compiler.toml", {}, {})
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    (ws / "WORKSPACE").write_text(WORKSPACE_TEXT)
+    ws, values = _pinned_workspace(tmp_path)
     (ws / "WORKSPACE.bzlmod").write_text("# bzlmod: see MODULE.bazel\n")
     (ws / "MODULE.bazel").write_text('module(name = "m")\nbazel_dep(name = "platforms")\n')
-    env = {"PATH": "/usr/bin", "CROSS_COMPILER_CACHE": str(tmp_path)}
-    seven = BazelSetup("bazel", BazelVersion(7, 7, 1), {}, OfflineBazel7(
-        Path("/stubs"), debian_module_overrides(DEBIAN_BAZELRC)))
     with caplog.at_level("INFO"):
-        flags = plan_build(ws, a64, settings, seven, env).build.flags
+        flags = _planned_flags(ws, SEVEN, values)
     assert "--override_repository=rules_cc=/usr/share/bazel/rules/cc" in flags
     assert "the workspace's own" not in caplog.text
     assert "@platforms: MODULE.bazel's bazel_dep is resolved to Debian's packaged" in caplog.text
     caplog.clear()
     four = BazelSetup("bazel", BazelVersion(4, 2, 3), {"rules_cc": Path("/own/rules_cc")})
     with caplog.at_level("INFO"):
-        flags = plan_build(ws, a64, settings, four, env).build.flags
+        flags = _planned_flags(ws, four, values)
     assert not any(f.startswith("--override_repository=rules_cc=") for f in flags)
     assert "@rules_cc: the workspace's own (its WORKSPACE declares it)" in caplog.text
 
@@ -186,12 +183,6 @@ def test_a_pin_offline_bazel_cannot_fetch_gets_the_stand_in_and_says_what_to_add
     """rules_python's own README pattern: an http_archive of a release. Offline, with the
     archive in no distdir and its sha256 not in the repository cache, Debian's packaged
     copy stands in (one line naming the archive); with the sha256 cached, the pin wins."""
-    from cross_compiler import config, resources
-    from cross_compiler.bazel.flags import BazelVersion
-    from cross_compiler.bazel.localbuild import BazelSetup, plan_build
-    from cross_compiler.toolchain.targets import load_targets
-
-    a64 = load_targets(["aarch64"], resources.toolchains_dir())[0]
     sha = "a" * 64
     ws = tmp_path / "ws"
     ws.mkdir()
@@ -200,13 +191,9 @@ def test_a_pin_offline_bazel_cannot_fetch_gets_the_stand_in_and_says_what_to_add
         f'http_archive(name = "rules_cc", sha256 = "{sha}",\n'
         '    url = "https://example.invalid/rules_cc-0.1.5.tar.gz?x=1")\n')
     cache = tmp_path / "repo-cache"
-    settings = config.resolve({"bazel_flags": [f"--repository_cache={cache}"]},
-                              "cross_compiler.toml", {}, {})
-    env = {"PATH": "/usr/bin", "CROSS_COMPILER_CACHE": str(tmp_path)}
-    seven = BazelSetup("bazel", BazelVersion(7, 7, 1), {}, OfflineBazel7(
-        Path("/stubs"), debian_module_overrides(DEBIAN_BAZELRC)))
+    values: dict[str, object] = {"bazel_flags": [f"--repository_cache={cache}"]}
     with caplog.at_level("INFO"):
-        flags = plan_build(ws, a64, settings, seven, env).build.flags
+        flags = _planned_flags(ws, SEVEN, values)
     assert "--override_repository=rules_cc=/usr/share/bazel/rules/cc" in flags
     assert ("@rules_cc: the workspace declares it but its http_archive is in no distdir "
             "(rules_cc-0.1.5.tar.gz) nor the repository cache; add the archive to distdirs "
@@ -214,7 +201,7 @@ def test_a_pin_offline_bazel_cannot_fetch_gets_the_stand_in_and_says_what_to_add
             "/usr/share/bazel/rules/cc") in caplog.text
     (cache / "content_addressable" / "sha256" / sha).mkdir(parents=True)
     (cache / "content_addressable" / "sha256" / sha / "file").write_bytes(b"")
-    flags = plan_build(ws, a64, settings, seven, env).build.flags
+    flags = _planned_flags(ws, SEVEN, values)
     assert not any(f.startswith("--override_repository=rules_cc=") for f in flags)
 
 
