@@ -221,15 +221,25 @@ def plan_build(
                 "cannot build it", "use Bazel 7 (--suite=sid, or a .bazelversion of 7.x)")
         offline.check_module_deps((workspace / "MODULE.bazel").read_text(errors="replace"),
                                   offline.needed_modules(setup.version.major))
+    local = []
+    wheelhouses = []
+    distdirs = [Path(f.partition("=")[2]) for f in settings["bazel_flags"]
+                if f.startswith("--distdir=")]
+    for key, name, directory in config.local_paths(settings):
+        flag = {"repository_overrides": "--override_repository",
+                "module_overrides": "--override_module"}.get(key)
+        if key == "wheelhouses":
+            wheelhouses.append(str(directory))
+        elif flag:
+            local.append(f"{flag}={name}={directory}")
+        else:
+            local.append(f"--distdir={directory}")
+            distdirs.append(Path(directory))
     # Pins win: a repository the WORKSPACE declares itself is never replaced by a packaged
     # stand-in; each stand-in used, and each pin kept, is one line.
     # A declared repository offline Bazel cannot fetch (an archive in no distdir nor the
     # repository cache, a git repository) gets the stand-in, said with what to add.
     bzlmod = kind is offline.WorkspaceKind.HYBRID and setup.version.major >= 7
-    distdirs = [Path(d) for key, _, d in config.local_paths(settings)
-                if key not in ("repository_overrides", "module_overrides", "wheelhouses")]
-    distdirs += [Path(f.partition("=")[2]) for f in settings["bazel_flags"]
-                 if f.startswith("--distdir=")]
     cache = pins.repository_cache(settings["bazel_flags"], (
         *setup.startup, *settings["bazel_startup_options"]), env or os.environ)
     declared, unfetchable = (frozenset(), {}) if kind is offline.WorkspaceKind.BZLMOD else (
@@ -252,15 +262,6 @@ def plan_build(
     for line in offline.fallback_lines({**tool_overrides, **debian_used}, pinned, replaced,
                                        unfetchable):
         log.info("%s", shown(line))
-    local = []
-    wheelhouses = []
-    for key, name, directory in config.local_paths(settings):
-        flag = {"repository_overrides": "--override_repository",
-                "module_overrides": "--override_module"}.get(key)
-        if key == "wheelhouses":
-            wheelhouses.append(str(directory))
-            continue
-        local.append(f"{flag}={name}={directory}" if flag else f"--distdir={directory}")
     if wheelhouses:
         # Read by the python wrappers' pip (sitecustomize), whatever --isolated says.
         python = (*python, f"--repo_env=CROSS_COMPILER_WHEELHOUSES={os.pathsep.join(wheelhouses)}")
