@@ -52,30 +52,6 @@ def debian_module_overrides(bazelrc: str) -> dict[str, str]:
     return found
 
 
-_DECLARED_NAME = re.compile(r"""\bname\s*=\s*["']([A-Za-z0-9_.~+-]+)["']""")
-
-
-def declared_repositories(workspace_text: str) -> set[str]:
-    """Repository names a WORKSPACE file declares itself: every ``name = "…"`` of a call in
-    it (http_archive, git_repository, local_repository, a macro given a name), comments
-    ignored. Repositories its macros declare are not seen (they are the macros' choice)."""
-    text = "\n".join(line.split("#", 1)[0] for line in workspace_text.splitlines())
-    return set(_DECLARED_NAME.findall(text))
-
-
-def workspace_declarations(root: Path, bzlmod: bool = False) -> set[str]:
-    """What the WORKSPACE file Bazel reads declares: WORKSPACE.bazel, else WORKSPACE; with
-    ``bzlmod`` on, WORKSPACE.bzlmod instead when there is one (Bazel then ignores the other
-    two, as in abseil-cpp, whose WORKSPACE pins what its empty WORKSPACE.bzlmod does not)."""
-    order = ("WORKSPACE.bzlmod", "WORKSPACE.bazel", "WORKSPACE") if bzlmod else (
-        "WORKSPACE.bazel", "WORKSPACE")
-    for file_name in order:
-        path = root / file_name
-        if path.is_file():
-            return declared_repositories(path.read_text(errors="replace"))
-    return set()
-
-
 def split_fallbacks(overrides: Mapping[str, Path | str], declared: set[str]
                     ) -> tuple[dict[str, Path | str], list[str]]:
     """Pins win: the packaged stand-ins for the repositories the workspace does not declare

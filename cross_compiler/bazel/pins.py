@@ -14,12 +14,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cross_compiler.bazel.offline import declared_repositories
-
 MAX_WORKSPACE_BYTES = 4 << 20  # a WORKSPACE file larger than this is not read as one
 LOCAL_RULES = frozenset({"local_repository", "new_local_repository"})
 GIT_RULES = frozenset({"git_repository", "new_git_repository"})
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_DECLARED_NAME = re.compile(r"""\bname\s*=\s*["']([A-Za-z0-9_.~+-]+)["']""")
+
+
+def declared_repositories(workspace_text: str) -> set[str]:
+    """Repository names a WORKSPACE file declares itself: every ``name = "…"`` of a call in
+    it (http_archive, git_repository, local_repository, a macro given a name), comments
+    ignored. Repositories its macros declare are not seen (they are the macros' choice)."""
+    text = "\n".join(line.split("#", 1)[0] for line in workspace_text.splitlines())
+    return set(_DECLARED_NAME.findall(text))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cross_compiler import config, resources
+from cross_compiler.bazel import pins
 from cross_compiler.bazel.flags import BazelVersion
 from cross_compiler.bazel.localbuild import BazelSetup, plan_build
 from cross_compiler.bazel.offline import (
@@ -15,10 +16,8 @@ from cross_compiler.bazel.offline import (
     check_module_deps,
     debian_module_overrides,
     declared_modules,
-    declared_repositories,
     fallback_lines,
     split_fallbacks,
-    workspace_declarations,
     workspace_kind,
 )
 from cross_compiler.errors import ConfigError
@@ -88,16 +87,16 @@ local_repository(name='rules_python', path = "third_party/rules_python")
 
 
 def test_pins_win_over_the_packaged_rules(tmp_path: Path) -> None:
-    assert declared_repositories(WORKSPACE_TEXT) == {"own", "rules_cc", "rules_python"}
+    assert pins.declared_repositories(WORKSPACE_TEXT) == {"own", "rules_cc", "rules_python"}
     (tmp_path / "WORKSPACE.bazel").write_text(WORKSPACE_TEXT)
     (tmp_path / "WORKSPACE.bzlmod").write_text('local_repository(name = "platforms", path = "p")')
     (tmp_path / "WORKSPACE").write_text('local_repository(name = "old", path = "o")')
     # Bazel reads WORKSPACE.bazel before WORKSPACE; with bzlmod on, WORKSPACE.bzlmod alone.
-    assert workspace_declarations(tmp_path, bzlmod=True) == {"platforms"}
-    declared = workspace_declarations(tmp_path)
+    assert set(pins.declarations(tmp_path, bzlmod=True)) == {"platforms"}
+    declared = set(pins.declarations(tmp_path, bzlmod=False))
     assert declared == {"own", "rules_cc", "rules_python"}
     (tmp_path / "WORKSPACE.bazel").unlink()
-    assert workspace_declarations(tmp_path) == {"old"}
+    assert set(pins.declarations(tmp_path, bzlmod=False)) == {"old"}
     declared |= {"platforms"}
     offline = OfflineBazel7(Path("/stubs"), debian_module_overrides(DEBIAN_BAZELRC))
     for kind in (WorkspaceKind.WORKSPACE, WorkspaceKind.HYBRID):
@@ -206,8 +205,6 @@ def test_a_pin_offline_bazel_cannot_fetch_gets_the_stand_in_and_says_what_to_add
 
 
 def test_declarations_are_parsed_with_their_rules_and_sources(tmp_path: Path) -> None:
-    from cross_compiler.bazel import pins
-
     text = (WORKSPACE_TEXT + 'maybe(http_archive, name = "skylib", urls = ["https://x/s.tgz"])\n'
             'git_repository(name = "g", remote = "https://x/g.git", commit = "0" * 40)\n'
             'my_macro(name = "own_rule")\n')
