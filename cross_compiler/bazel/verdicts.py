@@ -24,11 +24,12 @@ import logging
 import os
 import secrets
 import stat
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from cross_compiler.toolchain.packagetree import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -167,14 +168,7 @@ class VerdictStore:
                               sort_keys=True, separators=(",", ":")).encode()
             if len(data) > MAX_RECORD_BYTES:
                 return
-            fd, tmp = tempfile.mkstemp(prefix=".verdicts-", dir=self.directory)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, self.path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            atomic_write(self.path, data, 0o600)
             self._dirty = False
             _prune(self.directory, MAX_RECORDS)
         except OSError as e:
@@ -199,14 +193,7 @@ class VerdictStore:
         """A fresh random key (replacing one not fit to use: every record signed with the
         old one is then void)."""
         key = secrets.token_bytes(KEY_BYTES)
-        fd, tmp = tempfile.mkstemp(prefix=".key-", dir=self.directory)  # 0600
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(key)
-            os.replace(tmp, self._key_path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        atomic_write(self._key_path, key, 0o600)
         return key
 
 

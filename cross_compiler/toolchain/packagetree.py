@@ -67,7 +67,10 @@ def plan_tree(directory: Path, files: dict[str, bytes],
     return TreeChanges(written, removed, len(files) - len(written))
 
 
-def _atomic_write(path: Path, content: bytes, mode: int) -> None:
+def atomic_write(path: Path, content: bytes, mode: int) -> None:
+    """``content`` at ``path`` with ``mode``, through a temporary file renamed into place:
+    a reader sees the old file or the new one, never a part (the temporary is removed on
+    any failure)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -87,7 +90,7 @@ def write_tree(directory: Path, files: dict[str, bytes],
     changes = plan_tree(directory, files, keep)
     # BUILD.bazel last, so an interrupted write never leaves a BUILD that names missing files.
     for rel in sorted(changes.written, key=lambda r: r == "BUILD.bazel"):
-        _atomic_write(directory / rel, files[rel], _mode(rel))
+        atomic_write(directory / rel, files[rel], _mode(rel))
     for rel in changes.removed:
         (directory / rel).unlink()
     for sub in sorted((p for p in directory.rglob("*") if p.is_dir()), reverse=True):
